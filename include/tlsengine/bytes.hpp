@@ -24,6 +24,7 @@ public:
       : data_(static_cast<const std::uint8_t*>(data)), size_(size) {}
   bytes_view(std::string_view s) noexcept
       : data_(reinterpret_cast<const std::uint8_t*>(s.data())), size_(s.size()) {}
+  bytes_view(const std::string& s) noexcept : bytes_view(std::string_view(s)) {}
   bytes_view(const char* s) noexcept : bytes_view(std::string_view(s)) {}
   template <class Container,
             class = std::enable_if_t<

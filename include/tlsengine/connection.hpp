@@ -1,0 +1,273 @@
+// tlsengine — connection: one TLS connection as a sans-I/O state machine (Node's
+// TLSSocket without the socket), and client_options (tls.connect's options).
+#pragma once
+
+#include "bytes.hpp"
+#include "certificate.hpp"
+#include "context.hpp"
+#include "detail/engine.hpp"
+#include "events.hpp"
+#include "identity.hpp"
+#include "options.hpp"
+#include "result.hpp"
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tlsengine {
+
+/// tls.connect's options (minus the socket ones). Every createSecureContext option is
+/// accepted; or pass an existing context in `secure_context`.
+struct client_options : context_options, connection_options {
+  tlsengine::secure_context secure_context; ///< used instead of the context fields when set
+  /// SNI, and the name checked against the certificate. An IP address is checked but not
+  /// sent (SNI carries host names only).
+  std::string servername;
+  /// The name checked when `servername` is empty (Node's `host`).
+  std::string host = "localhost";
+  bool reject_unauthorized = true;
+  /// Node's checkServerIdentity; empty means tlsengine::check_server_identity.
+  check_server_identity_function check_server_identity;
+  /// A session from an earlier `session` event or connection::session(), to resume.
+  std::vector<std::uint8_t> session;
+};
+
+/// Node's socket.getCipher().
+struct cipher_info {
+  std::string name;          ///< OpenSSL's name, e.g. "ECDHE-RSA-AES128-GCM-SHA256"
+  std::string standard_name; ///< IANA name, e.g. "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+  std::string version;       ///< the protocol version the suite was defined for
+};
+
+class server;
+
+/// One TLS connection. Feed it ciphertext, drain events, cleartext and ciphertext out;
+/// it owns no socket and never blocks. Movable, not copyable; one thread at a time.
+class connection {
+public:
+  connection() = default;
+
+  /// A client connection; the ClientHello is in pending_output() at once.
+  static result<connection> client(const client_options& options) {
+    tlsengine::secure_context context = options.secure_context;
+    if (!context) {
+      auto created = secure_context::create(options);
+      if (!created) return created.error();
+      context = std::move(*created);
+    }
+    detail::engine_config config;
+    config.is_server = false;
+    config.connection = options;
+    config.verify_peer = true;
+    config.reject_unauthorized = options.reject_unauthorized;
+    config.identity_host = options.servername.empty() ? options.host : options.servername;
+    if (!options.servername.empty() && !is_ip_address(options.servername))
+      config.sni = options.servername;
+    config.check_identity = options.check_server_identity;
+    config.session = options.session;
+    connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
+    // Setup failures (a bad session blob) are reported now rather than on first use.
+    if (c.engine_->error() && !c.engine_->handshake_done() && c.engine_->cipher_bytes_out() == 0)
+      return c.engine_->error();
+    return c;
+  }
+
+  explicit operator bool() const noexcept { return engine_ != nullptr; }
+
+  // ---- the data path (DESIGN.md's core contract) ---------------------------------------
+  /// Ciphertext in. Takes all of it unless the input limit is reached; returns the count.
+  /// After a fatal error or the peer's close_notify input is discarded (and counted taken).
+  std::size_t feed(bytes_view ciphertext) { return engine_ ? engine_->feed(ciphertext) : 0; }
+  /// The transport closed. Without the peer's close_notify first this is truncation: an
+  /// error unless connection_options::allow_truncation.
+  void feed_eof() {
+    if (engine_) engine_->feed_eof();
+  }
+  /// Zero-copy input: recv() into this window, then commit_input(n).
+  mutable_bytes_view input_window() { return engine_ ? engine_->input_window() : mutable_bytes_view(); }
+  void commit_input(std::size_t n) {
+    if (engine_) engine_->commit_input(n);
+  }
+
+  /// Ciphertext to send, valid until the next call that changes the connection. Cleartext
+  /// written since the last drain is encrypted here, sharing full-size records.
+  bytes_view pending_output() { return engine_ ? engine_->pending_output() : bytes_view(); }
+  void consume_output(std::size_t n) {
+    if (engine_) engine_->consume_output(n);
+  }
+
+  /// Cleartext out. Before the handshake completes it is buffered and sent after it.
+  /// Returns the bytes accepted (fewer when the write buffer is full); `ec` says why none.
+  std::size_t write(bytes_view cleartext, std::error_code& ec) {
+    if (!engine_) {
+      ec = make_error_code(errc::destroyed);
+      return 0;
+    }
+    return engine_->write(cleartext, ec);
+  }
+  std::size_t write(bytes_view cleartext) {
+    std::error_code ignored;
+    return write(cleartext, ignored);
+  }
+
+  /// Cleartext in: copies up to out.size() bytes; 0 means none now.
+  std::size_t read(mutable_bytes_view out) { return engine_ ? engine_->read(out) : 0; }
+  /// Zero-copy reading: a view of the decrypted bytes, then consume_plaintext(n).
+  bytes_view peek_plaintext() const { return engine_ ? engine_->peek_plaintext() : bytes_view(); }
+  void consume_plaintext(std::size_t n) {
+    if (engine_) engine_->consume_plaintext(n);
+  }
+
+  /// close_notify after the queued data (half-close: reading goes on).
+  void end() {
+    if (engine_) engine_->end();
+  }
+  /// Aborts now. A fatal alert already queued stays in pending_output() to be flushed.
+  void destroy() {
+    if (engine_) engine_->destroy();
+  }
+
+  std::optional<event> next_event() { return engine_ ? engine_->next_event() : std::nullopt; }
+  std::optional<clock::time_point> deadline() const {
+    return engine_ ? engine_->deadline() : std::nullopt;
+  }
+  void on_timeout(clock::time_point now) {
+    if (engine_) engine_->on_timeout(now);
+  }
+
+  // ---- state ---------------------------------------------------------------------------
+  /// The first fatal error (sticky); empty while the connection is healthy.
+  std::error_code error() const noexcept {
+    return engine_ ? engine_->error() : make_error_code(errc::destroyed);
+  }
+  /// The error's full text: OpenSSL's error queue, the verification reason.
+  std::string error_message() const { return engine_ ? engine_->error_message() : std::string(); }
+  bool is_server() const noexcept { return engine_ && engine_->is_server(); }
+  /// The handshake completed and no fatal error happened since.
+  bool is_secure() const noexcept {
+    return engine_ && engine_->handshake_done() && !engine_->error() && !engine_->destroyed();
+  }
+  bool is_destroyed() const noexcept { return !engine_ || engine_->destroyed(); }
+  /// We sent close_notify / the peer's close_notify arrived.
+  bool is_ended() const noexcept { return engine_ && engine_->sent_close(); }
+  bool peer_ended() const noexcept { return engine_ && engine_->received_close(); }
+  /// Cleartext accepted by write() and not yet encrypted.
+  std::size_t buffered_write_size() const noexcept {
+    return engine_ ? engine_->buffered_write_size() : 0;
+  }
+
+  // ---- verification (Node's authorized / authorizationError) ----------------------------
+  /// The peer's certificate was verified (chain, and host name on the client).
+  bool authorized() const {
+    if (!engine_ || !engine_->handshake_done() || engine_->verify_error()) return false;
+    if (!engine_->ssl()) return false;
+    if (engine_->is_server() && !engine_->config().verify_peer) return false;
+    X509* peer = SSL_get0_peer_certificate(engine_->ssl());
+    return peer != nullptr && SSL_get_verify_result(engine_->ssl()) == X509_V_OK;
+  }
+  /// Node's authorizationError: "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID", ...;
+  /// empty when authorized() or before the handshake.
+  std::string authorization_error() const {
+    if (!engine_ || !engine_->ssl()) return {};
+    if (engine_->verify_error()) return error_code_name(engine_->verify_error());
+    if (!engine_->handshake_done() || authorized()) return {};
+    if (SSL_get0_peer_certificate(engine_->ssl()) == nullptr)
+      return std::string(verify_code_name(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT));
+    return std::string(verify_code_name(SSL_get_verify_result(engine_->ssl())));
+  }
+  /// The verification failure as an error_code (x509_category, or the engine's
+  /// cert_altname_invalid), with the reason text in verify_reason().
+  std::error_code verify_error() const noexcept {
+    return engine_ ? engine_->verify_error() : std::error_code();
+  }
+  std::string verify_reason() const { return engine_ ? engine_->verify_reason() : std::string(); }
+
+  // ---- introspection (Node's getters) ---------------------------------------------------
+  /// "TLSv1.3", "TLSv1.2", ...; empty before the handshake.
+  std::string protocol() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+    return SSL_get_version(engine_->ssl());
+  }
+  std::optional<cipher_info> cipher() const {
+    if (!engine_ || !engine_->ssl()) return std::nullopt;
+    const SSL_CIPHER* c = SSL_get_current_cipher(engine_->ssl());
+    if (c == nullptr) return std::nullopt;
+    cipher_info info;
+    info.name = SSL_CIPHER_get_name(c);
+    const char* standard = SSL_CIPHER_standard_name(c);
+    info.standard_name = standard ? standard : info.name;
+    info.version = SSL_CIPHER_get_version(c);
+    return info;
+  }
+  /// The peer's certificate (empty when none). `detailed` links issuer_certificate up the
+  /// chain the peer sent.
+  certificate_info peer_certificate(bool detailed = false) const {
+    if (!engine_ || !engine_->ssl()) return {};
+    X509* peer = SSL_get0_peer_certificate(engine_->ssl());
+    if (peer == nullptr) return {};
+    if (!detailed) return detail::certificate_info_from_x509(peer);
+    return detail::certificate_info_with_chain(peer, SSL_get_peer_cert_chain(engine_->ssl()));
+  }
+  /// Our own certificate (empty when none).
+  certificate_info certificate() const {
+    if (!engine_ || !engine_->ssl()) return {};
+    X509* own = SSL_get_certificate(engine_->ssl());
+    return own ? detail::certificate_info_from_x509(own) : certificate_info();
+  }
+  bool is_session_reused() const {
+    return engine_ && engine_->ssl() && SSL_session_reused(engine_->ssl()) == 1;
+  }
+  /// Client: the SNI sent. Server: the SNI received.
+  std::string servername() const {
+    if (!engine_ || !engine_->ssl()) return {};
+    if (!engine_->is_server()) return engine_->config().sni;
+    const char* name = SSL_get_servername(engine_->ssl(), TLSEXT_NAMETYPE_host_name);
+    return name ? name : "";
+  }
+  /// Client: the current session, serialized (resume with client_options::session). For
+  /// TLS 1.3 prefer the `session` event: tickets arrive after the handshake.
+  std::vector<std::uint8_t> session() const {
+    if (!engine_ || !engine_->ssl()) return {};
+    SSL_SESSION* s = SSL_get_session(engine_->ssl());
+    if (s == nullptr || SSL_SESSION_is_resumable(s) != 1) return {};
+    const int size = i2d_SSL_SESSION(s, nullptr);
+    if (size <= 0) return {};
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(size));
+    unsigned char* p = out.data();
+    i2d_SSL_SESSION(s, &p);
+    return out;
+  }
+  /// Byte counters: ciphertext fed/produced, cleartext written/decrypted.
+  std::uint64_t bytes_received() const noexcept { return engine_ ? engine_->cipher_bytes_in() : 0; }
+  std::uint64_t bytes_sent() const noexcept { return engine_ ? engine_->cipher_bytes_out() : 0; }
+  std::uint64_t cleartext_bytes_written() const noexcept {
+    return engine_ ? engine_->clear_bytes_out() : 0;
+  }
+  std::uint64_t cleartext_bytes_read() const noexcept {
+    return engine_ ? engine_->clear_bytes_in() : 0;
+  }
+
+  /// The underlying SSL, for what tlsengine does not wrap (do not free it, do not do I/O).
+  SSL* native_handle() const noexcept { return engine_ ? engine_->ssl() : nullptr; }
+
+private:
+  friend class server;
+  explicit connection(std::unique_ptr<detail::engine> engine) : engine_(std::move(engine)) {}
+
+  static bool is_ip_address(const std::string& host) {
+    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
+    ERR_clear_error();
+    if (ip == nullptr) return false;
+    ASN1_OCTET_STRING_free(ip);
+    return true;
+  }
+
+  std::unique_ptr<detail::engine> engine_;
+};
+
+} // namespace tlsengine

@@ -1,0 +1,104 @@
+// tlsengine — the custom BIO_METHOD of the data path. OpenSSL reads ciphertext straight
+// from the span the caller fed (or from the engine's input buffer when it had to keep
+// bytes), and appends records straight into the engine's output buffer. Unlike
+// BIO_s_mem there is no intermediate copy and no zero-filling.
+#pragma once
+
+#include "byte_buffer.hpp"
+
+#include <openssl/bio.h>
+
+#include <cstring>
+
+namespace tlsengine::detail {
+
+struct bio_endpoint {
+  const std::uint8_t* input = nullptr; // ciphertext OpenSSL may read now
+  std::size_t input_size = 0;
+  byte_buffer* output = nullptr; // where records OpenSSL writes go
+  std::uint64_t bytes_read = 0;  // ciphertext in, for the counters
+  std::uint64_t bytes_written = 0;
+
+  void set_input(bytes_view in) noexcept {
+    input = in.data();
+    input_size = in.size();
+  }
+  std::size_t clear_input() noexcept { // returns what OpenSSL left unread
+    const std::size_t left = input_size;
+    input = nullptr;
+    input_size = 0;
+    return left;
+  }
+};
+
+inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
+  auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (endpoint == nullptr || endpoint->input_size == 0) {
+    // No more input for now: OpenSSL sees "want read", never EOF. The engine decides
+    // what a transport EOF means (feed_eof()).
+    BIO_set_retry_read(bio);
+    *read = 0;
+    return 0;
+  }
+  const std::size_t n = size < endpoint->input_size ? size : endpoint->input_size;
+  std::memcpy(out, endpoint->input, n);
+  endpoint->input += n;
+  endpoint->input_size -= n;
+  endpoint->bytes_read += n;
+  *read = n;
+  return 1;
+}
+
+inline int engine_bio_write(BIO* bio, const char* in, std::size_t size, std::size_t* written) {
+  auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (endpoint == nullptr || endpoint->output == nullptr) {
+    *written = 0;
+    return 0;
+  }
+  endpoint->output->append(bytes_view(in, size));
+  endpoint->bytes_written += size;
+  *written = size;
+  return 1;
+}
+
+inline long engine_bio_ctrl(BIO* bio, int cmd, long, void*) {
+  auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
+  switch (cmd) {
+  case BIO_CTRL_FLUSH: return 1;
+  case BIO_CTRL_PENDING: return endpoint ? static_cast<long>(endpoint->input_size) : 0;
+  case BIO_CTRL_WPENDING: return 0;
+  case BIO_CTRL_GET_CLOSE: return BIO_get_shutdown(bio);
+  case BIO_CTRL_SET_CLOSE: return 1;
+  default: return 0;
+  }
+}
+
+inline int engine_bio_create(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+inline int engine_bio_destroy(BIO* bio) {
+  BIO_set_data(bio, nullptr);
+  return 1;
+}
+
+/// The process-wide method table, made once (thread-safe static initialisation).
+inline const BIO_METHOD* engine_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tlsengine");
+    if (m != nullptr) {
+      BIO_meth_set_read_ex(m, engine_bio_read);
+      BIO_meth_set_write_ex(m, engine_bio_write);
+      BIO_meth_set_ctrl(m, engine_bio_ctrl);
+      BIO_meth_set_create(m, engine_bio_create);
+      BIO_meth_set_destroy(m, engine_bio_destroy);
+    }
+    return m;
+  }();
+  return method;
+}
+
+} // namespace tlsengine::detail
