@@ -16,7 +16,9 @@ namespace {
 std::string version_name(int v) { return v == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2"; }
 
 // Fragmentations every data-path test runs under: whole, one byte, odd sizes.
-std::size_t pick_chunk() { return GENERATE(as<std::size_t>{}, static_cast<std::size_t>(-1), 1, 7, 1000); }
+std::size_t pick_chunk() {
+  return GENERATE(as<std::size_t>{}, static_cast<std::size_t>(-1), 1, 7, 1000);
+}
 
 } // namespace
 
@@ -108,19 +110,21 @@ TEST_CASE("64 MiB each way, every byte checked, under backpressure", "[engine][b
   std::size_t sent_c = 0, sent_s = 0, got_s = 0, got_c = 0;
   std::vector<std::uint8_t> in(12345);
   bool ok = true;
-  auto push = [&](connection& c, std::size_t& sent) {
+  auto push = [&](connection &c, std::size_t &sent) {
     while (sent < total) {
       const std::size_t n = std::min(chunk.size(), total - sent);
-      for (std::size_t i = 0; i < n; ++i) chunk[i] = pattern(sent + i);
+      for (std::size_t i = 0; i < n; ++i)
+        chunk[i] = pattern(sent + i);
       const std::size_t taken = c.write(bytes_view(chunk.data(), n));
       REQUIRE(taken <= n);
       sent += taken;
       if (taken < n) break; // write buffer full: drain first
     }
   };
-  auto pull = [&](connection& c, std::size_t& got) {
+  auto pull = [&](connection &c, std::size_t &got) {
     while (std::size_t n = c.read(in)) {
-      for (std::size_t i = 0; i < n; ++i) ok = ok && in[i] == pattern(got + i);
+      for (std::size_t i = 0; i < n; ++i)
+        ok = ok && in[i] == pattern(got + i);
       got += n;
     }
   };
@@ -128,8 +132,8 @@ TEST_CASE("64 MiB each way, every byte checked, under backpressure", "[engine][b
     push(h.client, sent_c);
     push(h.server, sent_s);
     std::size_t moved = 0;
-    for (connection* from : {&h.client, &h.server}) {
-      connection& to = from == &h.client ? h.server : h.client;
+    for (connection *from : {&h.client, &h.server}) {
+      connection &to = from == &h.client ? h.server : h.client;
       bytes_view out = from->pending_output();
       const std::size_t taken = to.feed(out.subview(0, 20000));
       from->consume_output(taken);
@@ -179,7 +183,8 @@ TEST_CASE("backpressure: feed() and write() take only what fits", "[engine]") {
   std::string got;
   std::vector<std::uint8_t> buffer(3000);
   for (int i = 0; i < 1000 && got.size() < accepted; ++i) {
-    while (std::size_t n = h.server.read(buffer)) got.append(reinterpret_cast<char*>(buffer.data()), n);
+    while (std::size_t n = h.server.read(buffer))
+      got.append(reinterpret_cast<char *>(buffer.data()), n);
     bytes_view more = h.client.pending_output();
     h.client.consume_output(h.server.feed(more));
   }
@@ -191,7 +196,7 @@ TEST_CASE("backpressure: feed() and write() take only what fits", "[engine]") {
 TEST_CASE("zero-copy input window and plaintext peek", "[engine]") {
   auto h = test::make_pair(test::server_opts(), test::client_opts());
   // Drive the handshake using input_window/commit_input on both sides.
-  auto move_zero_copy = [](connection& from, connection& to) {
+  auto move_zero_copy = [](connection &from, connection &to) {
     std::size_t moved = 0;
     for (;;) {
       bytes_view out = from.pending_output();
@@ -217,18 +222,19 @@ TEST_CASE("zero-copy input window and plaintext peek", "[engine]") {
   CHECK(h.server.peek_plaintext().as_string_view() == " copy");
 }
 
-TEST_CASE("verification failures carry Node's codes and the peer gets an alert", "[engine][verify]") {
+TEST_CASE("verification failures carry Node's codes and the peer gets an alert",
+          "[engine][verify]") {
   struct row {
-    const char* chain;
-    const char* key;
-    const char* trust;
-    const char* code;
+    const char *chain;
+    const char *key;
+    const char *trust;
+    const char *code;
     long x509;
     int alert; // the alert the client sends
   };
   const row rows[] = {
-      {"expired-chain.pem", "expired.key", "ca.pem", "CERT_HAS_EXPIRED", X509_V_ERR_CERT_HAS_EXPIRED,
-       SSL_AD_CERTIFICATE_EXPIRED},
+      {"expired-chain.pem", "expired.key", "ca.pem", "CERT_HAS_EXPIRED",
+       X509_V_ERR_CERT_HAS_EXPIRED, SSL_AD_CERTIFICATE_EXPIRED},
       {"notyetvalid-chain.pem", "notyetvalid.key", "ca.pem", "CERT_NOT_YET_VALID",
        X509_V_ERR_CERT_NOT_YET_VALID, SSL_AD_BAD_CERTIFICATE},
       {"selfsigned.pem", "selfsigned.key", "ca.pem", "DEPTH_ZERO_SELF_SIGNED_CERT",
@@ -238,11 +244,12 @@ TEST_CASE("verification failures carry Node's codes and the peer gets an alert",
        X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, SSL_AD_UNKNOWN_CA},
       {"untrusted-chain.pem", "untrusted.key", "ca.pem", "SELF_SIGNED_CERT_IN_CHAIN",
        X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, SSL_AD_UNKNOWN_CA},
-      {"server-rsa-chain.pem", "server-rsa.key", "other-ca.pem", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-       X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, SSL_AD_UNKNOWN_CA},
+      {"server-rsa-chain.pem", "server-rsa.key", "other-ca.pem",
+       "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+       SSL_AD_UNKNOWN_CA},
   };
   const std::string version = GENERATE(as<std::string>{}, "TLSv1.2", "TLSv1.3");
-  for (const row& r : rows) {
+  for (const row &r : rows) {
     CAPTURE(r.chain, r.code, version);
     server_options so;
     so.cert = {test::load(r.chain)};
@@ -323,10 +330,10 @@ TEST_CASE("hostname checks: ERR_TLS_CERT_ALTNAME_INVALID", "[engine][verify]") {
     auto co = test::client_opts();
     co.servername = "wrong.example";
     std::string seen_host;
-    co.check_server_identity = [&](std::string_view host, const certificate_info& cert) {
+    co.check_server_identity = [&](std::string_view host, const certificate_info &cert) {
       seen_host = std::string(host);
       return cert.subject.get("CN") == "localhost" ? std::error_code()
-                                                    : make_error_code(errc::cert_altname_invalid);
+                                                   : make_error_code(errc::cert_altname_invalid);
     };
     auto h = test::make_pair(test::server_opts(), co);
     h.run();
@@ -475,17 +482,19 @@ TEST_CASE("garbage from the peer: one sticky error, an alert queued", "[engine][
   auto srv = server::create(test::server_opts());
   REQUIRE(srv);
   const std::size_t chunk = pick_chunk();
-  auto feed_all = [&](connection& c, const std::string& bytes) {
+  auto feed_all = [&](connection &c, const std::string &bytes) {
     for (std::size_t i = 0; i < bytes.size(); i += std::min(chunk, bytes.size()))
       c.feed(bytes_view(bytes).subview(i, chunk));
   };
   SECTION("a record that is not a valid handshake message") {
     connection c = srv->accept();
     // A handshake record carrying an unknown message type.
-    feed_all(c, std::string("\x16\x03\x01\x00\x08\xfe\x00\x00\x04" "abcd", 13));
+    feed_all(c, std::string("\x16\x03\x01\x00\x08\xfe\x00\x00\x04"
+                            "abcd",
+                            13));
     int errors = 0;
     while (auto e = c.next_event())
-      if (auto* err = std::get_if<events::error>(&*e)) {
+      if (auto *err = std::get_if<events::error>(&*e)) {
         ++errors;
         CHECK(err->alert_sent);
         CHECK(err->alert == SSL_AD_UNEXPECTED_MESSAGE);
@@ -511,7 +520,8 @@ TEST_CASE("garbage from the peer: one sticky error, an alert queued", "[engine][
     feed_all(c, "GET / HTTP/1.1\r\nHost: example\r\n\r\n");
     CHECK(c.error().message() == "http request");
     int errors = 0;
-    while (auto e = c.next_event()) errors += std::holds_alternative<events::error>(*e);
+    while (auto e = c.next_event())
+      errors += std::holds_alternative<events::error>(*e);
     CHECK(errors == 1);
   }
 }
@@ -639,7 +649,8 @@ TEST_CASE("context options: Node cipher semantics, keys, passphrases, bad PEM", 
   SECTION("garbage PEM in every field") {
     for (int field = 0; field < 3; ++field) {
       server_options so = test::server_opts();
-      const std::string bad = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
+      const std::string bad =
+          "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
       if (field == 0) so.cert = {bad};
       if (field == 1) so.key = {bad};
       if (field == 2) so.ca = {bad};
@@ -687,9 +698,11 @@ TEST_CASE("random bytes never crash the engine", "[engine][errors]") {
   auto srv = server::create(test::server_opts());
   REQUIRE(srv);
   for (int i = 0; i < 200; ++i) {
-    connection c = (i % 2 == 0) ? srv->accept() : std::move(*connection::client(test::client_opts()));
+    connection c =
+        (i % 2 == 0) ? srv->accept() : std::move(*connection::client(test::client_opts()));
     std::vector<std::uint8_t> junk(1 + rng() % 3000);
-    for (auto& b : junk) b = static_cast<std::uint8_t>(rng());
+    for (auto &b : junk)
+      b = static_cast<std::uint8_t>(rng());
     if (i % 3 == 0 && junk.size() > 5) { // a plausible record header first
       junk[0] = 22;
       junk[1] = 3;

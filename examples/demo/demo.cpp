@@ -10,9 +10,9 @@
 namespace {
 
 // The drain loop every tlsengine user writes: events until empty, then cleartext.
-bool drain(tlsengine::connection& conn, const char* who, std::string& received) {
+bool drain(tlsengine::connection &conn, const char *who, std::string &received) {
   while (auto e = conn.next_event()) {
-    if (auto* err = std::get_if<tlsengine::events::error>(&*e)) {
+    if (auto *err = std::get_if<tlsengine::events::error>(&*e)) {
       std::fprintf(stderr, "%s: error: %s\n", who, err->message.c_str());
       return false;
     }
@@ -67,8 +67,7 @@ int main() {
   std::printf("cipher:        %s (%s)\n", cipher ? cipher->name.c_str() : "-",
               cipher ? cipher->standard_name.c_str() : "-");
   std::printf("authorized:    %s\n", client->authorized() ? "true" : "false");
-  std::printf("peer subject:  %s\n",
-              client->peer_certificate().subject.to_string().c_str());
+  std::printf("peer subject:  %s\n", client->peer_certificate().subject.to_string().c_str());
   std::printf("server got:    %s\n", at_server.c_str());
   std::printf("client got:    %s\n", at_client.c_str());
   const bool ok = client->authorized() && at_client == "hello, tlsengine";

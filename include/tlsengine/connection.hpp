@@ -53,7 +53,7 @@ public:
   connection() = default;
 
   /// A client connection; the ClientHello is in pending_output() at once.
-  static result<connection> client(const client_options& options) {
+  static result<connection> client(const client_options &options) {
     tlsengine::secure_context context = options.secure_context;
     if (!context) {
       auto created = secure_context::create(options);
@@ -89,7 +89,9 @@ public:
     if (engine_) engine_->feed_eof();
   }
   /// Zero-copy input: recv() into this window, then commit_input(n).
-  mutable_bytes_view input_window() { return engine_ ? engine_->input_window() : mutable_bytes_view(); }
+  mutable_bytes_view input_window() {
+    return engine_ ? engine_->input_window() : mutable_bytes_view();
+  }
   void commit_input(std::size_t n) {
     if (engine_) engine_->commit_input(n);
   }
@@ -103,7 +105,7 @@ public:
 
   /// Cleartext out. Before the handshake completes it is buffered and sent after it.
   /// Returns the bytes accepted (fewer when the write buffer is full); `ec` says why none.
-  std::size_t write(bytes_view cleartext, std::error_code& ec) {
+  std::size_t write(bytes_view cleartext, std::error_code &ec) {
     if (!engine_) {
       ec = make_error_code(errc::destroyed);
       return 0;
@@ -167,7 +169,7 @@ public:
     if (!engine_ || !engine_->handshake_done() || engine_->verify_error()) return false;
     if (!engine_->ssl()) return false;
     if (engine_->is_server() && !engine_->config().verify_peer) return false;
-    X509* peer = SSL_get0_peer_certificate(engine_->ssl());
+    X509 *peer = SSL_get0_peer_certificate(engine_->ssl());
     return peer != nullptr && SSL_get_verify_result(engine_->ssl()) == X509_V_OK;
   }
   /// Node's authorizationError: "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID", ...;
@@ -195,11 +197,11 @@ public:
   }
   std::optional<cipher_info> cipher() const {
     if (!engine_ || !engine_->ssl()) return std::nullopt;
-    const SSL_CIPHER* c = SSL_get_current_cipher(engine_->ssl());
+    const SSL_CIPHER *c = SSL_get_current_cipher(engine_->ssl());
     if (c == nullptr) return std::nullopt;
     cipher_info info;
     info.name = SSL_CIPHER_get_name(c);
-    const char* standard = SSL_CIPHER_standard_name(c);
+    const char *standard = SSL_CIPHER_standard_name(c);
     info.standard_name = standard ? standard : info.name;
     info.version = SSL_CIPHER_get_version(c);
     return info;
@@ -208,7 +210,7 @@ public:
   /// chain the peer sent.
   certificate_info peer_certificate(bool detailed = false) const {
     if (!engine_ || !engine_->ssl()) return {};
-    X509* peer = SSL_get0_peer_certificate(engine_->ssl());
+    X509 *peer = SSL_get0_peer_certificate(engine_->ssl());
     if (peer == nullptr) return {};
     if (!detailed) return detail::certificate_info_from_x509(peer);
     return detail::certificate_info_with_chain(peer, SSL_get_peer_cert_chain(engine_->ssl()));
@@ -216,7 +218,7 @@ public:
   /// Our own certificate (empty when none).
   certificate_info certificate() const {
     if (!engine_ || !engine_->ssl()) return {};
-    X509* own = SSL_get_certificate(engine_->ssl());
+    X509 *own = SSL_get_certificate(engine_->ssl());
     return own ? detail::certificate_info_from_x509(own) : certificate_info();
   }
   bool is_session_reused() const {
@@ -226,19 +228,19 @@ public:
   std::string servername() const {
     if (!engine_ || !engine_->ssl()) return {};
     if (!engine_->is_server()) return engine_->config().sni;
-    const char* name = SSL_get_servername(engine_->ssl(), TLSEXT_NAMETYPE_host_name);
+    const char *name = SSL_get_servername(engine_->ssl(), TLSEXT_NAMETYPE_host_name);
     return name ? name : "";
   }
   /// Client: the current session, serialized (resume with client_options::session). For
   /// TLS 1.3 prefer the `session` event: tickets arrive after the handshake.
   std::vector<std::uint8_t> session() const {
     if (!engine_ || !engine_->ssl()) return {};
-    SSL_SESSION* s = SSL_get_session(engine_->ssl());
+    SSL_SESSION *s = SSL_get_session(engine_->ssl());
     if (s == nullptr || SSL_SESSION_is_resumable(s) != 1) return {};
     const int size = i2d_SSL_SESSION(s, nullptr);
     if (size <= 0) return {};
     std::vector<std::uint8_t> out(static_cast<std::size_t>(size));
-    unsigned char* p = out.data();
+    unsigned char *p = out.data();
     i2d_SSL_SESSION(s, &p);
     return out;
   }
@@ -253,14 +255,14 @@ public:
   }
 
   /// The underlying SSL, for what tlsengine does not wrap (do not free it, do not do I/O).
-  SSL* native_handle() const noexcept { return engine_ ? engine_->ssl() : nullptr; }
+  SSL *native_handle() const noexcept { return engine_ ? engine_->ssl() : nullptr; }
 
 private:
   friend class server;
   explicit connection(std::unique_ptr<detail::engine> engine) : engine_(std::move(engine)) {}
 
-  static bool is_ip_address(const std::string& host) {
-    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
+  static bool is_ip_address(const std::string &host) {
+    ASN1_OCTET_STRING *ip = a2i_IPADDRESS(host.c_str());
     ERR_clear_error();
     if (ip == nullptr) return false;
     ASN1_OCTET_STRING_free(ip);

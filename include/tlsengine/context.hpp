@@ -20,15 +20,15 @@
 namespace tlsengine {
 
 /// Node's tls.DEFAULT_CIPHERS (v20): TLS 1.3 suites and TLS 1.2 cipher strings in one list.
-inline constexpr const char* default_ciphers =
+inline constexpr const char *default_ciphers =
     "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:"
     "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA256:"
     "DHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384:DHE-RSA-AES256-SHA384:ECDHE-RSA-AES256-SHA256:"
     "DHE-RSA-AES256-SHA256:HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!MD5:!PSK:!SRP:!CAMELLIA";
-inline constexpr const char* default_min_version = "TLSv1.2";
-inline constexpr const char* default_max_version = "TLSv1.3";
-inline constexpr const char* default_ecdh_curve = "auto";
+inline constexpr const char *default_min_version = "TLSv1.2";
+inline constexpr const char *default_max_version = "TLSv1.3";
+inline constexpr const char *default_ecdh_curve = "auto";
 
 /// One private key: PEM text and, for an encrypted key, its passphrase (Node's {pem, passphrase}).
 struct key_entry {
@@ -36,26 +36,26 @@ struct key_entry {
   std::optional<std::string> passphrase;
 
   key_entry(std::string pem_text) : pem(std::move(pem_text)) {}
-  key_entry(const char* pem_text) : pem(pem_text) {}
+  key_entry(const char *pem_text) : pem(pem_text) {}
   key_entry(std::string pem_text, std::string pass)
       : pem(std::move(pem_text)), passphrase(std::move(pass)) {}
 };
 
 /// tls.createSecureContext options, in snake_case.
 struct context_options {
-  std::vector<key_entry> key;   ///< private keys (PEM), one per certificate
-  std::string passphrase;       ///< for keys that carry none of their own
+  std::vector<key_entry> key;    ///< private keys (PEM), one per certificate
+  std::string passphrase;        ///< for keys that carry none of their own
   std::vector<std::string> cert; ///< certificate chains (PEM: leaf first, then intermediates)
-  std::vector<std::string> ca;  ///< trusted CAs (PEM); empty = the system trust store
-  std::string ciphers;          ///< empty = default_ciphers
+  std::vector<std::string> ca;   ///< trusted CAs (PEM); empty = the system trust store
+  std::string ciphers;           ///< empty = default_ciphers
   bool honor_cipher_order = false;
   std::string ecdh_curve = default_ecdh_curve; ///< "auto" or a ':'-list of groups
-  std::string sigalgs;          ///< empty = OpenSSL's default
+  std::string sigalgs;                         ///< empty = OpenSSL's default
   std::string min_version = default_min_version;
   std::string max_version = default_max_version;
-  long secure_options = 0;      ///< SSL_OP_* flags added to the context
+  long secure_options = 0; ///< SSL_OP_* flags added to the context
   std::string session_id_context;
-  long session_timeout = 300;   ///< seconds
+  long session_timeout = 300; ///< seconds
 };
 
 namespace detail {
@@ -68,10 +68,11 @@ inline int parse_tls_version(std::string_view name) noexcept {
   return -1;
 }
 
-inline int pem_passphrase_callback(char* buffer, int size, int, void* user) {
-  const auto* passphrase = static_cast<const std::string*>(user);
+inline int pem_passphrase_callback(char *buffer, int size, int, void *user) {
+  const auto *passphrase = static_cast<const std::string *>(user);
   if (passphrase == nullptr || size <= 0) return -1; // never prompt on a terminal
-  const int n = static_cast<int>(passphrase->size()) < size ? static_cast<int>(passphrase->size()) : size;
+  const int n =
+      static_cast<int>(passphrase->size()) < size ? static_cast<int>(passphrase->size()) : size;
   std::memcpy(buffer, passphrase->data(), static_cast<std::size_t>(n));
   return n;
 }
@@ -90,17 +91,17 @@ inline bool only_pem_end_in_queue() {
   return e == 0;
 }
 
-inline std::error_code configure_ciphers(SSL_CTX* ctx, const std::string& ciphers) {
+inline std::error_code configure_ciphers(SSL_CTX *ctx, const std::string &ciphers) {
   // Node's rule: names starting with TLS_ are TLS 1.3 suites, the rest a TLS 1.2 list.
   std::string list12, suites13;
   std::size_t start = 0;
-  const std::string& all = ciphers.empty() ? std::string(default_ciphers) : ciphers;
+  const std::string &all = ciphers.empty() ? std::string(default_ciphers) : ciphers;
   while (start <= all.size()) {
     std::size_t end = all.find(':', start);
     if (end == std::string::npos) end = all.size();
     const std::string item = all.substr(start, end - start);
     if (!item.empty()) {
-      std::string& target = item.rfind("TLS_", 0) == 0 ? suites13 : list12;
+      std::string &target = item.rfind("TLS_", 0) == 0 ? suites13 : list12;
       if (!target.empty()) target += ':';
       target += item;
     }
@@ -118,15 +119,15 @@ inline std::error_code configure_ciphers(SSL_CTX* ctx, const std::string& cipher
   return {};
 }
 
-inline std::error_code load_certificates(SSL_CTX* ctx, const std::vector<std::string>& chains) {
-  for (const std::string& pem : chains) {
+inline std::error_code load_certificates(SSL_CTX *ctx, const std::vector<std::string> &chains) {
+  for (const std::string &pem : chains) {
     bio_ptr bio = memory_bio(pem);
     x509_ptr leaf(PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr));
     if (!leaf) return take_openssl_error_code();
     if (SSL_CTX_use_certificate(ctx, leaf.get()) != 1) return take_openssl_error_code();
     // The rest of the PEM is the chain of this certificate (it becomes the current one).
     if (SSL_CTX_clear_chain_certs(ctx) != 1) return take_openssl_error_code();
-    while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    while (X509 *extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
       if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
         X509_free(extra);
         return take_openssl_error_code();
@@ -137,13 +138,13 @@ inline std::error_code load_certificates(SSL_CTX* ctx, const std::vector<std::st
   return {};
 }
 
-inline std::error_code load_keys(SSL_CTX* ctx, const std::vector<key_entry>& keys,
-                                 const std::string& shared_passphrase) {
-  for (const key_entry& entry : keys) {
+inline std::error_code load_keys(SSL_CTX *ctx, const std::vector<key_entry> &keys,
+                                 const std::string &shared_passphrase) {
+  for (const key_entry &entry : keys) {
     bio_ptr bio = memory_bio(entry.pem);
-    const std::string& passphrase = entry.passphrase ? *entry.passphrase : shared_passphrase;
+    const std::string &passphrase = entry.passphrase ? *entry.passphrase : shared_passphrase;
     evp_pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, pem_passphrase_callback,
-                                             const_cast<std::string*>(&passphrase)));
+                                             const_cast<std::string *>(&passphrase)));
     if (!key) return take_openssl_error_code();
     // Certificates are loaded first so that a key that does not match fails here
     // ("key values mismatch") instead of being dropped silently by OpenSSL.
@@ -152,18 +153,19 @@ inline std::error_code load_keys(SSL_CTX* ctx, const std::vector<key_entry>& key
   return {};
 }
 
-inline std::error_code load_trust(SSL_CTX* ctx, const std::vector<std::string>& cas) {
+inline std::error_code load_trust(SSL_CTX *ctx, const std::vector<std::string> &cas) {
   if (cas.empty()) {
     if (SSL_CTX_set_default_verify_paths(ctx) != 1) return take_openssl_error_code();
     return {};
   }
-  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-  for (const std::string& pem : cas) {
+  X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+  for (const std::string &pem : cas) {
     bio_ptr bio = memory_bio(pem);
     int count = 0;
-    while (X509* cert = PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr)) {
+    while (X509 *cert = PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr)) {
       ++count;
-      const bool ok = X509_STORE_add_cert(store, cert) == 1 && SSL_CTX_add_client_CA(ctx, cert) == 1;
+      const bool ok =
+          X509_STORE_add_cert(store, cert) == 1 && SSL_CTX_add_client_CA(ctx, cert) == 1;
       X509_free(cert);
       if (!ok) return take_openssl_error_code();
     }
@@ -178,7 +180,7 @@ inline std::error_code ssl_reason(int reason) {
 
 /// Every certificate needs its key and every key its certificate (OpenSSL pairs them
 /// by key type; a mismatch of the same type already failed with "key values mismatch").
-inline std::error_code check_keys(SSL_CTX* ctx, std::size_t certificates, std::size_t keys) {
+inline std::error_code check_keys(SSL_CTX *ctx, std::size_t certificates, std::size_t keys) {
   if (certificates == 0 && keys == 0) return {};
   std::size_t pairs = 0;
   for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
@@ -207,12 +209,12 @@ class secure_context {
 public:
   secure_context() = default;
 
-  static result<secure_context> create(const context_options& options) {
+  static result<secure_context> create(const context_options &options) {
     ERR_clear_error();
     auto state = std::make_shared<detail::context_state>();
     state->ctx.reset(SSL_CTX_new(TLS_method()));
     if (!state->ctx) return detail::take_openssl_error_code();
-    SSL_CTX* ctx = state->ctx.get();
+    SSL_CTX *ctx = state->ctx.get();
 
     state->min_version = detail::parse_tls_version(options.min_version);
     state->max_version = detail::parse_tls_version(options.max_version);
@@ -224,7 +226,8 @@ public:
 
     if (std::error_code ec = detail::configure_ciphers(ctx, options.ciphers)) return ec;
     if (options.honor_cipher_order) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (options.secure_options != 0) SSL_CTX_set_options(ctx, static_cast<uint64_t>(options.secure_options));
+    if (options.secure_options != 0)
+      SSL_CTX_set_options(ctx, static_cast<uint64_t>(options.secure_options));
     if (!options.ecdh_curve.empty() && options.ecdh_curve != "auto" &&
         SSL_CTX_set1_groups_list(ctx, options.ecdh_curve.c_str()) != 1)
       return detail::take_openssl_error_code();
@@ -238,9 +241,9 @@ public:
     state->has_certificate = !options.cert.empty() && !options.key.empty();
     if (std::error_code ec = detail::load_trust(ctx, options.ca)) return ec;
 
-    const std::string& sid = options.session_id_context.empty() ? std::string("tlsengine")
-                                                                : options.session_id_context;
-    if (SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(sid.data()),
+    const std::string &sid =
+        options.session_id_context.empty() ? std::string("tlsengine") : options.session_id_context;
+    if (SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char *>(sid.data()),
                                        static_cast<unsigned>(sid.size())) != 1)
       return detail::take_openssl_error_code();
     SSL_CTX_set_timeout(ctx, options.session_timeout);
@@ -250,13 +253,14 @@ public:
 
   explicit operator bool() const noexcept { return state_ != nullptr; }
   /// The underlying SSL_CTX, for what tlsengine does not wrap. Do not free it.
-  SSL_CTX* native_handle() const noexcept { return state_ ? state_->ctx.get() : nullptr; }
+  SSL_CTX *native_handle() const noexcept { return state_ ? state_->ctx.get() : nullptr; }
   bool has_certificate() const noexcept { return state_ && state_->has_certificate; }
   int min_version() const noexcept { return state_ ? state_->min_version : 0; }
   int max_version() const noexcept { return state_ ? state_->max_version : 0; }
 
 private:
-  explicit secure_context(std::shared_ptr<detail::context_state> state) : state_(std::move(state)) {}
+  explicit secure_context(std::shared_ptr<detail::context_state> state)
+      : state_(std::move(state)) {}
   std::shared_ptr<detail::context_state> state_;
 };
 

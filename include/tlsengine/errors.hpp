@@ -30,7 +30,7 @@ namespace detail {
 
 class engine_category_impl final : public std::error_category {
 public:
-  const char* name() const noexcept override { return "tlsengine"; }
+  const char *name() const noexcept override { return "tlsengine"; }
   std::string message(int value) const override {
     switch (static_cast<errc>(value)) {
     case errc::ok: return "success";
@@ -51,9 +51,9 @@ public:
 /// OpenSSL packs (library, reason) into one code; the reason string is its message.
 class openssl_category_impl final : public std::error_category {
 public:
-  const char* name() const noexcept override { return "openssl"; }
+  const char *name() const noexcept override { return "openssl"; }
   std::string message(int value) const override {
-    const char* reason = ERR_reason_error_string(static_cast<unsigned long>(value));
+    const char *reason = ERR_reason_error_string(static_cast<unsigned long>(value));
     if (reason != nullptr) return reason;
     return "OpenSSL error " + std::to_string(ERR_GET_LIB(static_cast<unsigned long>(value))) + ":" +
            std::to_string(ERR_GET_REASON(static_cast<unsigned long>(value)));
@@ -62,7 +62,7 @@ public:
 
 class x509_category_impl final : public std::error_category {
 public:
-  const char* name() const noexcept override { return "x509"; }
+  const char *name() const noexcept override { return "x509"; }
   std::string message(int value) const override {
     return X509_verify_cert_error_string(static_cast<long>(value));
   }
@@ -70,16 +70,16 @@ public:
 
 } // namespace detail
 
-inline const std::error_category& engine_category() noexcept {
+inline const std::error_category &engine_category() noexcept {
   static const detail::engine_category_impl category;
   return category;
 }
-inline const std::error_category& openssl_category() noexcept {
+inline const std::error_category &openssl_category() noexcept {
   static const detail::openssl_category_impl category;
   return category;
 }
 /// Values are X509_V_ERR_* codes.
-inline const std::error_category& x509_category() noexcept {
+inline const std::error_category &x509_category() noexcept {
   static const detail::x509_category_impl category;
   return category;
 }
@@ -159,7 +159,10 @@ inline std::string error_code_name(std::error_code ec) {
   }
   if (ec.category() == openssl_category()) {
     std::string code = "ERR_SSL_";
-    for (char c : ec.message()) code += (c == ' ' || c == '-') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char c : ec.message())
+      code += (c == ' ' || c == '-')
+                  ? '_'
+                  : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return code;
   }
   return ec.category().name() + std::string(":") + std::to_string(ec.value());
@@ -167,5 +170,4 @@ inline std::string error_code_name(std::error_code ec) {
 
 } // namespace tlsengine
 
-template <>
-struct std::is_error_code_enum<tlsengine::errc> : std::true_type {};
+template <> struct std::is_error_code_enum<tlsengine::errc> : std::true_type {};

@@ -18,7 +18,7 @@ using clock = std::chrono::steady_clock;
 
 /// Node's checkServerIdentity(hostname, cert): return {} to accept the certificate.
 using check_server_identity_function =
-    std::function<std::error_code(std::string_view hostname, const certificate_info& cert)>;
+    std::function<std::error_code(std::string_view hostname, const certificate_info &cert)>;
 
 /// How a connection buffers and behaves, independent of the TLS configuration.
 struct connection_options {

@@ -17,7 +17,7 @@ namespace tlsengine {
 /// existing context in `secure_context`.
 struct server_options : context_options, connection_options {
   tlsengine::secure_context secure_context; ///< used instead of the context fields when set
-  bool request_cert = false;       ///< ask clients for a certificate
+  bool request_cert = false;                ///< ask clients for a certificate
   bool reject_unauthorized = true; ///< with request_cert: refuse clients that fail verification
   /// The handshake must complete within this time (deadline() / on_timeout()); zero: none.
   clock::duration handshake_timeout = std::chrono::seconds(120);
@@ -28,7 +28,7 @@ class server {
 public:
   server() = default;
 
-  static result<server> create(const server_options& options) {
+  static result<server> create(const server_options &options) {
     tlsengine::secure_context context = options.secure_context;
     if (!context) {
       auto created = secure_context::create(options);
@@ -56,7 +56,7 @@ public:
     return connection(std::make_unique<detail::engine>(state_->context, state_->config));
   }
 
-  const tlsengine::secure_context& context() const noexcept { return state_->context; }
+  const tlsengine::secure_context &context() const noexcept { return state_->context; }
 
 private:
   struct state_type {

@@ -27,12 +27,12 @@ struct engine_config {
   bool is_server = false;
   connection_options connection;
   // Verification.
-  bool verify_peer = true;         // client: always; server: request_cert
+  bool verify_peer = true; // client: always; server: request_cert
   bool reject_unauthorized = true;
-  std::string identity_host;       // client: the name checked against the certificate
+  std::string identity_host;                     // client: the name checked against the certificate
   check_server_identity_function check_identity; // empty: the built-in check
   // Client.
-  std::string sni;                 // empty: no server_name extension
+  std::string sni; // empty: no server_name extension
   std::vector<std::uint8_t> session;
   // Server.
   std::optional<clock::duration> handshake_timeout;
@@ -52,7 +52,7 @@ public:
       return;
     }
     SSL_set_ex_data(ssl_.get(), ex_index(), this);
-    BIO* bio = BIO_new(engine_bio_method());
+    BIO *bio = BIO_new(engine_bio_method());
     if (bio == nullptr) {
       fail_with_openssl(make_error_code(errc::invalid_state));
       return;
@@ -72,8 +72,7 @@ public:
       SSL_set_accept_state(ssl_.get());
     } else {
       SSL_set_verify(ssl_.get(), SSL_VERIFY_PEER, nullptr);
-      if (!config_.sni.empty() &&
-          SSL_set_tlsext_host_name(ssl_.get(), config_.sni.c_str()) != 1) {
+      if (!config_.sni.empty() && SSL_set_tlsext_host_name(ssl_.get(), config_.sni.c_str()) != 1) {
         fail_with_openssl(make_error_code(errc::invalid_argument));
         return;
       }
@@ -83,8 +82,8 @@ public:
     }
   }
 
-  engine(const engine&) = delete;
-  engine& operator=(const engine&) = delete;
+  engine(const engine &) = delete;
+  engine &operator=(const engine &) = delete;
 
   ~engine() { free_ssl(); }
 
@@ -165,7 +164,7 @@ public:
   }
 
   // ---- cleartext -----------------------------------------------------------------------
-  std::size_t write(bytes_view data, std::error_code& ec) {
+  std::size_t write(bytes_view data, std::error_code &ec) {
     ec.clear();
     if (destroyed_ || ssl_ == nullptr) {
       ec = make_error_code(errc::destroyed);
@@ -180,8 +179,9 @@ public:
       return 0;
     }
     const std::size_t queued = staged_.size() + out_.size();
-    const std::size_t room =
-        config_.connection.max_write_buffer > queued ? config_.connection.max_write_buffer - queued : 0;
+    const std::size_t room = config_.connection.max_write_buffer > queued
+                                 ? config_.connection.max_write_buffer - queued
+                                 : 0;
     const std::size_t n = std::min(room, data.size());
     if (n == 0) return 0;
     if (handshake_done_ && staged_.empty() && n >= direct_write_threshold) {
@@ -247,11 +247,12 @@ public:
 
   void on_timeout(clock::time_point now) {
     const auto when = deadline();
-    if (when && now >= *when) fail(make_error_code(errc::handshake_timeout), "TLS handshake timeout");
+    if (when && now >= *when)
+      fail(make_error_code(errc::handshake_timeout), "TLS handshake timeout");
   }
 
   // ---- state and introspection ---------------------------------------------------------
-  SSL* ssl() const noexcept { return ssl_.get(); }
+  SSL *ssl() const noexcept { return ssl_.get(); }
   bool is_server() const noexcept { return config_.is_server; }
   bool handshake_done() const noexcept { return handshake_done_; }
   bool destroyed() const noexcept { return destroyed_; }
@@ -259,11 +260,11 @@ public:
   bool received_close() const noexcept { return received_close_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
-  const std::string& error_message() const noexcept { return error_message_; }
+  const std::string &error_message() const noexcept { return error_message_; }
   std::error_code verify_error() const noexcept { return verify_error_; }
-  const std::string& verify_reason() const noexcept { return verify_reason_; }
-  const secure_context& context() const noexcept { return context_; }
-  const engine_config& config() const noexcept { return config_; }
+  const std::string &verify_reason() const noexcept { return verify_reason_; }
+  const secure_context &context() const noexcept { return context_; }
+  const engine_config &config() const noexcept { return config_; }
   std::size_t buffered_write_size() const noexcept { return staged_.size(); }
   std::size_t buffered_input_size() const noexcept { return in_.size(); }
   std::uint64_t cipher_bytes_in() const noexcept { return cipher_in_; }
@@ -281,11 +282,11 @@ private:
     static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
     return index;
   }
-  static engine* from(const SSL* ssl) {
-    return ssl ? static_cast<engine*>(SSL_get_ex_data(ssl, ex_index())) : nullptr;
+  static engine *from(const SSL *ssl) {
+    return ssl ? static_cast<engine *>(SSL_get_ex_data(ssl, ex_index())) : nullptr;
   }
 
-  static void install_context_callbacks(SSL_CTX* ctx) {
+  static void install_context_callbacks(SSL_CTX *ctx) {
     // Idempotent and identical for every engine, so racing installs are harmless; the
     // callbacks find their engine through the SSL's ex_data.
     SSL_CTX_set_cert_verify_callback(ctx, &engine::verify_callback, nullptr);
@@ -297,8 +298,9 @@ private:
   }
 
   bool apply_session() {
-    const unsigned char* p = config_.session.data();
-    ssl_session_ptr session(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(config_.session.size())));
+    const unsigned char *p = config_.session.data();
+    ssl_session_ptr session(
+        d2i_SSL_SESSION(nullptr, &p, static_cast<long>(config_.session.size())));
     if (!session || SSL_set_session(ssl_.get(), session.get()) != 1) {
       fail_with_openssl(make_error_code(errc::invalid_argument));
       return false;
@@ -311,7 +313,7 @@ private:
     // A connection closed without close_notify would invalidate its session: keep it
     // resumable unless a fatal error already marked it bad.
     if (!error_) SSL_set_shutdown(ssl_.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-    BIO* bio = SSL_get_rbio(ssl_.get());
+    BIO *bio = SSL_get_rbio(ssl_.get());
     if (bio != nullptr) BIO_set_data(bio, nullptr);
     ssl_.reset();
   }
@@ -392,7 +394,7 @@ private:
     if (!config_.connection.allow_half_open) end();
   }
 
-  bool ssl_write(bytes_view data, std::size_t& written) {
+  bool ssl_write(bytes_view data, std::size_t &written) {
     written = 0;
     while (written < data.size()) {
       std::size_t n = 0;
@@ -439,8 +441,8 @@ private:
   }
 
   // ---- OpenSSL callbacks: record state, decide nothing that waits ----------------------
-  static void info_callback(const SSL* ssl, int where, int value) {
-    engine* self = from(ssl);
+  static void info_callback(const SSL *ssl, int where, int value) {
+    engine *self = from(ssl);
     if (self == nullptr || (where & SSL_CB_ALERT) == 0) return;
     // Only fatal alerts matter for the error event; close_notify is a warning.
     if ((value >> 8) == SSL3_AL_FATAL) {
@@ -449,10 +451,10 @@ private:
     }
   }
 
-  static int verify_callback(X509_STORE_CTX* store, void*) {
-    SSL* ssl = static_cast<SSL*>(
-        X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    engine* self = from(ssl);
+  static int verify_callback(X509_STORE_CTX *store, void *) {
+    SSL *ssl =
+        static_cast<SSL *>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    engine *self = from(ssl);
     const int ok = X509_verify_cert(store);
     if (self == nullptr) return ok > 0 ? 1 : 0;
     return self->on_verify(store, ok > 0);
@@ -460,7 +462,7 @@ private:
 
   /// Decides inside the handshake, so that a rejection sends the proper alert (Node
   /// decides after the handshake and can only close the socket).
-  int on_verify(X509_STORE_CTX* store, bool chain_ok) {
+  int on_verify(X509_STORE_CTX *store, bool chain_ok) {
     if (!chain_ok) {
       long code = X509_STORE_CTX_get_error(store);
       if (code == X509_V_OK) code = X509_V_ERR_UNSPECIFIED;
@@ -470,7 +472,7 @@ private:
       return 0;
     }
     if (!config_.is_server && !config_.identity_host.empty()) {
-      X509* leaf = X509_STORE_CTX_get0_cert(store);
+      X509 *leaf = X509_STORE_CTX_get0_cert(store);
       std::string reason;
       std::error_code ec;
       if (config_.check_identity) {
@@ -490,14 +492,14 @@ private:
     return 1;
   }
 
-  static int new_session_callback(SSL* ssl, SSL_SESSION* session) {
-    engine* self = from(ssl);
+  static int new_session_callback(SSL *ssl, SSL_SESSION *session) {
+    engine *self = from(ssl);
     if (self == nullptr || self->config_.is_server) return 0;
     const int size = i2d_SSL_SESSION(session, nullptr);
     if (size <= 0) return 0;
     events::session e;
     e.data.resize(static_cast<std::size_t>(size));
-    unsigned char* p = e.data.data();
+    unsigned char *p = e.data.data();
     i2d_SSL_SESSION(session, &p);
     self->events_.emplace_back(std::move(e));
     return 0; // we keep no reference

@@ -10,9 +10,8 @@
 
 namespace tlsengine::detail {
 
-template <class T, void (*Free)(T*)>
-struct openssl_deleter {
-  void operator()(T* p) const noexcept { Free(p); }
+template <class T, void (*Free)(T *)> struct openssl_deleter {
+  void operator()(T *p) const noexcept { Free(p); }
 };
 
 using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, openssl_deleter<SSL_CTX, SSL_CTX_free>>;
@@ -21,6 +20,7 @@ using bio_ptr = std::unique_ptr<BIO, openssl_deleter<BIO, BIO_free_all>>;
 using x509_ptr = std::unique_ptr<X509, openssl_deleter<X509, X509_free>>;
 using evp_pkey_ptr = std::unique_ptr<EVP_PKEY, openssl_deleter<EVP_PKEY, EVP_PKEY_free>>;
 using x509_store_ptr = std::unique_ptr<X509_STORE, openssl_deleter<X509_STORE, X509_STORE_free>>;
-using ssl_session_ptr = std::unique_ptr<SSL_SESSION, openssl_deleter<SSL_SESSION, SSL_SESSION_free>>;
+using ssl_session_ptr =
+    std::unique_ptr<SSL_SESSION, openssl_deleter<SSL_SESSION, SSL_SESSION_free>>;
 
 } // namespace tlsengine::detail

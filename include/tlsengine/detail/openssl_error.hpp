@@ -17,10 +17,11 @@ struct openssl_failure {
 
 /// The first queued error as the code (as Node reports it), all of them as text; the queue
 /// is left empty. `fallback` is used when the queue is empty.
-inline openssl_failure take_openssl_error(std::error_code fallback = make_error_code(errc::invalid_argument)) {
+inline openssl_failure
+take_openssl_error(std::error_code fallback = make_error_code(errc::invalid_argument)) {
   openssl_failure failure;
   unsigned long first = 0;
-  const char* data = nullptr;
+  const char *data = nullptr;
   int flags = 0;
   while (unsigned long e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) {
     if (first == 0) first = e;
@@ -40,13 +41,15 @@ inline openssl_failure take_openssl_error(std::error_code fallback = make_error_
   } else if (ERR_SYSTEM_ERROR(first)) {
     failure.code = std::error_code(static_cast<int>(ERR_GET_REASON(first)), std::system_category());
   } else {
-    failure.code = std::error_code(
-        static_cast<int>(ERR_PACK(ERR_GET_LIB(first), 0, ERR_GET_REASON(first))), openssl_category());
+    failure.code =
+        std::error_code(static_cast<int>(ERR_PACK(ERR_GET_LIB(first), 0, ERR_GET_REASON(first))),
+                        openssl_category());
   }
   return failure;
 }
 
-inline std::error_code take_openssl_error_code(std::error_code fallback = make_error_code(errc::invalid_argument)) {
+inline std::error_code
+take_openssl_error_code(std::error_code fallback = make_error_code(errc::invalid_argument)) {
   return take_openssl_error(fallback).code;
 }
 
