@@ -67,7 +67,9 @@ int main() {
   std::printf("cipher:        %s (%s)\n", cipher ? cipher->name.c_str() : "-",
               cipher ? cipher->standard_name.c_str() : "-");
   std::printf("authorized:    %s\n", client->authorized() ? "true" : "false");
-  std::printf("peer subject:  %s\n", client->peer_certificate().subject.to_string().c_str());
+  std::string subject = client->peer_certificate().subject.to_string(); // "O=..\nCN=.."
+  for (char& c : subject) c = c == '\n' ? ' ' : c;
+  std::printf("peer subject:  %s\n", subject.c_str());
   std::printf("server got:    %s\n", at_server.c_str());
   std::printf("client got:    %s\n", at_client.c_str());
   const bool ok = client->authorized() && at_client == "hello, tlsengine";
