@@ -18,26 +18,26 @@ namespace tlsengine {
 class bytes_view {
 public:
   constexpr bytes_view() noexcept = default;
-  constexpr bytes_view(const std::uint8_t *data, std::size_t size) noexcept
+  constexpr bytes_view(const std::uint8_t* data, std::size_t size) noexcept
       : data_(data), size_(size) {}
-  bytes_view(const void *data, std::size_t size) noexcept
-      : data_(static_cast<const std::uint8_t *>(data)), size_(size) {}
+  bytes_view(const void* data, std::size_t size) noexcept
+      : data_(static_cast<const std::uint8_t*>(data)), size_(size) {}
   bytes_view(std::string_view s) noexcept
-      : data_(reinterpret_cast<const std::uint8_t *>(s.data())), size_(s.size()) {}
-  bytes_view(const std::string &s) noexcept : bytes_view(std::string_view(s)) {}
-  bytes_view(const char *s) noexcept : bytes_view(std::string_view(s)) {}
+      : data_(reinterpret_cast<const std::uint8_t*>(s.data())), size_(s.size()) {}
+  bytes_view(const std::string& s) noexcept : bytes_view(std::string_view(s)) {}
+  bytes_view(const char* s) noexcept : bytes_view(std::string_view(s)) {}
   template <class Container,
-            class = std::enable_if_t<sizeof(*std::declval<const Container &>().data()) == 1 &&
-                                     !std::is_convertible_v<const Container &, std::string_view>>,
-            class = decltype(std::declval<const Container &>().size())>
-  bytes_view(const Container &c) noexcept
-      : data_(reinterpret_cast<const std::uint8_t *>(c.data())), size_(c.size()) {}
+            class = std::enable_if_t<sizeof(*std::declval<const Container&>().data()) == 1 &&
+                                     !std::is_convertible_v<const Container&, std::string_view>>,
+            class = decltype(std::declval<const Container&>().size())>
+  bytes_view(const Container& c) noexcept
+      : data_(reinterpret_cast<const std::uint8_t*>(c.data())), size_(c.size()) {}
 
-  constexpr const std::uint8_t *data() const noexcept { return data_; }
+  constexpr const std::uint8_t* data() const noexcept { return data_; }
   constexpr std::size_t size() const noexcept { return size_; }
   constexpr bool empty() const noexcept { return size_ == 0; }
-  constexpr const std::uint8_t *begin() const noexcept { return data_; }
-  constexpr const std::uint8_t *end() const noexcept { return data_ + size_; }
+  constexpr const std::uint8_t* begin() const noexcept { return data_; }
+  constexpr const std::uint8_t* end() const noexcept { return data_ + size_; }
   constexpr std::uint8_t operator[](std::size_t i) const noexcept { return data_[i]; }
   /// The bytes [offset, offset + count), clamped to the view.
   constexpr bytes_view subview(std::size_t offset,
@@ -47,13 +47,13 @@ public:
     return bytes_view(data_ + offset, count);
   }
   std::string_view as_string_view() const noexcept {
-    return std::string_view(reinterpret_cast<const char *>(data_), size_);
+    return std::string_view(reinterpret_cast<const char*>(data_), size_);
   }
   std::string to_string() const { return std::string(as_string_view()); }
   std::vector<std::uint8_t> to_vector() const { return std::vector<std::uint8_t>(begin(), end()); }
 
 private:
-  const std::uint8_t *data_ = nullptr;
+  const std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
 };
 
@@ -61,27 +61,27 @@ private:
 class mutable_bytes_view {
 public:
   constexpr mutable_bytes_view() noexcept = default;
-  constexpr mutable_bytes_view(std::uint8_t *data, std::size_t size) noexcept
+  constexpr mutable_bytes_view(std::uint8_t* data, std::size_t size) noexcept
       : data_(data), size_(size) {}
-  mutable_bytes_view(void *data, std::size_t size) noexcept
-      : data_(static_cast<std::uint8_t *>(data)), size_(size) {}
+  mutable_bytes_view(void* data, std::size_t size) noexcept
+      : data_(static_cast<std::uint8_t*>(data)), size_(size) {}
   template <
-      class Container, class = std::enable_if_t<sizeof(*std::declval<Container &>().data()) == 1>,
+      class Container, class = std::enable_if_t<sizeof(*std::declval<Container&>().data()) == 1>,
       class = std::enable_if_t<
-          !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Container &>().data())>>>,
-      class = decltype(std::declval<Container &>().size())>
-  mutable_bytes_view(Container &c) noexcept
-      : data_(reinterpret_cast<std::uint8_t *>(c.data())), size_(c.size()) {}
+          !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Container&>().data())>>>,
+      class = decltype(std::declval<Container&>().size())>
+  mutable_bytes_view(Container& c) noexcept
+      : data_(reinterpret_cast<std::uint8_t*>(c.data())), size_(c.size()) {}
 
-  constexpr std::uint8_t *data() const noexcept { return data_; }
+  constexpr std::uint8_t* data() const noexcept { return data_; }
   constexpr std::size_t size() const noexcept { return size_; }
   constexpr bool empty() const noexcept { return size_ == 0; }
-  constexpr std::uint8_t *begin() const noexcept { return data_; }
-  constexpr std::uint8_t *end() const noexcept { return data_ + size_; }
+  constexpr std::uint8_t* begin() const noexcept { return data_; }
+  constexpr std::uint8_t* end() const noexcept { return data_ + size_; }
   constexpr operator bytes_view() const noexcept { return bytes_view(data_, size_); }
 
 private:
-  std::uint8_t *data_ = nullptr;
+  std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
 };
 

@@ -45,7 +45,7 @@ struct distinguished_name {
 
   /// The first value for `key`, "" if absent.
   std::string_view get(std::string_view key) const noexcept {
-    for (const auto &entry : entries) {
+    for (const auto& entry : entries) {
       if (entry.first == key) return entry.second;
     }
     return {};
@@ -53,7 +53,7 @@ struct distinguished_name {
   /// Every value for `key`, in certificate order.
   std::vector<std::string> get_all(std::string_view key) const {
     std::vector<std::string> values;
-    for (const auto &entry : entries) {
+    for (const auto& entry : entries) {
       if (entry.first == key) values.push_back(entry.second);
     }
     return values;
@@ -106,25 +106,25 @@ namespace detail {
 namespace cert_impl {
 
 struct bio_free_t {
-  void operator()(BIO *p) const noexcept { BIO_free(p); }
+  void operator()(BIO* p) const noexcept { BIO_free(p); }
 };
 struct x509_free_t {
-  void operator()(X509 *p) const noexcept { X509_free(p); }
+  void operator()(X509* p) const noexcept { X509_free(p); }
 };
 struct bn_free_t {
-  void operator()(BIGNUM *p) const noexcept { BN_free(p); }
+  void operator()(BIGNUM* p) const noexcept { BN_free(p); }
 };
 struct general_names_free_t {
-  void operator()(GENERAL_NAMES *p) const noexcept { GENERAL_NAMES_free(p); }
+  void operator()(GENERAL_NAMES* p) const noexcept { GENERAL_NAMES_free(p); }
 };
 struct aia_free_t {
-  void operator()(AUTHORITY_INFO_ACCESS *p) const noexcept { AUTHORITY_INFO_ACCESS_free(p); }
+  void operator()(AUTHORITY_INFO_ACCESS* p) const noexcept { AUTHORITY_INFO_ACCESS_free(p); }
 };
 struct eku_free_t {
-  void operator()(EXTENDED_KEY_USAGE *p) const noexcept { EXTENDED_KEY_USAGE_free(p); }
+  void operator()(EXTENDED_KEY_USAGE* p) const noexcept { EXTENDED_KEY_USAGE_free(p); }
 };
 struct openssl_free_t {
-  void operator()(void *p) const noexcept { OPENSSL_free(p); }
+  void operator()(void* p) const noexcept { OPENSSL_free(p); }
 };
 using bio_ptr = std::unique_ptr<BIO, bio_free_t>;
 using x509_ptr = std::unique_ptr<X509, x509_free_t>;
@@ -136,16 +136,16 @@ class error_queue_guard {
 public:
   error_queue_guard() noexcept { ERR_set_mark(); }
   ~error_queue_guard() { ERR_pop_to_mark(); }
-  error_queue_guard(const error_queue_guard &) = delete;
-  error_queue_guard &operator=(const error_queue_guard &) = delete;
+  error_queue_guard(const error_queue_guard&) = delete;
+  error_queue_guard& operator=(const error_queue_guard&) = delete;
 };
 
 inline bio_ptr new_mem_bio() noexcept { return bio_ptr(BIO_new(BIO_s_mem())); }
 
 /// The contents of a memory BIO (which is then reset).
-inline std::string take_bio(BIO *bio) {
+inline std::string take_bio(BIO* bio) {
   if (bio == nullptr) return {};
-  char *data = nullptr;
+  char* data = nullptr;
   long len = BIO_get_mem_data(bio, &data);
   std::string out;
   if (len > 0 && data != nullptr) out.assign(data, static_cast<std::size_t>(len));
@@ -153,14 +153,14 @@ inline std::string take_bio(BIO *bio) {
   return out;
 }
 
-inline void append_hex_byte(std::string &out, unsigned value, bool upper) {
-  const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+inline void append_hex_byte(std::string& out, unsigned value, bool upper) {
+  const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
   out += digits[(value >> 4) & 0xF];
   out += digits[value & 0xF];
 }
 
 /// Node's AddFingerprintDigest: "AB:CD:...".
-inline std::string colon_hex(const unsigned char *data, std::size_t len) {
+inline std::string colon_hex(const unsigned char* data, std::size_t len) {
   std::string out;
   out.reserve(len * 3);
   for (std::size_t i = 0; i < len; ++i) {
@@ -170,7 +170,7 @@ inline std::string colon_hex(const unsigned char *data, std::size_t len) {
   return out;
 }
 
-inline void append_utf8(std::string &out, std::uint32_t cp) {
+inline void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);
   } else if (cp < 0x800) {
@@ -197,7 +197,7 @@ inline int hex_value(char c) noexcept {
 
 /// Matches Node's jsonStringPattern (a JSON string literal) at the start of `s` and decodes
 /// it to UTF-8 into *decoded. Returns the length of the literal, or 0 if there is none.
-inline std::size_t match_json_string(std::string_view s, std::string *decoded) {
+inline std::size_t match_json_string(std::string_view s, std::string* decoded) {
   if (s.empty() || s[0] != '"') return 0;
   std::string out;
   std::uint32_t pending_high = 0; // a high surrogate waiting for its low half
@@ -264,7 +264,7 @@ inline std::size_t match_json_string(std::string_view s, std::string *decoded) {
 }
 
 /// Node's IsSafeAltName.
-inline bool is_safe_alt_name(const unsigned char *name, std::size_t len, bool utf8) noexcept {
+inline bool is_safe_alt_name(const unsigned char* name, std::size_t len, bool utf8) noexcept {
   for (std::size_t i = 0; i < len; ++i) {
     const unsigned char c = name[i];
     switch (c) {
@@ -284,15 +284,15 @@ inline bool is_safe_alt_name(const unsigned char *name, std::size_t len, bool ut
 }
 
 /// Node's PrintAltName: safe names verbatim, others as a JSON string literal.
-inline void print_alt_name(std::string &out, const unsigned char *name, std::size_t len, bool utf8,
-                           const char *safe_prefix) {
+inline void print_alt_name(std::string& out, const unsigned char* name, std::size_t len, bool utf8,
+                           const char* safe_prefix) {
   if (name == nullptr) len = 0;
   if (is_safe_alt_name(name, len, utf8)) {
     if (safe_prefix != nullptr) {
       out += safe_prefix;
       out += ':';
     }
-    if (len != 0) out.append(reinterpret_cast<const char *>(name), len);
+    if (len != 0) out.append(reinterpret_cast<const char*>(name), len);
     return;
   }
   out += '"';
@@ -317,7 +317,7 @@ inline void print_alt_name(std::string &out, const unsigned char *name, std::siz
   out += '"';
 }
 
-inline void print_latin1(std::string &out, const ASN1_STRING *s, const char *prefix = nullptr) {
+inline void print_latin1(std::string& out, const ASN1_STRING* s, const char* prefix = nullptr) {
   if (s == nullptr) {
     print_alt_name(out, nullptr, 0, false, prefix);
     return;
@@ -326,7 +326,7 @@ inline void print_latin1(std::string &out, const ASN1_STRING *s, const char *pre
                  false, prefix);
 }
 
-inline void print_utf8(std::string &out, const ASN1_STRING *s, const char *prefix = nullptr) {
+inline void print_utf8(std::string& out, const ASN1_STRING* s, const char* prefix = nullptr) {
   if (s == nullptr) {
     print_alt_name(out, nullptr, 0, true, prefix);
     return;
@@ -336,7 +336,7 @@ inline void print_utf8(std::string &out, const ASN1_STRING *s, const char *prefi
 }
 
 /// Node's PrintGeneralName (the format of subjectaltname entries and infoAccess values).
-inline bool print_general_name(std::string &out, const GENERAL_NAME *gen) {
+inline bool print_general_name(std::string& out, const GENERAL_NAME* gen) {
   if (gen == nullptr) return false;
   switch (gen->type) {
   case GEN_DNS:
@@ -359,15 +359,15 @@ inline bool print_general_name(std::string &out, const GENERAL_NAME *gen) {
         XN_FLAG_RFC2253 & ~static_cast<unsigned long>(ASN1_STRFLGS_ESC_MSB | ASN1_STRFLGS_ESC_CTRL);
     if (X509_NAME_print_ex(tmp.get(), gen->d.directoryName, 0, flags) < 0) return false;
     const std::string text = take_bio(tmp.get());
-    print_alt_name(out, reinterpret_cast<const unsigned char *>(text.data()), text.size(), true,
+    print_alt_name(out, reinterpret_cast<const unsigned char*>(text.data()), text.size(), true,
                    nullptr);
     return true;
   }
   case GEN_IPADD: {
     out += "IP Address:";
-    const ASN1_OCTET_STRING *ip = gen->d.iPAddress;
+    const ASN1_OCTET_STRING* ip = gen->d.iPAddress;
     const int len = ip != nullptr ? ASN1_STRING_length(ip) : 0;
-    const unsigned char *b = ip != nullptr ? ASN1_STRING_get0_data(ip) : nullptr;
+    const unsigned char* b = ip != nullptr ? ASN1_STRING_get0_data(ip) : nullptr;
     char buf[64];
     if (len == 4) {
       std::snprintf(buf, sizeof buf, "%d.%d.%d.%d", b[0], b[1], b[2], b[3]);
@@ -392,9 +392,9 @@ inline bool print_general_name(std::string &out, const GENERAL_NAME *gen) {
     return true;
   }
   case GEN_OTHERNAME: {
-    const OTHERNAME *other = gen->d.otherName;
+    const OTHERNAME* other = gen->d.otherName;
     bool unicode = true;
-    const char *prefix = nullptr;
+    const char* prefix = nullptr;
     switch (other != nullptr ? OBJ_obj2nid(other->type_id) : NID_undef) {
     case NID_id_on_SmtpUTF8Mailbox: prefix = "SmtpUTF8Mailbox"; break;
     case NID_XmppAddr: prefix = "XmppAddr"; break;
@@ -428,14 +428,14 @@ inline bool print_general_name(std::string &out, const GENERAL_NAME *gen) {
 }
 
 /// Node's subjectaltname string; "" when absent or undecodable.
-inline std::string subject_alt_name_string(const X509 *cert) {
+inline std::string subject_alt_name_string(const X509* cert) {
   if (cert == nullptr) return {};
   const int index = X509_get_ext_by_NID(cert, NID_subject_alt_name, -1);
   if (index < 0) return {};
-  X509_EXTENSION *ext = X509_get_ext(cert, index);
+  X509_EXTENSION* ext = X509_get_ext(cert, index);
   if (ext == nullptr) return {};
   std::unique_ptr<GENERAL_NAMES, general_names_free_t> names(
-      static_cast<GENERAL_NAMES *>(X509V3_EXT_d2i(ext)));
+      static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
   if (!names) return {};
   std::string out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
@@ -447,18 +447,18 @@ inline std::string subject_alt_name_string(const X509 *cert) {
 
 /// Node's infoAccess: SafeX509InfoAccessPrint, then translatePeerCertificate's split of each
 /// "METHOD - TYPE:value" line into key "METHOD - TYPE" and value (JSON-decoded if quoted).
-inline std::vector<std::pair<std::string, std::string>> info_access_entries(const X509 *cert) {
+inline std::vector<std::pair<std::string, std::string>> info_access_entries(const X509* cert) {
   std::vector<std::pair<std::string, std::string>> entries;
   if (cert == nullptr) return entries;
   const int index = X509_get_ext_by_NID(cert, NID_info_access, -1);
   if (index < 0) return entries;
-  X509_EXTENSION *ext = X509_get_ext(cert, index);
+  X509_EXTENSION* ext = X509_get_ext(cert, index);
   if (ext == nullptr) return entries;
   std::unique_ptr<AUTHORITY_INFO_ACCESS, aia_free_t> descs(
-      static_cast<AUTHORITY_INFO_ACCESS *>(X509V3_EXT_d2i(ext)));
+      static_cast<AUTHORITY_INFO_ACCESS*>(X509V3_EXT_d2i(ext)));
   if (!descs) return entries;
   for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(descs.get()); ++i) {
-    const ACCESS_DESCRIPTION *desc = sk_ACCESS_DESCRIPTION_value(descs.get(), i);
+    const ACCESS_DESCRIPTION* desc = sk_ACCESS_DESCRIPTION_value(descs.get(), i);
     char method[80];
     if (i2t_ASN1_OBJECT(method, sizeof method, desc->method) <= 0) method[0] = '\0';
     std::string line = method;
@@ -478,17 +478,17 @@ inline std::vector<std::pair<std::string, std::string>> info_access_entries(cons
 
 /// Node's GetX509NameObject: short names (or dotted OIDs) and UTF-8 values. As in Node, a
 /// value that cannot be converted to UTF-8 makes the whole name absent.
-inline distinguished_name name_entries(const X509_NAME *name) {
+inline distinguished_name name_entries(const X509_NAME* name) {
   distinguished_name dn;
   if (name == nullptr) return dn;
   const int count = X509_NAME_entry_count(name);
   for (int i = 0; i < count; ++i) {
-    const X509_NAME_ENTRY *entry = X509_NAME_get_entry(name, i);
+    const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
     if (entry == nullptr) return {};
-    const ASN1_OBJECT *type = X509_NAME_ENTRY_get_object(entry);
+    const ASN1_OBJECT* type = X509_NAME_ENTRY_get_object(entry);
     const int nid = OBJ_obj2nid(type);
     std::string key;
-    const char *sn = nid != NID_undef ? OBJ_nid2sn(nid) : nullptr;
+    const char* sn = nid != NID_undef ? OBJ_nid2sn(nid) : nullptr;
     if (sn != nullptr) {
       key = sn;
     } else {
@@ -496,35 +496,35 @@ inline distinguished_name name_entries(const X509_NAME *name) {
       if (OBJ_obj2txt(oid, sizeof oid, type, 1) < 0) oid[0] = '\0';
       key = oid;
     }
-    unsigned char *utf8 = nullptr;
+    unsigned char* utf8 = nullptr;
     const int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
     if (len < 0) return {};
     std::unique_ptr<unsigned char, openssl_free_t> holder(utf8);
-    dn.entries.emplace_back(std::move(key), std::string(reinterpret_cast<const char *>(utf8),
+    dn.entries.emplace_back(std::move(key), std::string(reinterpret_cast<const char*>(utf8),
                                                         static_cast<std::size_t>(len)));
   }
   return dn;
 }
 
-inline std::string print_time(BIO *bio, const ASN1_TIME *t) {
+inline std::string print_time(BIO* bio, const ASN1_TIME* t) {
   if (bio == nullptr || t == nullptr) return {};
   ASN1_TIME_print(bio, t); // on failure OpenSSL writes "Bad time value", as Node shows
   return take_bio(bio);
 }
 
-inline std::string digest_fingerprint(const X509 *cert, const EVP_MD *md) {
+inline std::string digest_fingerprint(const X509* cert, const EVP_MD* md) {
   unsigned char buf[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (md == nullptr || X509_digest(cert, md, buf, &len) != 1) return {};
   return colon_hex(buf, len);
 }
 
-inline void fill_public_key(certificate_info &info, X509 *cert, BIO *bio) {
-  EVP_PKEY *pkey = X509_get0_pubkey(cert);
+inline void fill_public_key(certificate_info& info, X509* cert, BIO* bio) {
+  EVP_PKEY* pkey = X509_get0_pubkey(cert);
   if (pkey == nullptr) return;
   if (EVP_PKEY_is_a(pkey, "RSA")) {
-    BIGNUM *n_raw = nullptr;
-    BIGNUM *e_raw = nullptr;
+    BIGNUM* n_raw = nullptr;
+    BIGNUM* e_raw = nullptr;
     const int have_n = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n_raw);
     bn_ptr n(n_raw);
     const int have_e = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e_raw);
@@ -538,7 +538,7 @@ inline void fill_public_key(certificate_info &info, X509 *cert, BIO *bio) {
     const int len = i2d_PUBKEY(pkey, nullptr);
     if (len > 0) {
       info.pubkey.resize(static_cast<std::size_t>(len));
-      unsigned char *p = info.pubkey.data();
+      unsigned char* p = info.pubkey.data();
       if (i2d_PUBKEY(pkey, &p) != len) info.pubkey.clear();
     }
   } else if (EVP_PKEY_is_a(pkey, "EC")) {
@@ -562,8 +562,8 @@ inline void fill_public_key(certificate_info &info, X509 *cert, BIO *bio) {
                                        &group_len) == 1) {
       const int nid = OBJ_txt2nid(group);
       if (nid != NID_undef) {
-        if (const char *sn = OBJ_nid2sn(nid)) info.asn1_curve = sn;
-        if (const char *nist = EC_curve_nid2nist(nid)) info.nist_curve = nist;
+        if (const char* sn = OBJ_nid2sn(nid)) info.asn1_curve = sn;
+        if (const char* nist = EC_curve_nid2nist(nid)) info.nist_curve = nist;
       }
     }
   }
@@ -579,7 +579,7 @@ inline std::error_code parse_error(bool queue_was_empty, int fallback_lib, int f
 
 /// RFC 2253 escaping of one value byte string, as X509_NAME_print_ex with
 /// ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL | ASN1_STRFLGS_UTF8_CONVERT (do_esc_char).
-inline void append_escaped_name_value(std::string &out, std::string_view value) {
+inline void append_escaped_name_value(std::string& out, std::string_view value) {
   // Character boundaries of the UTF-8 value: only the first and the last character get
   // the leading/trailing-space and leading-'#' rules (OpenSSL's do_buf: for a
   // one-character value, only the "last" rule applies).
@@ -613,7 +613,7 @@ inline void append_escaped_name_value(std::string &out, std::string_view value) 
 
 /// Builds the certificate object for one certificate (issuer_certificate stays null).
 /// `cert` is not consumed. The thread's OpenSSL error queue is left as it was.
-inline certificate_info certificate_info_from_x509(X509 *cert) {
+inline certificate_info certificate_info_from_x509(X509* cert) {
   using namespace cert_impl;
   certificate_info info;
   if (cert == nullptr) return info;
@@ -632,7 +632,7 @@ inline certificate_info certificate_info_from_x509(X509 *cert) {
   info.fingerprint256 = digest_fingerprint(cert, EVP_sha256());
   info.fingerprint512 = digest_fingerprint(cert, EVP_sha512());
 
-  std::unique_ptr<EXTENDED_KEY_USAGE, eku_free_t> eku(static_cast<EXTENDED_KEY_USAGE *>(
+  std::unique_ptr<EXTENDED_KEY_USAGE, eku_free_t> eku(static_cast<EXTENDED_KEY_USAGE*>(
       X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));
   if (eku) {
     for (int i = 0; i < sk_ASN1_OBJECT_num(eku.get()); ++i) {
@@ -643,7 +643,7 @@ inline certificate_info certificate_info_from_x509(X509 *cert) {
     }
   }
 
-  if (const ASN1_INTEGER *serial = X509_get0_serialNumber(cert)) {
+  if (const ASN1_INTEGER* serial = X509_get0_serialNumber(cert)) {
     bn_ptr bn(ASN1_INTEGER_to_BN(serial, nullptr));
     if (bn) {
       std::unique_ptr<char, openssl_free_t> hex(BN_bn2hex(bn.get()));
@@ -654,7 +654,7 @@ inline certificate_info certificate_info_from_x509(X509 *cert) {
   const int der_len = i2d_X509(cert, nullptr);
   if (der_len > 0) {
     info.raw.resize(static_cast<std::size_t>(der_len));
-    unsigned char *p = info.raw.data();
+    unsigned char* p = info.raw.data();
     if (i2d_X509(cert, &p) != der_len) info.raw.clear();
   }
   return info;
@@ -663,23 +663,23 @@ inline certificate_info certificate_info_from_x509(X509 *cert) {
 /// The leaf's object with issuer_certificate links through the chain the peer sent
 /// (`chain` may start with the leaf, may be null). Each chain certificate is used at most
 /// once; the walk stops at a self-issued certificate or when no issuer is found.
-inline certificate_info certificate_info_with_chain(X509 *leaf, STACK_OF(X509) * chain) {
+inline certificate_info certificate_info_with_chain(X509* leaf, STACK_OF(X509) * chain) {
   if (leaf == nullptr) return {};
-  std::vector<X509 *> remaining;
+  std::vector<X509*> remaining;
   {
     cert_impl::error_queue_guard guard;
     const int n = chain != nullptr ? sk_X509_num(chain) : 0;
     for (int i = 0; i < n; ++i) {
-      X509 *c = sk_X509_value(chain, i);
+      X509* c = sk_X509_value(chain, i);
       if (c == nullptr || c == leaf) continue;
       if (i == 0 && X509_cmp(c, leaf) == 0) continue; // the leaf itself, as a client sees it
       remaining.push_back(c);
     }
   }
-  std::vector<X509 *> path{leaf};
+  std::vector<X509*> path{leaf};
   {
     cert_impl::error_queue_guard guard;
-    X509 *current = leaf;
+    X509* current = leaf;
     while (X509_check_issued(current, current) != X509_V_OK) {
       auto it = remaining.begin();
       for (; it != remaining.end(); ++it) {
@@ -729,7 +729,7 @@ inline result<certificate_info> certificate_info::from_der(bytes_view der) {
     return std::error_code(static_cast<int>(ERR_PACK(ERR_LIB_ASN1, 0, ASN1_R_TOO_SMALL)),
                            openssl_category());
   }
-  const unsigned char *p = der.data();
+  const unsigned char* p = der.data();
   x509_ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   if (!cert) {
     std::error_code ec = parse_error(queue_was_empty, ERR_LIB_ASN1, ASN1_R_TOO_SMALL);
@@ -762,7 +762,7 @@ inline result<certificate_info> certificate_info::from_pem(std::string_view pem)
     return ec;
   }
   // A password callback that never asks: an encrypted PEM block fails instead of prompting.
-  pem_password_cb *no_password = [](char *, int, int, void *) -> int { return 0; };
+  pem_password_cb* no_password = [](char*, int, int, void*) -> int { return 0; };
   x509_ptr cert(PEM_read_bio_X509(bio.get(), nullptr, no_password, nullptr));
   if (!cert) {
     std::error_code ec = parse_error(queue_was_empty, ERR_LIB_PEM, PEM_R_NO_START_LINE);

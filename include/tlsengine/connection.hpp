@@ -33,8 +33,20 @@ struct client_options : context_options, connection_options {
   bool reject_unauthorized = true;
   /// Node's checkServerIdentity; empty means tlsengine::check_server_identity.
   check_server_identity_function check_server_identity;
-  /// A session from an earlier `session` event or connection::session(), to resume.
+  /// A session from an earlier `session` event or connection::session(), to resume. It
+  /// is offered only to the server name it was made for.
   std::vector<std::uint8_t> session;
+  /// ALPN protocols to offer, most preferred first (Node's ALPNProtocols).
+  alpn_list alpn_protocols;
+  /// Ask for a stapled OCSP response: the `ocsp_response` event (Node's requestOCSP).
+  bool request_ocsp = false;
+  /// Node's pskCallback: the identity and key for the server's hint.
+  psk_client_function psk_callback;
+  /// Refuse finite-field DH keys smaller than this (Node's minDHSize); 0: no check.
+  int min_dh_size = 1024;
+  /// Opt-in `certificate_request` decision: choose the client certificate when the
+  /// server asks, with connection::use_certificate() or resume().
+  bool pause_on_certificate_request = false;
 };
 
 /// Node's socket.getCipher().
@@ -53,7 +65,7 @@ public:
   connection() = default;
 
   /// A client connection; the ClientHello is in pending_output() at once.
-  static result<connection> client(const client_options &options) {
+  static result<connection> client(const client_options& options) {
     tlsengine::secure_context context = options.secure_context;
     if (!context) {
       auto created = secure_context::create(options);
@@ -70,6 +82,15 @@ public:
       config.sni = options.servername;
     config.check_identity = options.check_server_identity;
     config.session = options.session;
+    if (options.alpn_protocols.is_set()) {
+      auto wire = options.alpn_protocols.encode();
+      if (!wire) return wire.error();
+      config.alpn = std::move(*wire);
+    }
+    config.request_ocsp = options.request_ocsp;
+    config.psk_client = options.psk_callback;
+    config.min_dh_size = options.min_dh_size;
+    config.pause_on_certificate_request = options.pause_on_certificate_request;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
     // Setup failures (a bad session blob) are reported now rather than on first use.
     if (c.engine_->error() && !c.engine_->handshake_done() && c.engine_->cipher_bytes_out() == 0)
@@ -105,7 +126,7 @@ public:
 
   /// Cleartext out. Before the handshake completes it is buffered and sent after it.
   /// Returns the bytes accepted (fewer when the write buffer is full); `ec` says why none.
-  std::size_t write(bytes_view cleartext, std::error_code &ec) {
+  std::size_t write(bytes_view cleartext, std::error_code& ec) {
     if (!engine_) {
       ec = make_error_code(errc::destroyed);
       return 0;
@@ -169,7 +190,7 @@ public:
     if (!engine_ || !engine_->handshake_done() || engine_->verify_error()) return false;
     if (!engine_->ssl()) return false;
     if (engine_->is_server() && !engine_->config().verify_peer) return false;
-    X509 *peer = SSL_get0_peer_certificate(engine_->ssl());
+    X509* peer = SSL_get0_peer_certificate(engine_->ssl());
     return peer != nullptr && SSL_get_verify_result(engine_->ssl()) == X509_V_OK;
   }
   /// Node's authorizationError: "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID", ...;
@@ -189,7 +210,69 @@ public:
   }
   std::string verify_reason() const { return engine_ ? engine_->verify_reason() : std::string(); }
 
+  // ---- decision answers (see the decision events in events.hpp) ---------------------------
+  // Each returns {} when taken; errc::invalid_state when no such decision is waiting;
+  // errc::destroyed after destroy(). The caller drains as after feed().
+
+  /// `servername`: continue with this context (its certificate, CA, ciphers, versions).
+  std::error_code use_context(const secure_context& context) {
+    return engine_ ? engine_->use_context(context) : make_error_code(errc::destroyed);
+  }
+  /// The default answer to the waiting decision: the add_context table's (or the default)
+  /// context, no cached session, no OCSP staple, no client certificate, accept the peer.
+  std::error_code resume() {
+    return engine_ ? engine_->resume() : make_error_code(errc::destroyed);
+  }
+  /// `resume_session`: the session data stored from a `new_session` event (a cache hit).
+  std::error_code resume_session(bytes_view session_data) {
+    return engine_ ? engine_->resume_session(session_data) : make_error_code(errc::destroyed);
+  }
+  /// `resume_session`: a cache miss (full handshake).
+  std::error_code resume_session() {
+    return engine_ ? engine_->resume_session(std::nullopt) : make_error_code(errc::destroyed);
+  }
+  /// `ocsp_request`: the DER OCSP response to staple.
+  std::error_code set_ocsp_response(bytes_view response) {
+    return engine_ ? engine_->set_ocsp_response(response) : make_error_code(errc::destroyed);
+  }
+  /// `ocsp_request`: nothing to staple.
+  std::error_code set_ocsp_response() {
+    return engine_ ? engine_->set_ocsp_response(std::nullopt) : make_error_code(errc::destroyed);
+  }
+  /// `certificate_request`: send this certificate chain (PEM) and key. A bad PEM or key
+  /// returns its error and the decision stays open.
+  std::error_code use_certificate(std::string_view cert_pem, const key_entry& key) {
+    return engine_ ? engine_->use_certificate(cert_pem, key) : make_error_code(errc::destroyed);
+  }
+  /// `verify_peer`: {} accepts the peer; an error rejects it. An x509_category() code
+  /// picks the alert (CERT_REVOKED → certificate_revoked ...), anything else
+  /// handshake_failure. A server rejects after its handshake: no application data ever
+  /// reaches either side, the connection fails with the code (no alert: OpenSSL 3.0
+  /// cannot send one at that point) and the caller closes the transport.
+  std::error_code verify_result(std::error_code verdict) {
+    return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
+  }
+
   // ---- introspection (Node's getters) ---------------------------------------------------
+  /// The protocol ALPN agreed on; empty when none.
+  std::string alpn_protocol() const {
+    if (!engine_ || !engine_->ssl()) return {};
+    const unsigned char* p = nullptr;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(engine_->ssl(), &p, &n);
+    return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
+  }
+  /// Client: the TLS session ticket the server sent (Node's getTLSTicket()); empty if none.
+  std::vector<std::uint8_t> tls_ticket() const {
+    if (!engine_ || !engine_->ssl()) return {};
+    SSL_SESSION* s = SSL_get_session(engine_->ssl());
+    const unsigned char* p = nullptr;
+    std::size_t n = 0;
+    if (s == nullptr) return {};
+    SSL_SESSION_get0_ticket(s, &p, &n);
+    return p ? std::vector<std::uint8_t>(p, p + n) : std::vector<std::uint8_t>();
+  }
+
   /// "TLSv1.3", "TLSv1.2", ...; empty before the handshake.
   std::string protocol() const {
     if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
@@ -197,11 +280,11 @@ public:
   }
   std::optional<cipher_info> cipher() const {
     if (!engine_ || !engine_->ssl()) return std::nullopt;
-    const SSL_CIPHER *c = SSL_get_current_cipher(engine_->ssl());
+    const SSL_CIPHER* c = SSL_get_current_cipher(engine_->ssl());
     if (c == nullptr) return std::nullopt;
     cipher_info info;
     info.name = SSL_CIPHER_get_name(c);
-    const char *standard = SSL_CIPHER_standard_name(c);
+    const char* standard = SSL_CIPHER_standard_name(c);
     info.standard_name = standard ? standard : info.name;
     info.version = SSL_CIPHER_get_version(c);
     return info;
@@ -210,7 +293,7 @@ public:
   /// chain the peer sent.
   certificate_info peer_certificate(bool detailed = false) const {
     if (!engine_ || !engine_->ssl()) return {};
-    X509 *peer = SSL_get0_peer_certificate(engine_->ssl());
+    X509* peer = SSL_get0_peer_certificate(engine_->ssl());
     if (peer == nullptr) return {};
     if (!detailed) return detail::certificate_info_from_x509(peer);
     return detail::certificate_info_with_chain(peer, SSL_get_peer_cert_chain(engine_->ssl()));
@@ -218,7 +301,7 @@ public:
   /// Our own certificate (empty when none).
   certificate_info certificate() const {
     if (!engine_ || !engine_->ssl()) return {};
-    X509 *own = SSL_get_certificate(engine_->ssl());
+    X509* own = SSL_get_certificate(engine_->ssl());
     return own ? detail::certificate_info_from_x509(own) : certificate_info();
   }
   bool is_session_reused() const {
@@ -228,19 +311,19 @@ public:
   std::string servername() const {
     if (!engine_ || !engine_->ssl()) return {};
     if (!engine_->is_server()) return engine_->config().sni;
-    const char *name = SSL_get_servername(engine_->ssl(), TLSEXT_NAMETYPE_host_name);
+    const char* name = SSL_get_servername(engine_->ssl(), TLSEXT_NAMETYPE_host_name);
     return name ? name : "";
   }
   /// Client: the current session, serialized (resume with client_options::session). For
   /// TLS 1.3 prefer the `session` event: tickets arrive after the handshake.
   std::vector<std::uint8_t> session() const {
     if (!engine_ || !engine_->ssl()) return {};
-    SSL_SESSION *s = SSL_get_session(engine_->ssl());
+    SSL_SESSION* s = SSL_get_session(engine_->ssl());
     if (s == nullptr || SSL_SESSION_is_resumable(s) != 1) return {};
     const int size = i2d_SSL_SESSION(s, nullptr);
     if (size <= 0) return {};
     std::vector<std::uint8_t> out(static_cast<std::size_t>(size));
-    unsigned char *p = out.data();
+    unsigned char* p = out.data();
     i2d_SSL_SESSION(s, &p);
     return out;
   }
@@ -255,14 +338,14 @@ public:
   }
 
   /// The underlying SSL, for what tlsengine does not wrap (do not free it, do not do I/O).
-  SSL *native_handle() const noexcept { return engine_ ? engine_->ssl() : nullptr; }
+  SSL* native_handle() const noexcept { return engine_ ? engine_->ssl() : nullptr; }
 
 private:
   friend class server;
   explicit connection(std::unique_ptr<detail::engine> engine) : engine_(std::move(engine)) {}
 
-  static bool is_ip_address(const std::string &host) {
-    ASN1_OCTET_STRING *ip = a2i_IPADDRESS(host.c_str());
+  static bool is_ip_address(const std::string& host) {
+    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
     ERR_clear_error();
     if (ip == nullptr) return false;
     ASN1_OCTET_STRING_free(ip);

@@ -1,15 +1,19 @@
 // tlsengine — context_options and secure_context: Node's tls.createSecureContext.
 #pragma once
 
+#include "bytes.hpp"
+#include "detail/callbacks.hpp"
 #include "detail/handles.hpp"
 #include "detail/openssl_error.hpp"
 #include "errors.hpp"
 #include "result.hpp"
 
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -20,15 +24,15 @@
 namespace tlsengine {
 
 /// Node's tls.DEFAULT_CIPHERS (v20): TLS 1.3 suites and TLS 1.2 cipher strings in one list.
-inline constexpr const char *default_ciphers =
+inline constexpr const char* default_ciphers =
     "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:"
     "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA256:"
     "DHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384:DHE-RSA-AES256-SHA384:ECDHE-RSA-AES256-SHA256:"
     "DHE-RSA-AES256-SHA256:HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!MD5:!PSK:!SRP:!CAMELLIA";
-inline constexpr const char *default_min_version = "TLSv1.2";
-inline constexpr const char *default_max_version = "TLSv1.3";
-inline constexpr const char *default_ecdh_curve = "auto";
+inline constexpr const char* default_min_version = "TLSv1.2";
+inline constexpr const char* default_max_version = "TLSv1.3";
+inline constexpr const char* default_ecdh_curve = "auto";
 
 /// One private key: PEM text and, for an encrypted key, its passphrase (Node's {pem, passphrase}).
 struct key_entry {
@@ -36,9 +40,19 @@ struct key_entry {
   std::optional<std::string> passphrase;
 
   key_entry(std::string pem_text) : pem(std::move(pem_text)) {}
-  key_entry(const char *pem_text) : pem(pem_text) {}
+  key_entry(const char* pem_text) : pem(pem_text) {}
   key_entry(std::string pem_text, std::string pass)
       : pem(std::move(pem_text)), passphrase(std::move(pass)) {}
+};
+
+/// One PKCS#12 bundle (Node's pfx entry {buf, passphrase}).
+struct pfx_entry {
+  std::vector<std::uint8_t> buf;
+  std::optional<std::string> passphrase;
+
+  pfx_entry(std::vector<std::uint8_t> der) : buf(std::move(der)) {}
+  pfx_entry(std::vector<std::uint8_t> der, std::string pass)
+      : buf(std::move(der)), passphrase(std::move(pass)) {}
 };
 
 /// tls.createSecureContext options, in snake_case.
@@ -55,7 +69,12 @@ struct context_options {
   std::string max_version = default_max_version;
   long secure_options = 0; ///< SSL_OP_* flags added to the context
   std::string session_id_context;
-  long session_timeout = 300; ///< seconds
+  long session_timeout = 300;   ///< seconds
+  std::vector<pfx_entry> pfx;   ///< PKCS#12 bundles: key, certificate and chain
+  std::vector<std::string> crl; ///< PEM CRLs; checked for every certificate of the chain
+  std::string dhparam;          ///< "auto" or PEM DH parameters (>= 1024 bits); empty: no DHE
+  /// Trust an intermediate CA in `ca` without its root (X509_V_FLAG_PARTIAL_CHAIN).
+  bool allow_partial_trust_chain = false;
 };
 
 namespace detail {
@@ -68,8 +87,8 @@ inline int parse_tls_version(std::string_view name) noexcept {
   return -1;
 }
 
-inline int pem_passphrase_callback(char *buffer, int size, int, void *user) {
-  const auto *passphrase = static_cast<const std::string *>(user);
+inline int pem_passphrase_callback(char* buffer, int size, int, void* user) {
+  const auto* passphrase = static_cast<const std::string*>(user);
   if (passphrase == nullptr || size <= 0) return -1; // never prompt on a terminal
   const int n =
       static_cast<int>(passphrase->size()) < size ? static_cast<int>(passphrase->size()) : size;
@@ -91,17 +110,17 @@ inline bool only_pem_end_in_queue() {
   return e == 0;
 }
 
-inline std::error_code configure_ciphers(SSL_CTX *ctx, const std::string &ciphers) {
+inline std::error_code configure_ciphers(SSL_CTX* ctx, const std::string& ciphers,
+                                         std::string& list12, std::string& suites13) {
   // Node's rule: names starting with TLS_ are TLS 1.3 suites, the rest a TLS 1.2 list.
-  std::string list12, suites13;
   std::size_t start = 0;
-  const std::string &all = ciphers.empty() ? std::string(default_ciphers) : ciphers;
+  const std::string& all = ciphers.empty() ? std::string(default_ciphers) : ciphers;
   while (start <= all.size()) {
     std::size_t end = all.find(':', start);
     if (end == std::string::npos) end = all.size();
     const std::string item = all.substr(start, end - start);
     if (!item.empty()) {
-      std::string &target = item.rfind("TLS_", 0) == 0 ? suites13 : list12;
+      std::string& target = item.rfind("TLS_", 0) == 0 ? suites13 : list12;
       if (!target.empty()) target += ':';
       target += item;
     }
@@ -119,15 +138,15 @@ inline std::error_code configure_ciphers(SSL_CTX *ctx, const std::string &cipher
   return {};
 }
 
-inline std::error_code load_certificates(SSL_CTX *ctx, const std::vector<std::string> &chains) {
-  for (const std::string &pem : chains) {
+inline std::error_code load_certificates(SSL_CTX* ctx, const std::vector<std::string>& chains) {
+  for (const std::string& pem : chains) {
     bio_ptr bio = memory_bio(pem);
     x509_ptr leaf(PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr));
     if (!leaf) return take_openssl_error_code();
     if (SSL_CTX_use_certificate(ctx, leaf.get()) != 1) return take_openssl_error_code();
     // The rest of the PEM is the chain of this certificate (it becomes the current one).
     if (SSL_CTX_clear_chain_certs(ctx) != 1) return take_openssl_error_code();
-    while (X509 *extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
       if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
         X509_free(extra);
         return take_openssl_error_code();
@@ -138,13 +157,13 @@ inline std::error_code load_certificates(SSL_CTX *ctx, const std::vector<std::st
   return {};
 }
 
-inline std::error_code load_keys(SSL_CTX *ctx, const std::vector<key_entry> &keys,
-                                 const std::string &shared_passphrase) {
-  for (const key_entry &entry : keys) {
+inline std::error_code load_keys(SSL_CTX* ctx, const std::vector<key_entry>& keys,
+                                 const std::string& shared_passphrase) {
+  for (const key_entry& entry : keys) {
     bio_ptr bio = memory_bio(entry.pem);
-    const std::string &passphrase = entry.passphrase ? *entry.passphrase : shared_passphrase;
+    const std::string& passphrase = entry.passphrase ? *entry.passphrase : shared_passphrase;
     evp_pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, pem_passphrase_callback,
-                                             const_cast<std::string *>(&passphrase)));
+                                             const_cast<std::string*>(&passphrase)));
     if (!key) return take_openssl_error_code();
     // Certificates are loaded first so that a key that does not match fails here
     // ("key values mismatch") instead of being dropped silently by OpenSSL.
@@ -153,16 +172,16 @@ inline std::error_code load_keys(SSL_CTX *ctx, const std::vector<key_entry> &key
   return {};
 }
 
-inline std::error_code load_trust(SSL_CTX *ctx, const std::vector<std::string> &cas) {
+inline std::error_code load_trust(SSL_CTX* ctx, const std::vector<std::string>& cas) {
   if (cas.empty()) {
     if (SSL_CTX_set_default_verify_paths(ctx) != 1) return take_openssl_error_code();
     return {};
   }
-  X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-  for (const std::string &pem : cas) {
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  for (const std::string& pem : cas) {
     bio_ptr bio = memory_bio(pem);
     int count = 0;
-    while (X509 *cert = PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr)) {
+    while (X509* cert = PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr)) {
       ++count;
       const bool ok =
           X509_STORE_add_cert(store, cert) == 1 && SSL_CTX_add_client_CA(ctx, cert) == 1;
@@ -180,7 +199,7 @@ inline std::error_code ssl_reason(int reason) {
 
 /// Every certificate needs its key and every key its certificate (OpenSSL pairs them
 /// by key type; a mismatch of the same type already failed with "key values mismatch").
-inline std::error_code check_keys(SSL_CTX *ctx, std::size_t certificates, std::size_t keys) {
+inline std::error_code check_keys(SSL_CTX* ctx, std::size_t certificates, std::size_t keys) {
   if (certificates == 0 && keys == 0) return {};
   std::size_t pairs = 0;
   for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
@@ -194,8 +213,99 @@ inline std::error_code check_keys(SSL_CTX *ctx, std::size_t certificates, std::s
   return {};
 }
 
+inline std::error_code load_pfx(SSL_CTX* ctx, const std::vector<pfx_entry>& bundles,
+                                const std::string& shared_passphrase) {
+  for (const pfx_entry& entry : bundles) {
+    const unsigned char* p = entry.buf.data();
+    std::unique_ptr<PKCS12, openssl_deleter<PKCS12, PKCS12_free>> p12(
+        d2i_PKCS12(nullptr, &p, static_cast<long>(entry.buf.size())));
+    if (!p12) return take_openssl_error_code();
+    const std::string& passphrase = entry.passphrase ? *entry.passphrase : shared_passphrase;
+    EVP_PKEY* key = nullptr;
+    X509* cert = nullptr;
+    STACK_OF(X509)* chain = nullptr;
+    if (PKCS12_parse(p12.get(), passphrase.c_str(), &key, &cert, &chain) != 1)
+      return take_openssl_error_code();
+    evp_pkey_ptr key_owner(key);
+    x509_ptr cert_owner(cert);
+    std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> chain_owner(
+        chain, [](STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); });
+    if (cert == nullptr || key == nullptr) return ssl_reason(SSL_R_NO_CERTIFICATE_ASSIGNED);
+    if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_clear_chain_certs(ctx) != 1)
+      return take_openssl_error_code();
+    for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i)
+      if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1)
+        return take_openssl_error_code();
+    if (SSL_CTX_use_PrivateKey(ctx, key) != 1) return take_openssl_error_code();
+  }
+  return {};
+}
+
+inline std::error_code load_crls(SSL_CTX* ctx, const std::vector<std::string>& crls) {
+  if (crls.empty()) return {};
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  for (const std::string& pem : crls) {
+    bio_ptr bio = memory_bio(pem);
+    int count = 0;
+    while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
+      ++count;
+      const int ok = X509_STORE_add_crl(store, crl);
+      X509_CRL_free(crl);
+      if (ok != 1) return take_openssl_error_code();
+    }
+    if (count == 0 || !only_pem_end_in_queue()) return take_openssl_error_code();
+  }
+  // As Node: every certificate of the chain is checked against its issuer's CRL.
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  return {};
+}
+
+inline std::error_code load_dhparam(SSL_CTX* ctx, const std::string& dhparam) {
+  if (dhparam.empty()) return {};
+  if (dhparam == "auto") {
+    if (SSL_CTX_set_dh_auto(ctx, 1) != 1) return take_openssl_error_code();
+    return {};
+  }
+  bio_ptr bio = memory_bio(dhparam);
+  evp_pkey_ptr params(PEM_read_bio_Parameters(bio.get(), nullptr));
+  if (!params) return take_openssl_error_code();
+  if (EVP_PKEY_get_base_id(params.get()) != EVP_PKEY_DH)
+    return make_error_code(errc::invalid_argument);
+  if (EVP_PKEY_get_bits(params.get()) < 1024) return make_error_code(errc::dh_param_too_small);
+  if (SSL_CTX_set0_tmp_dh_pkey(ctx, params.get()) != 1) return take_openssl_error_code();
+  params.release(); // owned by the context now
+  return {};
+}
+
+/// SHA-256 over the DER of every certificate of the context, truncated to the session id
+/// context size; a fixed label when there is none (clients).
+inline unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  bool ok = md != nullptr && EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1;
+  static const char label[] = "tlsengine session id context";
+  ok = ok && EVP_DigestUpdate(md, label, sizeof label) == 1;
+  for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); ok && r == 1;
+       r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+    unsigned char* der = nullptr;
+    const int n = i2d_X509(SSL_CTX_get0_certificate(ctx), &der);
+    if (n > 0) ok = EVP_DigestUpdate(md, der, static_cast<std::size_t>(n)) == 1;
+    OPENSSL_free(der);
+  }
+  ok = ok && EVP_DigestFinal_ex(md, digest, &length) == 1;
+  EVP_MD_CTX_free(md);
+  ERR_clear_error();
+  if (!ok) length = 0;
+  if (length > SSL_MAX_SID_CTX_LENGTH) length = SSL_MAX_SID_CTX_LENGTH;
+  std::memcpy(out, digest, length);
+  return length;
+}
+
 struct context_state {
   ssl_ctx_ptr ctx;
+  std::string cipher_list;  // TLS 1.2 part of `ciphers`, re-applied after an SNI switch
+  std::string ciphersuites; // TLS 1.3 part
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
@@ -209,12 +319,12 @@ class secure_context {
 public:
   secure_context() = default;
 
-  static result<secure_context> create(const context_options &options) {
+  static result<secure_context> create(const context_options& options) {
     ERR_clear_error();
     auto state = std::make_shared<detail::context_state>();
     state->ctx.reset(SSL_CTX_new(TLS_method()));
     if (!state->ctx) return detail::take_openssl_error_code();
-    SSL_CTX *ctx = state->ctx.get();
+    SSL_CTX* ctx = state->ctx.get();
 
     state->min_version = detail::parse_tls_version(options.min_version);
     state->max_version = detail::parse_tls_version(options.max_version);
@@ -224,7 +334,9 @@ public:
         SSL_CTX_set_max_proto_version(ctx, state->max_version) != 1)
       return detail::take_openssl_error_code();
 
-    if (std::error_code ec = detail::configure_ciphers(ctx, options.ciphers)) return ec;
+    if (std::error_code ec = detail::configure_ciphers(ctx, options.ciphers, state->cipher_list,
+                                                       state->ciphersuites))
+      return ec;
     if (options.honor_cipher_order) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (options.secure_options != 0)
       SSL_CTX_set_options(ctx, static_cast<uint64_t>(options.secure_options));
@@ -236,16 +348,32 @@ public:
 
     if (std::error_code ec = detail::load_certificates(ctx, options.cert)) return ec;
     if (std::error_code ec = detail::load_keys(ctx, options.key, options.passphrase)) return ec;
-    if (std::error_code ec = detail::check_keys(ctx, options.cert.size(), options.key.size()))
+    if (std::error_code ec = detail::load_pfx(ctx, options.pfx, options.passphrase)) return ec;
+    if (std::error_code ec = detail::check_keys(ctx, options.cert.size() + options.pfx.size(),
+                                                options.key.size() + options.pfx.size()))
       return ec;
-    state->has_certificate = !options.cert.empty() && !options.key.empty();
+    state->has_certificate = SSL_CTX_get0_certificate(ctx) != nullptr;
     if (std::error_code ec = detail::load_trust(ctx, options.ca)) return ec;
+    if (std::error_code ec = detail::load_crls(ctx, options.crl)) return ec;
+    if (options.allow_partial_trust_chain)
+      X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
+    if (std::error_code ec = detail::load_dhparam(ctx, options.dhparam)) return ec;
 
-    const std::string &sid =
-        options.session_id_context.empty() ? std::string("tlsengine") : options.session_id_context;
-    if (SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char *>(sid.data()),
-                                       static_cast<unsigned>(sid.size())) != 1)
+    // Sessions are bound to the identity that made them: the default session id context
+    // is a digest of this context's certificates, so a session (or ticket) made under one
+    // SNI context is never resumed under another.
+    unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
+    unsigned int sid_length = 0;
+    if (!options.session_id_context.empty()) {
+      sid_length = static_cast<unsigned>(
+          std::min<std::size_t>(options.session_id_context.size(), SSL_MAX_SID_CTX_LENGTH));
+      std::memcpy(sid, options.session_id_context.data(), sid_length);
+    } else {
+      sid_length = detail::identity_digest(ctx, sid);
+    }
+    if (SSL_CTX_set_session_id_context(ctx, sid, sid_length) != 1)
       return detail::take_openssl_error_code();
+    detail::install_callbacks(ctx);
     SSL_CTX_set_timeout(ctx, options.session_timeout);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     return secure_context(std::move(state));
@@ -253,10 +381,26 @@ public:
 
   explicit operator bool() const noexcept { return state_ != nullptr; }
   /// The underlying SSL_CTX, for what tlsengine does not wrap. Do not free it.
-  SSL_CTX *native_handle() const noexcept { return state_ ? state_->ctx.get() : nullptr; }
+  SSL_CTX* native_handle() const noexcept { return state_ ? state_->ctx.get() : nullptr; }
   bool has_certificate() const noexcept { return state_ && state_->has_certificate; }
   int min_version() const noexcept { return state_ ? state_->min_version : 0; }
   int max_version() const noexcept { return state_ ? state_->max_version : 0; }
+  const std::string& cipher_list() const noexcept { return state_->cipher_list; }
+  const std::string& ciphersuites() const noexcept { return state_->ciphersuites; }
+
+  /// Applies what SSL_set_SSL_CTX does not carry over (versions, ciphers, options) to an
+  /// SSL that switches to this context (SNI).
+  bool apply_to(SSL* ssl) const {
+    if (!state_) return false;
+    SSL_CTX* ctx = state_->ctx.get();
+    return SSL_set_SSL_CTX(ssl, ctx) != nullptr &&
+           SSL_set_min_proto_version(ssl, state_->min_version) == 1 &&
+           SSL_set_max_proto_version(ssl, state_->max_version) == 1 &&
+           (state_->cipher_list.empty() ||
+            SSL_set_cipher_list(ssl, state_->cipher_list.c_str()) == 1) &&
+           SSL_set_ciphersuites(ssl, state_->ciphersuites.c_str()) == 1 &&
+           (SSL_set_options(ssl, SSL_CTX_get_options(ctx)), true);
+  }
 
 private:
   explicit secure_context(std::shared_ptr<detail::context_state> state)

@@ -24,13 +24,17 @@ enum class errc {
   invalid_argument,     ///< ERR_INVALID_ARG_VALUE
   missing_certificate,  ///< a server context without a certificate and key
   peer_closed,          ///< the peer sent close_notify; nothing more will arrive
+  dh_param_too_small,   ///< DH parameters under 1024 bits (context) or under min_dh_size
+  alpn_invalid,         ///< ERR_TLS_ALPN_CALLBACK_INVALID_RESULT / a bad ALPN list
+  verify_rejected,      ///< the application rejected the peer (verify_result)
+  decision_failed,      ///< a decision callback or answer failed: the handshake ends
 };
 
 namespace detail {
 
 class engine_category_impl final : public std::error_category {
 public:
-  const char *name() const noexcept override { return "tlsengine"; }
+  const char* name() const noexcept override { return "tlsengine"; }
   std::string message(int value) const override {
     switch (static_cast<errc>(value)) {
     case errc::ok: return "success";
@@ -43,6 +47,10 @@ public:
     case errc::invalid_argument: return "invalid argument value";
     case errc::missing_certificate: return "a server needs a certificate and a private key";
     case errc::peer_closed: return "the peer closed the TLS connection";
+    case errc::dh_param_too_small: return "DH parameter is less than the minimum size";
+    case errc::alpn_invalid: return "invalid ALPN protocol list or selection";
+    case errc::verify_rejected: return "the application rejected the peer's certificate";
+    case errc::decision_failed: return "a handshake decision failed";
     }
     return "unknown tlsengine error";
   }
@@ -51,9 +59,9 @@ public:
 /// OpenSSL packs (library, reason) into one code; the reason string is its message.
 class openssl_category_impl final : public std::error_category {
 public:
-  const char *name() const noexcept override { return "openssl"; }
+  const char* name() const noexcept override { return "openssl"; }
   std::string message(int value) const override {
-    const char *reason = ERR_reason_error_string(static_cast<unsigned long>(value));
+    const char* reason = ERR_reason_error_string(static_cast<unsigned long>(value));
     if (reason != nullptr) return reason;
     return "OpenSSL error " + std::to_string(ERR_GET_LIB(static_cast<unsigned long>(value))) + ":" +
            std::to_string(ERR_GET_REASON(static_cast<unsigned long>(value)));
@@ -62,7 +70,7 @@ public:
 
 class x509_category_impl final : public std::error_category {
 public:
-  const char *name() const noexcept override { return "x509"; }
+  const char* name() const noexcept override { return "x509"; }
   std::string message(int value) const override {
     return X509_verify_cert_error_string(static_cast<long>(value));
   }
@@ -70,16 +78,16 @@ public:
 
 } // namespace detail
 
-inline const std::error_category &engine_category() noexcept {
+inline const std::error_category& engine_category() noexcept {
   static const detail::engine_category_impl category;
   return category;
 }
-inline const std::error_category &openssl_category() noexcept {
+inline const std::error_category& openssl_category() noexcept {
   static const detail::openssl_category_impl category;
   return category;
 }
 /// Values are X509_V_ERR_* codes.
-inline const std::error_category &x509_category() noexcept {
+inline const std::error_category& x509_category() noexcept {
   static const detail::x509_category_impl category;
   return category;
 }
@@ -155,6 +163,10 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::invalid_argument: return "ERR_INVALID_ARG_VALUE";
     case errc::missing_certificate: return "ERR_SSL_NO_CERTIFICATE_ASSIGNED";
     case errc::peer_closed: return "EPIPE";
+    case errc::dh_param_too_small: return "ERR_TLS_DH_PARAM_SIZE";
+    case errc::alpn_invalid: return "ERR_TLS_ALPN_CALLBACK_INVALID_RESULT";
+    case errc::verify_rejected: return "ERR_TLS_CERT_REJECTED";
+    case errc::decision_failed: return "ERR_TLS_DECISION_FAILED";
     }
   }
   if (ec.category() == openssl_category()) {

@@ -33,8 +33,64 @@ struct error {
   bool alert_sent = false;
 };
 
+/// One line of the NSS key log format (connection_options::enable_keylog), without the
+/// newline: what SSLKEYLOGFILE readers such as Wireshark take.
+struct keylog {
+  std::string line;
+};
+
+/// Server: a session was created (TLS 1.2 session id, or a TLS 1.3 stateful ticket when
+/// tickets are off). Store `data` under `id` in an external cache for resume_session.
+struct new_session {
+  std::vector<std::uint8_t> id;
+  std::vector<std::uint8_t> data;
+};
+
+/// Client with request_ocsp: the server's stapled OCSP response (empty when none).
+struct ocsp_response {
+  std::vector<std::uint8_t> response;
+};
+
+/// Decision (server, pause_on_servername): the client asked for `name` (empty: no SNI).
+/// Answer with connection::use_context(ctx) or connection::resume() (the context that
+/// server::add_context's table picks, or the default one).
+struct servername {
+  std::string name;
+};
+
+/// Decision (server, external_session_cache): the client offers to resume session `id`.
+/// Answer with connection::resume_session(data) or connection::resume_session() (none).
+struct resume_session {
+  std::vector<std::uint8_t> id;
+};
+
+/// Decision (server, pause_on_ocsp_request): the client asked for a stapled OCSP
+/// response for `certificate` (DER), issued by `issuer` (DER, empty when not in the
+/// chain). Answer with connection::set_ocsp_response(bytes) or set_ocsp_response().
+struct ocsp_request {
+  std::vector<std::uint8_t> certificate;
+  std::vector<std::uint8_t> issuer;
+};
+
+/// Decision (client, pause_on_certificate_request): the server asked for a client
+/// certificate. Answer with connection::use_certificate(cert, key) or resume() (none).
+struct certificate_request {
+  std::vector<std::string> acceptable_issuers; ///< the server's CA names, one line each
+};
+
+/// Decision (pause_on_verify): OpenSSL's chain check (and the host name check on the
+/// client) gave `preliminary` ({} when it passed). Answer with
+/// connection::verify_result({}) to accept or verify_result(code) to reject.
+/// Until then a server holds every byte of application data.
+struct verify_peer {
+  std::error_code preliminary;
+};
+
 } // namespace events
 
-using event = std::variant<events::secure, events::session, events::end, events::error>;
+using event = std::variant<events::secure, events::session, events::end, events::error,
+                           events::keylog, events::new_session, events::ocsp_response,
+                           events::servername, events::resume_session, events::ocsp_request,
+                           events::certificate_request, events::verify_peer>;
 
 } // namespace tlsengine

@@ -209,7 +209,7 @@ inline bool ends_with(std::string_view s, std::string_view suffix) noexcept {
 
 /// Node's split of cert.subjectaltname: splitEscapedAltNames when the string contains a
 /// quote, else split(', '). False where Node throws ERR_TLS_CERT_ALTNAME_FORMAT.
-inline bool split_alt_names(std::string_view s, std::vector<std::string> &out) {
+inline bool split_alt_names(std::string_view s, std::vector<std::string>& out) {
   if (s.find('"') == std::string_view::npos) {
     std::size_t start = 0;
     while (true) {
@@ -251,11 +251,11 @@ inline bool split_alt_names(std::string_view s, std::vector<std::string> &out) {
 
 /// Fills names.dns and names.ips from names.altnames (as Node: only "DNS:" and
 /// "IP Address:" entries count).
-inline bool parse_alt_names(identity_names &names) {
+inline bool parse_alt_names(identity_names& names) {
   if (names.altnames.empty()) return true;
   std::vector<std::string> parts;
   if (!split_alt_names(names.altnames, parts)) return false;
-  for (const std::string &part : parts) {
+  for (const std::string& part : parts) {
     const std::string_view name = part;
     if (starts_with(name, "DNS:")) {
       names.dns.emplace_back(name.substr(4));
@@ -287,11 +287,11 @@ inline std::vector<std::string> split_host(std::string_view host) {
 }
 
 /// Node's check(hostParts, pattern, wildcards = true).
-inline bool check(const std::vector<std::string> &host_parts, std::string_view pattern) {
+inline bool check(const std::vector<std::string>& host_parts, std::string_view pattern) {
   if (pattern.empty()) return false; // empty strings never match
   const std::vector<std::string> pattern_parts = split_host(pattern);
   if (host_parts.size() != pattern_parts.size()) return false;
-  for (const std::string &part : pattern_parts) {
+  for (const std::string& part : pattern_parts) {
     if (part.empty()) return false; // "bad..example.com"
     // U-labels, control characters and blanks: only U+0021..U+007F are allowed.
     for (const char c : part) {
@@ -317,7 +317,7 @@ inline bool check(const std::vector<std::string> &host_parts, std::string_view p
   return starts_with(host_sub, prefix) && ends_with(host_sub, suffix);
 }
 
-inline std::string join(const std::vector<std::string> &items, std::string_view sep) {
+inline std::string join(const std::vector<std::string>& items, std::string_view sep) {
   std::string out;
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i != 0) out += sep;
@@ -327,8 +327,8 @@ inline std::string join(const std::vector<std::string> &items, std::string_view 
 }
 
 /// The body of Node's checkServerIdentity, after the names were gathered.
-inline std::error_code match(std::string_view hostname, const identity_names &names,
-                             std::string *reason) {
+inline std::error_code match(std::string_view hostname, const identity_names& names,
+                             std::string* reason) {
   const std::string_view host = unfqdn(hostname); // without the trailing dot in messages
   bool valid = false;
   std::string why;
@@ -336,7 +336,7 @@ inline std::error_code match(std::string_view hostname, const identity_names &na
   const bool has_cn = names.cns.size() > 1 || (names.cns.size() == 1 && !names.cns[0].empty());
   if (is_ip(host)) {
     const std::optional<std::string> ip = canonicalize_ip(host);
-    for (const std::string &candidate : names.ips) {
+    for (const std::string& candidate : names.ips) {
       if (ip && !candidate.empty() && candidate == *ip) valid = true;
     }
     if (!valid && reason != nullptr) {
@@ -348,7 +348,7 @@ inline std::error_code match(std::string_view hostname, const identity_names &na
   } else if (!names.dns.empty() || has_cn) {
     const std::vector<std::string> host_parts = split_host(host);
     if (!names.dns.empty()) {
-      for (const std::string &pattern : names.dns) {
+      for (const std::string& pattern : names.dns) {
         if (check(host_parts, pattern)) {
           valid = true;
           break;
@@ -362,7 +362,7 @@ inline std::error_code match(std::string_view hostname, const identity_names &na
       }
     } else {
       // Match against the Common Name only if no DNS name exists.
-      for (const std::string &cn : names.cns) {
+      for (const std::string& cn : names.cns) {
         if (check(host_parts, cn)) {
           valid = true;
           break;
@@ -383,8 +383,8 @@ inline std::error_code match(std::string_view hostname, const identity_names &na
   return make_error_code(errc::cert_altname_invalid);
 }
 
-inline std::error_code check_names(std::string_view hostname, identity_names &names,
-                                   std::string *reason) {
+inline std::error_code check_names(std::string_view hostname, identity_names& names,
+                                   std::string* reason) {
   if (!parse_alt_names(names)) {
     // Node throws ERR_TLS_CERT_ALTNAME_FORMAT here.
     if (reason != nullptr) *reason = "Invalid subject alternative name string";
@@ -398,8 +398,8 @@ inline std::error_code check_names(std::string_view hostname, identity_names &na
 /// The same check on an X509* (e.g. inside the handshake), without building the whole
 /// certificate_info: the subjectaltname string and the subject CNs are all it needs.
 /// A null `cert` is checked as a certificate without names.
-inline std::error_code check_server_identity_x509(std::string_view hostname, X509 *cert,
-                                                  std::string *reason = nullptr) {
+inline std::error_code check_server_identity_x509(std::string_view hostname, X509* cert,
+                                                  std::string* reason = nullptr) {
   identity_impl::identity_names names;
   std::string altnames;
   if (cert != nullptr) {
@@ -417,8 +417,8 @@ inline std::error_code check_server_identity_x509(std::string_view hostname, X50
 /// certificate, errc::cert_altname_invalid otherwise, with Node's reason text in *reason
 /// (e.g. "Host: foo.com. is not in the cert's altnames: DNS:bar.com").
 inline std::error_code check_server_identity(std::string_view hostname,
-                                             const certificate_info &cert,
-                                             std::string *reason = nullptr) {
+                                             const certificate_info& cert,
+                                             std::string* reason = nullptr) {
   detail::identity_impl::identity_names names;
   names.altnames = cert.subjectaltname;
   names.cns = cert.subject.get_all("CN");

@@ -15,7 +15,7 @@ struct pump_options {
 };
 
 /// Moves `from`'s pending output into `to` (at most one chunk). Returns the bytes moved.
-inline std::size_t transfer(connection &from, connection &to, pump_options options = {}) {
+inline std::size_t transfer(connection& from, connection& to, pump_options options = {}) {
   const bytes_view out = from.pending_output();
   if (out.empty()) return 0;
   const std::size_t taken = to.feed(out.subview(0, options.chunk));
@@ -25,7 +25,7 @@ inline std::size_t transfer(connection &from, connection &to, pump_options optio
 
 /// Moves ciphertext both ways until neither side has output the other can take.
 /// Returns the bytes moved. It does not read cleartext or events: the caller drains.
-inline std::size_t pump(connection &a, connection &b, pump_options options = {}) {
+inline std::size_t pump(connection& a, connection& b, pump_options options = {}) {
   std::size_t total = 0;
   for (;;) {
     const std::size_t moved = transfer(a, b, options) + transfer(b, a, options);

@@ -20,19 +20,19 @@ public:
   bool has_value() const noexcept { return value_.has_value(); }
   explicit operator bool() const noexcept { return has_value(); }
 
-  T &value() &noexcept { return *value_; }
-  const T &value() const &noexcept { return *value_; }
-  T &&value() &&noexcept { return std::move(*value_); }
-  T &operator*() &noexcept { return *value_; }
-  const T &operator*() const &noexcept { return *value_; }
-  T &&operator*() &&noexcept { return std::move(*value_); }
-  T *operator->() noexcept { return &*value_; }
-  const T *operator->() const noexcept { return &*value_; }
+  T& value() & noexcept { return *value_; }
+  const T& value() const& noexcept { return *value_; }
+  T&& value() && noexcept { return std::move(*value_); }
+  T& operator*() & noexcept { return *value_; }
+  const T& operator*() const& noexcept { return *value_; }
+  T&& operator*() && noexcept { return std::move(*value_); }
+  T* operator->() noexcept { return &*value_; }
+  const T* operator->() const noexcept { return &*value_; }
 
   /// The error; an empty error_code when the result holds a value.
   std::error_code error() const noexcept { return error_; }
 
-  template <class U> T value_or(U &&fallback) const & {
+  template <class U> T value_or(U&& fallback) const& {
     return has_value() ? *value_ : static_cast<T>(std::forward<U>(fallback));
   }
 

@@ -7,6 +7,9 @@
 #include "options.hpp"
 #include "result.hpp"
 
+#include <openssl/rand.h>
+
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -21,6 +24,22 @@ struct server_options : context_options, connection_options {
   bool reject_unauthorized = true; ///< with request_cert: refuse clients that fail verification
   /// The handshake must complete within this time (deadline() / on_timeout()); zero: none.
   clock::duration handshake_timeout = std::chrono::seconds(120);
+  /// ALPN protocols supported, in the server's order of preference.
+  alpn_list alpn_protocols;
+  /// Node's ALPNCallback; exclusive with alpn_protocols.
+  alpn_callback_function alpn_callback;
+  /// Opt-in `servername` decision (else the add_context table decides at once).
+  bool pause_on_servername = false;
+  /// `new_session` events and the `resume_session` decision: the application keeps the
+  /// session cache (TLS 1.2 session ids; TLS 1.3 when secure_options has SSL_OP_NO_TICKET).
+  bool external_session_cache = false;
+  /// Opt-in `ocsp_request` decision when a client asks for a stapled response.
+  bool pause_on_ocsp_request = false;
+  /// Node's pskCallback (server side): the key for an identity.
+  psk_server_function psk_callback;
+  std::string psk_identity_hint;
+  /// 48 bytes in Node's layout (name, HMAC secret, AES key); empty: random.
+  std::vector<std::uint8_t> ticket_keys;
 };
 
 /// Shareable by connections on many threads; accept() itself is thread-safe.
@@ -28,16 +47,39 @@ class server {
 public:
   server() = default;
 
-  static result<server> create(const server_options &options) {
+  static result<server> create(const server_options& options) {
     tlsengine::secure_context context = options.secure_context;
     if (!context) {
       auto created = secure_context::create(options);
       if (!created) return created.error();
       context = std::move(*created);
     }
-    if (!context.has_certificate() && SSL_CTX_get0_certificate(context.native_handle()) == nullptr)
+    if (!context.has_certificate() && !options.psk_callback)
       return make_error_code(errc::missing_certificate);
+    if (options.alpn_protocols.is_set() && options.alpn_callback)
+      return make_error_code(errc::invalid_argument); // Node: ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS
     auto state = std::make_shared<state_type>();
+    state->shared = std::make_shared<detail::server_state>();
+    state->config.server = state->shared;
+    if (options.alpn_protocols.is_set()) {
+      auto wire = options.alpn_protocols.encode();
+      if (!wire) return wire.error();
+      state->config.alpn = std::move(*wire);
+    }
+    state->config.alpn_callback = options.alpn_callback;
+    state->config.pause_on_servername = options.pause_on_servername;
+    state->config.external_session_cache = options.external_session_cache;
+    state->config.pause_on_ocsp_request = options.pause_on_ocsp_request;
+    state->config.psk_server = options.psk_callback;
+    state->config.psk_identity_hint = options.psk_identity_hint;
+    detail::ticket_key_bytes keys{};
+    if (!options.ticket_keys.empty()) {
+      if (options.ticket_keys.size() != keys.size()) return make_error_code(errc::invalid_argument);
+      std::copy(options.ticket_keys.begin(), options.ticket_keys.end(), keys.begin());
+    } else if (RAND_bytes(keys.data(), static_cast<int>(keys.size())) != 1) {
+      return detail::take_openssl_error_code();
+    }
+    state->shared->set_ticket_keys(keys);
     state->context = std::move(context);
     state->config.is_server = true;
     state->config.connection = options;
@@ -56,12 +98,44 @@ public:
     return connection(std::make_unique<detail::engine>(state_->context, state_->config));
   }
 
-  const tlsengine::secure_context &context() const noexcept { return state_->context; }
+  const tlsengine::secure_context& context() const noexcept { return state_->context; }
+
+  /// Node's server.addContext: connections whose SNI matches `hostname` ("*" stands for
+  /// one label's characters) use this context; the latest added wins.
+  std::error_code add_context(std::string hostname, const context_options& options) {
+    auto created = secure_context::create(options);
+    if (!created) return created.error();
+    return add_context(std::move(hostname), *created);
+  }
+  std::error_code add_context(std::string hostname, const tlsengine::secure_context& context) {
+    if (!state_) return make_error_code(errc::invalid_state);
+    if (!context || hostname.empty()) return make_error_code(errc::invalid_argument);
+    state_->shared->add_context(std::move(hostname), context);
+    return {};
+  }
+
+  /// The 48 bytes of session ticket keys (Node's getTicketKeys()).
+  std::vector<std::uint8_t> ticket_keys() const {
+    if (!state_) return {};
+    auto keys = state_->shared->ticket_keys();
+    return keys ? std::vector<std::uint8_t>(keys->begin(), keys->end())
+                : std::vector<std::uint8_t>();
+  }
+  /// Node's setTicketKeys(): new connections use these; those under way keep theirs.
+  std::error_code set_ticket_keys(bytes_view keys) {
+    if (!state_) return make_error_code(errc::invalid_state);
+    detail::ticket_key_bytes bytes{};
+    if (keys.size() != bytes.size()) return make_error_code(errc::invalid_argument);
+    std::copy(keys.begin(), keys.end(), bytes.begin());
+    state_->shared->set_ticket_keys(bytes);
+    return {};
+  }
 
 private:
   struct state_type {
     tlsengine::secure_context context;
     detail::engine_config config;
+    std::shared_ptr<detail::server_state> shared;
   };
   explicit server(std::shared_ptr<state_type> state) : state_(std::move(state)) {}
   std::shared_ptr<state_type> state_;

@@ -26,26 +26,26 @@ namespace tlsengine {
 class bytes_view {
 public:
   constexpr bytes_view() noexcept = default;
-  constexpr bytes_view(const std::uint8_t *data, std::size_t size) noexcept
+  constexpr bytes_view(const std::uint8_t* data, std::size_t size) noexcept
       : data_(data), size_(size) {}
-  bytes_view(const void *data, std::size_t size) noexcept
-      : data_(static_cast<const std::uint8_t *>(data)), size_(size) {}
+  bytes_view(const void* data, std::size_t size) noexcept
+      : data_(static_cast<const std::uint8_t*>(data)), size_(size) {}
   bytes_view(std::string_view s) noexcept
-      : data_(reinterpret_cast<const std::uint8_t *>(s.data())), size_(s.size()) {}
-  bytes_view(const std::string &s) noexcept : bytes_view(std::string_view(s)) {}
-  bytes_view(const char *s) noexcept : bytes_view(std::string_view(s)) {}
+      : data_(reinterpret_cast<const std::uint8_t*>(s.data())), size_(s.size()) {}
+  bytes_view(const std::string& s) noexcept : bytes_view(std::string_view(s)) {}
+  bytes_view(const char* s) noexcept : bytes_view(std::string_view(s)) {}
   template <class Container,
-            class = std::enable_if_t<sizeof(*std::declval<const Container &>().data()) == 1 &&
-                                     !std::is_convertible_v<const Container &, std::string_view>>,
-            class = decltype(std::declval<const Container &>().size())>
-  bytes_view(const Container &c) noexcept
-      : data_(reinterpret_cast<const std::uint8_t *>(c.data())), size_(c.size()) {}
+            class = std::enable_if_t<sizeof(*std::declval<const Container&>().data()) == 1 &&
+                                     !std::is_convertible_v<const Container&, std::string_view>>,
+            class = decltype(std::declval<const Container&>().size())>
+  bytes_view(const Container& c) noexcept
+      : data_(reinterpret_cast<const std::uint8_t*>(c.data())), size_(c.size()) {}
 
-  constexpr const std::uint8_t *data() const noexcept { return data_; }
+  constexpr const std::uint8_t* data() const noexcept { return data_; }
   constexpr std::size_t size() const noexcept { return size_; }
   constexpr bool empty() const noexcept { return size_ == 0; }
-  constexpr const std::uint8_t *begin() const noexcept { return data_; }
-  constexpr const std::uint8_t *end() const noexcept { return data_ + size_; }
+  constexpr const std::uint8_t* begin() const noexcept { return data_; }
+  constexpr const std::uint8_t* end() const noexcept { return data_ + size_; }
   constexpr std::uint8_t operator[](std::size_t i) const noexcept { return data_[i]; }
   /// The bytes [offset, offset + count), clamped to the view.
   constexpr bytes_view subview(std::size_t offset,
@@ -55,13 +55,13 @@ public:
     return bytes_view(data_ + offset, count);
   }
   std::string_view as_string_view() const noexcept {
-    return std::string_view(reinterpret_cast<const char *>(data_), size_);
+    return std::string_view(reinterpret_cast<const char*>(data_), size_);
   }
   std::string to_string() const { return std::string(as_string_view()); }
   std::vector<std::uint8_t> to_vector() const { return std::vector<std::uint8_t>(begin(), end()); }
 
 private:
-  const std::uint8_t *data_ = nullptr;
+  const std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
 };
 
@@ -69,27 +69,27 @@ private:
 class mutable_bytes_view {
 public:
   constexpr mutable_bytes_view() noexcept = default;
-  constexpr mutable_bytes_view(std::uint8_t *data, std::size_t size) noexcept
+  constexpr mutable_bytes_view(std::uint8_t* data, std::size_t size) noexcept
       : data_(data), size_(size) {}
-  mutable_bytes_view(void *data, std::size_t size) noexcept
-      : data_(static_cast<std::uint8_t *>(data)), size_(size) {}
+  mutable_bytes_view(void* data, std::size_t size) noexcept
+      : data_(static_cast<std::uint8_t*>(data)), size_(size) {}
   template <
-      class Container, class = std::enable_if_t<sizeof(*std::declval<Container &>().data()) == 1>,
+      class Container, class = std::enable_if_t<sizeof(*std::declval<Container&>().data()) == 1>,
       class = std::enable_if_t<
-          !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Container &>().data())>>>,
-      class = decltype(std::declval<Container &>().size())>
-  mutable_bytes_view(Container &c) noexcept
-      : data_(reinterpret_cast<std::uint8_t *>(c.data())), size_(c.size()) {}
+          !std::is_const_v<std::remove_pointer_t<decltype(std::declval<Container&>().data())>>>,
+      class = decltype(std::declval<Container&>().size())>
+  mutable_bytes_view(Container& c) noexcept
+      : data_(reinterpret_cast<std::uint8_t*>(c.data())), size_(c.size()) {}
 
-  constexpr std::uint8_t *data() const noexcept { return data_; }
+  constexpr std::uint8_t* data() const noexcept { return data_; }
   constexpr std::size_t size() const noexcept { return size_; }
   constexpr bool empty() const noexcept { return size_ == 0; }
-  constexpr std::uint8_t *begin() const noexcept { return data_; }
-  constexpr std::uint8_t *end() const noexcept { return data_ + size_; }
+  constexpr std::uint8_t* begin() const noexcept { return data_; }
+  constexpr std::uint8_t* end() const noexcept { return data_ + size_; }
   constexpr operator bytes_view() const noexcept { return bytes_view(data_, size_); }
 
 private:
-  std::uint8_t *data_ = nullptr;
+  std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
 };
 
@@ -128,13 +128,17 @@ enum class errc {
   invalid_argument,     ///< ERR_INVALID_ARG_VALUE
   missing_certificate,  ///< a server context without a certificate and key
   peer_closed,          ///< the peer sent close_notify; nothing more will arrive
+  dh_param_too_small,   ///< DH parameters under 1024 bits (context) or under min_dh_size
+  alpn_invalid,         ///< ERR_TLS_ALPN_CALLBACK_INVALID_RESULT / a bad ALPN list
+  verify_rejected,      ///< the application rejected the peer (verify_result)
+  decision_failed,      ///< a decision callback or answer failed: the handshake ends
 };
 
 namespace detail {
 
 class engine_category_impl final : public std::error_category {
 public:
-  const char *name() const noexcept override { return "tlsengine"; }
+  const char* name() const noexcept override { return "tlsengine"; }
   std::string message(int value) const override {
     switch (static_cast<errc>(value)) {
     case errc::ok: return "success";
@@ -147,6 +151,10 @@ public:
     case errc::invalid_argument: return "invalid argument value";
     case errc::missing_certificate: return "a server needs a certificate and a private key";
     case errc::peer_closed: return "the peer closed the TLS connection";
+    case errc::dh_param_too_small: return "DH parameter is less than the minimum size";
+    case errc::alpn_invalid: return "invalid ALPN protocol list or selection";
+    case errc::verify_rejected: return "the application rejected the peer's certificate";
+    case errc::decision_failed: return "a handshake decision failed";
     }
     return "unknown tlsengine error";
   }
@@ -155,9 +163,9 @@ public:
 /// OpenSSL packs (library, reason) into one code; the reason string is its message.
 class openssl_category_impl final : public std::error_category {
 public:
-  const char *name() const noexcept override { return "openssl"; }
+  const char* name() const noexcept override { return "openssl"; }
   std::string message(int value) const override {
-    const char *reason = ERR_reason_error_string(static_cast<unsigned long>(value));
+    const char* reason = ERR_reason_error_string(static_cast<unsigned long>(value));
     if (reason != nullptr) return reason;
     return "OpenSSL error " + std::to_string(ERR_GET_LIB(static_cast<unsigned long>(value))) + ":" +
            std::to_string(ERR_GET_REASON(static_cast<unsigned long>(value)));
@@ -166,7 +174,7 @@ public:
 
 class x509_category_impl final : public std::error_category {
 public:
-  const char *name() const noexcept override { return "x509"; }
+  const char* name() const noexcept override { return "x509"; }
   std::string message(int value) const override {
     return X509_verify_cert_error_string(static_cast<long>(value));
   }
@@ -174,16 +182,16 @@ public:
 
 } // namespace detail
 
-inline const std::error_category &engine_category() noexcept {
+inline const std::error_category& engine_category() noexcept {
   static const detail::engine_category_impl category;
   return category;
 }
-inline const std::error_category &openssl_category() noexcept {
+inline const std::error_category& openssl_category() noexcept {
   static const detail::openssl_category_impl category;
   return category;
 }
 /// Values are X509_V_ERR_* codes.
-inline const std::error_category &x509_category() noexcept {
+inline const std::error_category& x509_category() noexcept {
   static const detail::x509_category_impl category;
   return category;
 }
@@ -259,6 +267,10 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::invalid_argument: return "ERR_INVALID_ARG_VALUE";
     case errc::missing_certificate: return "ERR_SSL_NO_CERTIFICATE_ASSIGNED";
     case errc::peer_closed: return "EPIPE";
+    case errc::dh_param_too_small: return "ERR_TLS_DH_PARAM_SIZE";
+    case errc::alpn_invalid: return "ERR_TLS_ALPN_CALLBACK_INVALID_RESULT";
+    case errc::verify_rejected: return "ERR_TLS_CERT_REJECTED";
+    case errc::decision_failed: return "ERR_TLS_DECISION_FAILED";
     }
   }
   if (ec.category() == openssl_category()) {
@@ -296,19 +308,19 @@ public:
   bool has_value() const noexcept { return value_.has_value(); }
   explicit operator bool() const noexcept { return has_value(); }
 
-  T &value() &noexcept { return *value_; }
-  const T &value() const &noexcept { return *value_; }
-  T &&value() &&noexcept { return std::move(*value_); }
-  T &operator*() &noexcept { return *value_; }
-  const T &operator*() const &noexcept { return *value_; }
-  T &&operator*() &&noexcept { return std::move(*value_); }
-  T *operator->() noexcept { return &*value_; }
-  const T *operator->() const noexcept { return &*value_; }
+  T& value() & noexcept { return *value_; }
+  const T& value() const& noexcept { return *value_; }
+  T&& value() && noexcept { return std::move(*value_); }
+  T& operator*() & noexcept { return *value_; }
+  const T& operator*() const& noexcept { return *value_; }
+  T&& operator*() && noexcept { return std::move(*value_); }
+  T* operator->() noexcept { return &*value_; }
+  const T* operator->() const noexcept { return &*value_; }
 
   /// The error; an empty error_code when the result holds a value.
   std::error_code error() const noexcept { return error_; }
 
-  template <class U> T value_or(U &&fallback) const & {
+  template <class U> T value_or(U&& fallback) const& {
     return has_value() ? *value_ : static_cast<T>(std::forward<U>(fallback));
   }
 
@@ -347,7 +359,7 @@ struct distinguished_name {
 
   /// The first value for `key`, "" if absent.
   std::string_view get(std::string_view key) const noexcept {
-    for (const auto &entry : entries) {
+    for (const auto& entry : entries) {
       if (entry.first == key) return entry.second;
     }
     return {};
@@ -355,7 +367,7 @@ struct distinguished_name {
   /// Every value for `key`, in certificate order.
   std::vector<std::string> get_all(std::string_view key) const {
     std::vector<std::string> values;
-    for (const auto &entry : entries) {
+    for (const auto& entry : entries) {
       if (entry.first == key) values.push_back(entry.second);
     }
     return values;
@@ -408,25 +420,25 @@ namespace detail {
 namespace cert_impl {
 
 struct bio_free_t {
-  void operator()(BIO *p) const noexcept { BIO_free(p); }
+  void operator()(BIO* p) const noexcept { BIO_free(p); }
 };
 struct x509_free_t {
-  void operator()(X509 *p) const noexcept { X509_free(p); }
+  void operator()(X509* p) const noexcept { X509_free(p); }
 };
 struct bn_free_t {
-  void operator()(BIGNUM *p) const noexcept { BN_free(p); }
+  void operator()(BIGNUM* p) const noexcept { BN_free(p); }
 };
 struct general_names_free_t {
-  void operator()(GENERAL_NAMES *p) const noexcept { GENERAL_NAMES_free(p); }
+  void operator()(GENERAL_NAMES* p) const noexcept { GENERAL_NAMES_free(p); }
 };
 struct aia_free_t {
-  void operator()(AUTHORITY_INFO_ACCESS *p) const noexcept { AUTHORITY_INFO_ACCESS_free(p); }
+  void operator()(AUTHORITY_INFO_ACCESS* p) const noexcept { AUTHORITY_INFO_ACCESS_free(p); }
 };
 struct eku_free_t {
-  void operator()(EXTENDED_KEY_USAGE *p) const noexcept { EXTENDED_KEY_USAGE_free(p); }
+  void operator()(EXTENDED_KEY_USAGE* p) const noexcept { EXTENDED_KEY_USAGE_free(p); }
 };
 struct openssl_free_t {
-  void operator()(void *p) const noexcept { OPENSSL_free(p); }
+  void operator()(void* p) const noexcept { OPENSSL_free(p); }
 };
 using bio_ptr = std::unique_ptr<BIO, bio_free_t>;
 using x509_ptr = std::unique_ptr<X509, x509_free_t>;
@@ -438,16 +450,16 @@ class error_queue_guard {
 public:
   error_queue_guard() noexcept { ERR_set_mark(); }
   ~error_queue_guard() { ERR_pop_to_mark(); }
-  error_queue_guard(const error_queue_guard &) = delete;
-  error_queue_guard &operator=(const error_queue_guard &) = delete;
+  error_queue_guard(const error_queue_guard&) = delete;
+  error_queue_guard& operator=(const error_queue_guard&) = delete;
 };
 
 inline bio_ptr new_mem_bio() noexcept { return bio_ptr(BIO_new(BIO_s_mem())); }
 
 /// The contents of a memory BIO (which is then reset).
-inline std::string take_bio(BIO *bio) {
+inline std::string take_bio(BIO* bio) {
   if (bio == nullptr) return {};
-  char *data = nullptr;
+  char* data = nullptr;
   long len = BIO_get_mem_data(bio, &data);
   std::string out;
   if (len > 0 && data != nullptr) out.assign(data, static_cast<std::size_t>(len));
@@ -455,14 +467,14 @@ inline std::string take_bio(BIO *bio) {
   return out;
 }
 
-inline void append_hex_byte(std::string &out, unsigned value, bool upper) {
-  const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+inline void append_hex_byte(std::string& out, unsigned value, bool upper) {
+  const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
   out += digits[(value >> 4) & 0xF];
   out += digits[value & 0xF];
 }
 
 /// Node's AddFingerprintDigest: "AB:CD:...".
-inline std::string colon_hex(const unsigned char *data, std::size_t len) {
+inline std::string colon_hex(const unsigned char* data, std::size_t len) {
   std::string out;
   out.reserve(len * 3);
   for (std::size_t i = 0; i < len; ++i) {
@@ -472,7 +484,7 @@ inline std::string colon_hex(const unsigned char *data, std::size_t len) {
   return out;
 }
 
-inline void append_utf8(std::string &out, std::uint32_t cp) {
+inline void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);
   } else if (cp < 0x800) {
@@ -499,7 +511,7 @@ inline int hex_value(char c) noexcept {
 
 /// Matches Node's jsonStringPattern (a JSON string literal) at the start of `s` and decodes
 /// it to UTF-8 into *decoded. Returns the length of the literal, or 0 if there is none.
-inline std::size_t match_json_string(std::string_view s, std::string *decoded) {
+inline std::size_t match_json_string(std::string_view s, std::string* decoded) {
   if (s.empty() || s[0] != '"') return 0;
   std::string out;
   std::uint32_t pending_high = 0; // a high surrogate waiting for its low half
@@ -566,7 +578,7 @@ inline std::size_t match_json_string(std::string_view s, std::string *decoded) {
 }
 
 /// Node's IsSafeAltName.
-inline bool is_safe_alt_name(const unsigned char *name, std::size_t len, bool utf8) noexcept {
+inline bool is_safe_alt_name(const unsigned char* name, std::size_t len, bool utf8) noexcept {
   for (std::size_t i = 0; i < len; ++i) {
     const unsigned char c = name[i];
     switch (c) {
@@ -586,15 +598,15 @@ inline bool is_safe_alt_name(const unsigned char *name, std::size_t len, bool ut
 }
 
 /// Node's PrintAltName: safe names verbatim, others as a JSON string literal.
-inline void print_alt_name(std::string &out, const unsigned char *name, std::size_t len, bool utf8,
-                           const char *safe_prefix) {
+inline void print_alt_name(std::string& out, const unsigned char* name, std::size_t len, bool utf8,
+                           const char* safe_prefix) {
   if (name == nullptr) len = 0;
   if (is_safe_alt_name(name, len, utf8)) {
     if (safe_prefix != nullptr) {
       out += safe_prefix;
       out += ':';
     }
-    if (len != 0) out.append(reinterpret_cast<const char *>(name), len);
+    if (len != 0) out.append(reinterpret_cast<const char*>(name), len);
     return;
   }
   out += '"';
@@ -619,7 +631,7 @@ inline void print_alt_name(std::string &out, const unsigned char *name, std::siz
   out += '"';
 }
 
-inline void print_latin1(std::string &out, const ASN1_STRING *s, const char *prefix = nullptr) {
+inline void print_latin1(std::string& out, const ASN1_STRING* s, const char* prefix = nullptr) {
   if (s == nullptr) {
     print_alt_name(out, nullptr, 0, false, prefix);
     return;
@@ -628,7 +640,7 @@ inline void print_latin1(std::string &out, const ASN1_STRING *s, const char *pre
                  false, prefix);
 }
 
-inline void print_utf8(std::string &out, const ASN1_STRING *s, const char *prefix = nullptr) {
+inline void print_utf8(std::string& out, const ASN1_STRING* s, const char* prefix = nullptr) {
   if (s == nullptr) {
     print_alt_name(out, nullptr, 0, true, prefix);
     return;
@@ -638,7 +650,7 @@ inline void print_utf8(std::string &out, const ASN1_STRING *s, const char *prefi
 }
 
 /// Node's PrintGeneralName (the format of subjectaltname entries and infoAccess values).
-inline bool print_general_name(std::string &out, const GENERAL_NAME *gen) {
+inline bool print_general_name(std::string& out, const GENERAL_NAME* gen) {
   if (gen == nullptr) return false;
   switch (gen->type) {
   case GEN_DNS:
@@ -661,15 +673,15 @@ inline bool print_general_name(std::string &out, const GENERAL_NAME *gen) {
         XN_FLAG_RFC2253 & ~static_cast<unsigned long>(ASN1_STRFLGS_ESC_MSB | ASN1_STRFLGS_ESC_CTRL);
     if (X509_NAME_print_ex(tmp.get(), gen->d.directoryName, 0, flags) < 0) return false;
     const std::string text = take_bio(tmp.get());
-    print_alt_name(out, reinterpret_cast<const unsigned char *>(text.data()), text.size(), true,
+    print_alt_name(out, reinterpret_cast<const unsigned char*>(text.data()), text.size(), true,
                    nullptr);
     return true;
   }
   case GEN_IPADD: {
     out += "IP Address:";
-    const ASN1_OCTET_STRING *ip = gen->d.iPAddress;
+    const ASN1_OCTET_STRING* ip = gen->d.iPAddress;
     const int len = ip != nullptr ? ASN1_STRING_length(ip) : 0;
-    const unsigned char *b = ip != nullptr ? ASN1_STRING_get0_data(ip) : nullptr;
+    const unsigned char* b = ip != nullptr ? ASN1_STRING_get0_data(ip) : nullptr;
     char buf[64];
     if (len == 4) {
       std::snprintf(buf, sizeof buf, "%d.%d.%d.%d", b[0], b[1], b[2], b[3]);
@@ -694,9 +706,9 @@ inline bool print_general_name(std::string &out, const GENERAL_NAME *gen) {
     return true;
   }
   case GEN_OTHERNAME: {
-    const OTHERNAME *other = gen->d.otherName;
+    const OTHERNAME* other = gen->d.otherName;
     bool unicode = true;
-    const char *prefix = nullptr;
+    const char* prefix = nullptr;
     switch (other != nullptr ? OBJ_obj2nid(other->type_id) : NID_undef) {
     case NID_id_on_SmtpUTF8Mailbox: prefix = "SmtpUTF8Mailbox"; break;
     case NID_XmppAddr: prefix = "XmppAddr"; break;
@@ -730,14 +742,14 @@ inline bool print_general_name(std::string &out, const GENERAL_NAME *gen) {
 }
 
 /// Node's subjectaltname string; "" when absent or undecodable.
-inline std::string subject_alt_name_string(const X509 *cert) {
+inline std::string subject_alt_name_string(const X509* cert) {
   if (cert == nullptr) return {};
   const int index = X509_get_ext_by_NID(cert, NID_subject_alt_name, -1);
   if (index < 0) return {};
-  X509_EXTENSION *ext = X509_get_ext(cert, index);
+  X509_EXTENSION* ext = X509_get_ext(cert, index);
   if (ext == nullptr) return {};
   std::unique_ptr<GENERAL_NAMES, general_names_free_t> names(
-      static_cast<GENERAL_NAMES *>(X509V3_EXT_d2i(ext)));
+      static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
   if (!names) return {};
   std::string out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
@@ -749,18 +761,18 @@ inline std::string subject_alt_name_string(const X509 *cert) {
 
 /// Node's infoAccess: SafeX509InfoAccessPrint, then translatePeerCertificate's split of each
 /// "METHOD - TYPE:value" line into key "METHOD - TYPE" and value (JSON-decoded if quoted).
-inline std::vector<std::pair<std::string, std::string>> info_access_entries(const X509 *cert) {
+inline std::vector<std::pair<std::string, std::string>> info_access_entries(const X509* cert) {
   std::vector<std::pair<std::string, std::string>> entries;
   if (cert == nullptr) return entries;
   const int index = X509_get_ext_by_NID(cert, NID_info_access, -1);
   if (index < 0) return entries;
-  X509_EXTENSION *ext = X509_get_ext(cert, index);
+  X509_EXTENSION* ext = X509_get_ext(cert, index);
   if (ext == nullptr) return entries;
   std::unique_ptr<AUTHORITY_INFO_ACCESS, aia_free_t> descs(
-      static_cast<AUTHORITY_INFO_ACCESS *>(X509V3_EXT_d2i(ext)));
+      static_cast<AUTHORITY_INFO_ACCESS*>(X509V3_EXT_d2i(ext)));
   if (!descs) return entries;
   for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(descs.get()); ++i) {
-    const ACCESS_DESCRIPTION *desc = sk_ACCESS_DESCRIPTION_value(descs.get(), i);
+    const ACCESS_DESCRIPTION* desc = sk_ACCESS_DESCRIPTION_value(descs.get(), i);
     char method[80];
     if (i2t_ASN1_OBJECT(method, sizeof method, desc->method) <= 0) method[0] = '\0';
     std::string line = method;
@@ -780,17 +792,17 @@ inline std::vector<std::pair<std::string, std::string>> info_access_entries(cons
 
 /// Node's GetX509NameObject: short names (or dotted OIDs) and UTF-8 values. As in Node, a
 /// value that cannot be converted to UTF-8 makes the whole name absent.
-inline distinguished_name name_entries(const X509_NAME *name) {
+inline distinguished_name name_entries(const X509_NAME* name) {
   distinguished_name dn;
   if (name == nullptr) return dn;
   const int count = X509_NAME_entry_count(name);
   for (int i = 0; i < count; ++i) {
-    const X509_NAME_ENTRY *entry = X509_NAME_get_entry(name, i);
+    const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
     if (entry == nullptr) return {};
-    const ASN1_OBJECT *type = X509_NAME_ENTRY_get_object(entry);
+    const ASN1_OBJECT* type = X509_NAME_ENTRY_get_object(entry);
     const int nid = OBJ_obj2nid(type);
     std::string key;
-    const char *sn = nid != NID_undef ? OBJ_nid2sn(nid) : nullptr;
+    const char* sn = nid != NID_undef ? OBJ_nid2sn(nid) : nullptr;
     if (sn != nullptr) {
       key = sn;
     } else {
@@ -798,35 +810,35 @@ inline distinguished_name name_entries(const X509_NAME *name) {
       if (OBJ_obj2txt(oid, sizeof oid, type, 1) < 0) oid[0] = '\0';
       key = oid;
     }
-    unsigned char *utf8 = nullptr;
+    unsigned char* utf8 = nullptr;
     const int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
     if (len < 0) return {};
     std::unique_ptr<unsigned char, openssl_free_t> holder(utf8);
-    dn.entries.emplace_back(std::move(key), std::string(reinterpret_cast<const char *>(utf8),
+    dn.entries.emplace_back(std::move(key), std::string(reinterpret_cast<const char*>(utf8),
                                                         static_cast<std::size_t>(len)));
   }
   return dn;
 }
 
-inline std::string print_time(BIO *bio, const ASN1_TIME *t) {
+inline std::string print_time(BIO* bio, const ASN1_TIME* t) {
   if (bio == nullptr || t == nullptr) return {};
   ASN1_TIME_print(bio, t); // on failure OpenSSL writes "Bad time value", as Node shows
   return take_bio(bio);
 }
 
-inline std::string digest_fingerprint(const X509 *cert, const EVP_MD *md) {
+inline std::string digest_fingerprint(const X509* cert, const EVP_MD* md) {
   unsigned char buf[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (md == nullptr || X509_digest(cert, md, buf, &len) != 1) return {};
   return colon_hex(buf, len);
 }
 
-inline void fill_public_key(certificate_info &info, X509 *cert, BIO *bio) {
-  EVP_PKEY *pkey = X509_get0_pubkey(cert);
+inline void fill_public_key(certificate_info& info, X509* cert, BIO* bio) {
+  EVP_PKEY* pkey = X509_get0_pubkey(cert);
   if (pkey == nullptr) return;
   if (EVP_PKEY_is_a(pkey, "RSA")) {
-    BIGNUM *n_raw = nullptr;
-    BIGNUM *e_raw = nullptr;
+    BIGNUM* n_raw = nullptr;
+    BIGNUM* e_raw = nullptr;
     const int have_n = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n_raw);
     bn_ptr n(n_raw);
     const int have_e = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e_raw);
@@ -840,7 +852,7 @@ inline void fill_public_key(certificate_info &info, X509 *cert, BIO *bio) {
     const int len = i2d_PUBKEY(pkey, nullptr);
     if (len > 0) {
       info.pubkey.resize(static_cast<std::size_t>(len));
-      unsigned char *p = info.pubkey.data();
+      unsigned char* p = info.pubkey.data();
       if (i2d_PUBKEY(pkey, &p) != len) info.pubkey.clear();
     }
   } else if (EVP_PKEY_is_a(pkey, "EC")) {
@@ -864,8 +876,8 @@ inline void fill_public_key(certificate_info &info, X509 *cert, BIO *bio) {
                                        &group_len) == 1) {
       const int nid = OBJ_txt2nid(group);
       if (nid != NID_undef) {
-        if (const char *sn = OBJ_nid2sn(nid)) info.asn1_curve = sn;
-        if (const char *nist = EC_curve_nid2nist(nid)) info.nist_curve = nist;
+        if (const char* sn = OBJ_nid2sn(nid)) info.asn1_curve = sn;
+        if (const char* nist = EC_curve_nid2nist(nid)) info.nist_curve = nist;
       }
     }
   }
@@ -881,7 +893,7 @@ inline std::error_code parse_error(bool queue_was_empty, int fallback_lib, int f
 
 /// RFC 2253 escaping of one value byte string, as X509_NAME_print_ex with
 /// ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL | ASN1_STRFLGS_UTF8_CONVERT (do_esc_char).
-inline void append_escaped_name_value(std::string &out, std::string_view value) {
+inline void append_escaped_name_value(std::string& out, std::string_view value) {
   // Character boundaries of the UTF-8 value: only the first and the last character get
   // the leading/trailing-space and leading-'#' rules (OpenSSL's do_buf: for a
   // one-character value, only the "last" rule applies).
@@ -915,7 +927,7 @@ inline void append_escaped_name_value(std::string &out, std::string_view value) 
 
 /// Builds the certificate object for one certificate (issuer_certificate stays null).
 /// `cert` is not consumed. The thread's OpenSSL error queue is left as it was.
-inline certificate_info certificate_info_from_x509(X509 *cert) {
+inline certificate_info certificate_info_from_x509(X509* cert) {
   using namespace cert_impl;
   certificate_info info;
   if (cert == nullptr) return info;
@@ -934,7 +946,7 @@ inline certificate_info certificate_info_from_x509(X509 *cert) {
   info.fingerprint256 = digest_fingerprint(cert, EVP_sha256());
   info.fingerprint512 = digest_fingerprint(cert, EVP_sha512());
 
-  std::unique_ptr<EXTENDED_KEY_USAGE, eku_free_t> eku(static_cast<EXTENDED_KEY_USAGE *>(
+  std::unique_ptr<EXTENDED_KEY_USAGE, eku_free_t> eku(static_cast<EXTENDED_KEY_USAGE*>(
       X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));
   if (eku) {
     for (int i = 0; i < sk_ASN1_OBJECT_num(eku.get()); ++i) {
@@ -945,7 +957,7 @@ inline certificate_info certificate_info_from_x509(X509 *cert) {
     }
   }
 
-  if (const ASN1_INTEGER *serial = X509_get0_serialNumber(cert)) {
+  if (const ASN1_INTEGER* serial = X509_get0_serialNumber(cert)) {
     bn_ptr bn(ASN1_INTEGER_to_BN(serial, nullptr));
     if (bn) {
       std::unique_ptr<char, openssl_free_t> hex(BN_bn2hex(bn.get()));
@@ -956,7 +968,7 @@ inline certificate_info certificate_info_from_x509(X509 *cert) {
   const int der_len = i2d_X509(cert, nullptr);
   if (der_len > 0) {
     info.raw.resize(static_cast<std::size_t>(der_len));
-    unsigned char *p = info.raw.data();
+    unsigned char* p = info.raw.data();
     if (i2d_X509(cert, &p) != der_len) info.raw.clear();
   }
   return info;
@@ -965,23 +977,23 @@ inline certificate_info certificate_info_from_x509(X509 *cert) {
 /// The leaf's object with issuer_certificate links through the chain the peer sent
 /// (`chain` may start with the leaf, may be null). Each chain certificate is used at most
 /// once; the walk stops at a self-issued certificate or when no issuer is found.
-inline certificate_info certificate_info_with_chain(X509 *leaf, STACK_OF(X509) * chain) {
+inline certificate_info certificate_info_with_chain(X509* leaf, STACK_OF(X509) * chain) {
   if (leaf == nullptr) return {};
-  std::vector<X509 *> remaining;
+  std::vector<X509*> remaining;
   {
     cert_impl::error_queue_guard guard;
     const int n = chain != nullptr ? sk_X509_num(chain) : 0;
     for (int i = 0; i < n; ++i) {
-      X509 *c = sk_X509_value(chain, i);
+      X509* c = sk_X509_value(chain, i);
       if (c == nullptr || c == leaf) continue;
       if (i == 0 && X509_cmp(c, leaf) == 0) continue; // the leaf itself, as a client sees it
       remaining.push_back(c);
     }
   }
-  std::vector<X509 *> path{leaf};
+  std::vector<X509*> path{leaf};
   {
     cert_impl::error_queue_guard guard;
-    X509 *current = leaf;
+    X509* current = leaf;
     while (X509_check_issued(current, current) != X509_V_OK) {
       auto it = remaining.begin();
       for (; it != remaining.end(); ++it) {
@@ -1031,7 +1043,7 @@ inline result<certificate_info> certificate_info::from_der(bytes_view der) {
     return std::error_code(static_cast<int>(ERR_PACK(ERR_LIB_ASN1, 0, ASN1_R_TOO_SMALL)),
                            openssl_category());
   }
-  const unsigned char *p = der.data();
+  const unsigned char* p = der.data();
   x509_ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   if (!cert) {
     std::error_code ec = parse_error(queue_was_empty, ERR_LIB_ASN1, ASN1_R_TOO_SMALL);
@@ -1064,7 +1076,7 @@ inline result<certificate_info> certificate_info::from_pem(std::string_view pem)
     return ec;
   }
   // A password callback that never asks: an encrypted PEM block fails instead of prompting.
-  pem_password_cb *no_password = [](char *, int, int, void *) -> int { return 0; };
+  pem_password_cb* no_password = [](char*, int, int, void*) -> int { return 0; };
   x509_ptr cert(PEM_read_bio_X509(bio.get(), nullptr, no_password, nullptr));
   if (!cert) {
     std::error_code ec = parse_error(queue_was_empty, ERR_LIB_PEM, PEM_R_NO_START_LINE);
@@ -1084,16 +1096,149 @@ inline result<certificate_info> certificate_info::from_pem(std::string_view pem)
 // ---- begin tlsengine/context.hpp ----
 // tlsengine — context_options and secure_context: Node's tls.createSecureContext.
 
+// ---- begin tlsengine/detail/callbacks.hpp ----
+// tlsengine — OpenSSL's context-level callbacks, installed once on every SSL_CTX the
+// library creates. Each finds its connection through the SSL's ex_data and forwards to
+// the engine_hooks interface; callbacks only record state, except the synchronous
+// decisions (ALPN, PSK) that Node also makes inside the handshake.
+
+#include <openssl/ssl.h>
+
+namespace tlsengine::detail {
+
+/// What the C callbacks call on the connection that owns the SSL.
+class engine_hooks {
+public:
+  virtual int on_verify(X509_STORE_CTX* store) = 0;
+  virtual int on_new_session(SSL_SESSION* session) = 0;
+  virtual SSL_SESSION* on_get_session(const unsigned char* id, int length) = 0;
+  virtual int on_client_hello(int* alert) = 0;
+  virtual int on_alpn_select(const unsigned char** out, unsigned char* out_length,
+                             const unsigned char* in, unsigned int in_length) = 0;
+  virtual int on_certificate_needed() = 0;
+  virtual int on_ocsp_status() = 0;
+  virtual int on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                            EVP_MAC_CTX* mac, int encrypt) = 0;
+  virtual void on_keylog(const char* line) = 0;
+  /// Server: may this session (from a ticket or the external cache) be resumed here?
+  virtual bool may_resume(SSL_SESSION* session) = 0;
+
+protected:
+  ~engine_hooks() = default;
+};
+
+inline int hooks_ex_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+inline engine_hooks* hooks_of(const SSL* ssl) {
+  return ssl ? static_cast<engine_hooks*>(SSL_get_ex_data(ssl, hooks_ex_index())) : nullptr;
+}
+
+namespace callbacks {
+
+inline int verify(X509_STORE_CTX* store, void*) {
+  SSL* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  if (engine_hooks* hooks = hooks_of(ssl)) return hooks->on_verify(store);
+  return X509_verify_cert(store) > 0 ? 1 : 0;
+}
+
+inline int new_session(SSL* ssl, SSL_SESSION* session) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_new_session(session) : 0;
+}
+
+inline SSL_SESSION* get_session(SSL* ssl, const unsigned char* id, int length, int* copy) {
+  *copy = 0; // the reference we return is handed over
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_get_session(id, length) : nullptr;
+}
+
+inline int client_hello(SSL* ssl, int* alert, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_client_hello(alert) : SSL_CLIENT_HELLO_SUCCESS;
+}
+
+inline int alpn_select(SSL* ssl, const unsigned char** out, unsigned char* out_length,
+                       const unsigned char* in, unsigned int in_length, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_alpn_select(out, out_length, in, in_length) : SSL_TLSEXT_ERR_NOACK;
+}
+
+inline int certificate_needed(SSL* ssl, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_certificate_needed() : 1;
+}
+
+inline int ocsp_status(SSL* ssl, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  if (hooks) return hooks->on_ocsp_status();
+  return SSL_is_server(ssl) ? SSL_TLSEXT_ERR_NOACK : 1;
+}
+
+inline int ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                      EVP_MAC_CTX* mac, int encrypt) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_ticket_key(name, iv, cipher, mac, encrypt) : 0;
+}
+
+/// Acknowledging SNI makes OpenSSL record the name in the session, which resumption
+/// checks against (without a servername callback it records nothing).
+inline int servername_ack(SSL*, int*, void*) { return SSL_TLSEXT_ERR_OK; }
+
+inline SSL_TICKET_RETURN ticket_decrypted(SSL* ssl, SSL_SESSION* session, const unsigned char*,
+                                          size_t, SSL_TICKET_STATUS status, void*) {
+  switch (status) {
+  case SSL_TICKET_FATAL_ERR_MALLOC:
+  case SSL_TICKET_FATAL_ERR_OTHER: return SSL_TICKET_RETURN_ABORT;
+  case SSL_TICKET_NONE: return SSL_TICKET_RETURN_IGNORE;
+  case SSL_TICKET_EMPTY:
+  case SSL_TICKET_NO_DECRYPT: return SSL_TICKET_RETURN_IGNORE_RENEW;
+  default: break;
+  }
+  engine_hooks* hooks = hooks_of(ssl);
+  if (hooks != nullptr && !hooks->may_resume(session)) return SSL_TICKET_RETURN_IGNORE_RENEW;
+  return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
+}
+
+inline void keylog(const SSL* ssl, const char* line) {
+  if (engine_hooks* hooks = hooks_of(ssl)) hooks->on_keylog(line);
+}
+
+} // namespace callbacks
+
+/// Installs every callback on a new context (before it is shared between threads).
+inline void install_callbacks(SSL_CTX* ctx) {
+  SSL_CTX_set_cert_verify_callback(ctx, &callbacks::verify, nullptr);
+  // As Node: no internal session store; sessions reach the application as events.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_SERVER |
+                                          SSL_SESS_CACHE_NO_INTERNAL_STORE |
+                                          SSL_SESS_CACHE_NO_AUTO_CLEAR);
+  SSL_CTX_sess_set_new_cb(ctx, &callbacks::new_session);
+  SSL_CTX_sess_set_get_cb(ctx, &callbacks::get_session);
+  SSL_CTX_set_client_hello_cb(ctx, &callbacks::client_hello, nullptr);
+  SSL_CTX_set_tlsext_servername_callback(ctx, &callbacks::servername_ack);
+  SSL_CTX_set_alpn_select_cb(ctx, &callbacks::alpn_select, nullptr);
+  SSL_CTX_set_cert_cb(ctx, &callbacks::certificate_needed, nullptr);
+  SSL_CTX_set_tlsext_status_cb(ctx, &callbacks::ocsp_status);
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &callbacks::ticket_key);
+  SSL_CTX_set_session_ticket_cb(ctx, nullptr, &callbacks::ticket_decrypted, nullptr);
+  SSL_CTX_set_keylog_callback(ctx, &callbacks::keylog);
+}
+
+} // namespace tlsengine::detail
+// ---- end tlsengine/detail/callbacks.hpp ----
 // ---- begin tlsengine/detail/handles.hpp ----
 // tlsengine — unique_ptr owners for OpenSSL objects.
 
-#include <openssl/ssl.h>
 
 
 namespace tlsengine::detail {
 
-template <class T, void (*Free)(T *)> struct openssl_deleter {
-  void operator()(T *p) const noexcept { Free(p); }
+template <class T, void (*Free)(T*)> struct openssl_deleter {
+  void operator()(T* p) const noexcept { Free(p); }
 };
 
 using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, openssl_deleter<SSL_CTX, SSL_CTX_free>>;
@@ -1126,7 +1271,7 @@ inline openssl_failure
 take_openssl_error(std::error_code fallback = make_error_code(errc::invalid_argument)) {
   openssl_failure failure;
   unsigned long first = 0;
-  const char *data = nullptr;
+  const char* data = nullptr;
   int flags = 0;
   while (unsigned long e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) {
     if (first == 0) first = e;
@@ -1161,21 +1306,23 @@ take_openssl_error_code(std::error_code fallback = make_error_code(errc::invalid
 } // namespace tlsengine::detail
 // ---- end tlsengine/detail/openssl_error.hpp ----
 
+#include <openssl/pkcs12.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace tlsengine {
 
 /// Node's tls.DEFAULT_CIPHERS (v20): TLS 1.3 suites and TLS 1.2 cipher strings in one list.
-inline constexpr const char *default_ciphers =
+inline constexpr const char* default_ciphers =
     "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:"
     "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA256:"
     "DHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384:DHE-RSA-AES256-SHA384:ECDHE-RSA-AES256-SHA256:"
     "DHE-RSA-AES256-SHA256:HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!MD5:!PSK:!SRP:!CAMELLIA";
-inline constexpr const char *default_min_version = "TLSv1.2";
-inline constexpr const char *default_max_version = "TLSv1.3";
-inline constexpr const char *default_ecdh_curve = "auto";
+inline constexpr const char* default_min_version = "TLSv1.2";
+inline constexpr const char* default_max_version = "TLSv1.3";
+inline constexpr const char* default_ecdh_curve = "auto";
 
 /// One private key: PEM text and, for an encrypted key, its passphrase (Node's {pem, passphrase}).
 struct key_entry {
@@ -1183,9 +1330,19 @@ struct key_entry {
   std::optional<std::string> passphrase;
 
   key_entry(std::string pem_text) : pem(std::move(pem_text)) {}
-  key_entry(const char *pem_text) : pem(pem_text) {}
+  key_entry(const char* pem_text) : pem(pem_text) {}
   key_entry(std::string pem_text, std::string pass)
       : pem(std::move(pem_text)), passphrase(std::move(pass)) {}
+};
+
+/// One PKCS#12 bundle (Node's pfx entry {buf, passphrase}).
+struct pfx_entry {
+  std::vector<std::uint8_t> buf;
+  std::optional<std::string> passphrase;
+
+  pfx_entry(std::vector<std::uint8_t> der) : buf(std::move(der)) {}
+  pfx_entry(std::vector<std::uint8_t> der, std::string pass)
+      : buf(std::move(der)), passphrase(std::move(pass)) {}
 };
 
 /// tls.createSecureContext options, in snake_case.
@@ -1202,7 +1359,12 @@ struct context_options {
   std::string max_version = default_max_version;
   long secure_options = 0; ///< SSL_OP_* flags added to the context
   std::string session_id_context;
-  long session_timeout = 300; ///< seconds
+  long session_timeout = 300;   ///< seconds
+  std::vector<pfx_entry> pfx;   ///< PKCS#12 bundles: key, certificate and chain
+  std::vector<std::string> crl; ///< PEM CRLs; checked for every certificate of the chain
+  std::string dhparam;          ///< "auto" or PEM DH parameters (>= 1024 bits); empty: no DHE
+  /// Trust an intermediate CA in `ca` without its root (X509_V_FLAG_PARTIAL_CHAIN).
+  bool allow_partial_trust_chain = false;
 };
 
 namespace detail {
@@ -1215,8 +1377,8 @@ inline int parse_tls_version(std::string_view name) noexcept {
   return -1;
 }
 
-inline int pem_passphrase_callback(char *buffer, int size, int, void *user) {
-  const auto *passphrase = static_cast<const std::string *>(user);
+inline int pem_passphrase_callback(char* buffer, int size, int, void* user) {
+  const auto* passphrase = static_cast<const std::string*>(user);
   if (passphrase == nullptr || size <= 0) return -1; // never prompt on a terminal
   const int n =
       static_cast<int>(passphrase->size()) < size ? static_cast<int>(passphrase->size()) : size;
@@ -1238,17 +1400,17 @@ inline bool only_pem_end_in_queue() {
   return e == 0;
 }
 
-inline std::error_code configure_ciphers(SSL_CTX *ctx, const std::string &ciphers) {
+inline std::error_code configure_ciphers(SSL_CTX* ctx, const std::string& ciphers,
+                                         std::string& list12, std::string& suites13) {
   // Node's rule: names starting with TLS_ are TLS 1.3 suites, the rest a TLS 1.2 list.
-  std::string list12, suites13;
   std::size_t start = 0;
-  const std::string &all = ciphers.empty() ? std::string(default_ciphers) : ciphers;
+  const std::string& all = ciphers.empty() ? std::string(default_ciphers) : ciphers;
   while (start <= all.size()) {
     std::size_t end = all.find(':', start);
     if (end == std::string::npos) end = all.size();
     const std::string item = all.substr(start, end - start);
     if (!item.empty()) {
-      std::string &target = item.rfind("TLS_", 0) == 0 ? suites13 : list12;
+      std::string& target = item.rfind("TLS_", 0) == 0 ? suites13 : list12;
       if (!target.empty()) target += ':';
       target += item;
     }
@@ -1266,15 +1428,15 @@ inline std::error_code configure_ciphers(SSL_CTX *ctx, const std::string &cipher
   return {};
 }
 
-inline std::error_code load_certificates(SSL_CTX *ctx, const std::vector<std::string> &chains) {
-  for (const std::string &pem : chains) {
+inline std::error_code load_certificates(SSL_CTX* ctx, const std::vector<std::string>& chains) {
+  for (const std::string& pem : chains) {
     bio_ptr bio = memory_bio(pem);
     x509_ptr leaf(PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr));
     if (!leaf) return take_openssl_error_code();
     if (SSL_CTX_use_certificate(ctx, leaf.get()) != 1) return take_openssl_error_code();
     // The rest of the PEM is the chain of this certificate (it becomes the current one).
     if (SSL_CTX_clear_chain_certs(ctx) != 1) return take_openssl_error_code();
-    while (X509 *extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
       if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
         X509_free(extra);
         return take_openssl_error_code();
@@ -1285,13 +1447,13 @@ inline std::error_code load_certificates(SSL_CTX *ctx, const std::vector<std::st
   return {};
 }
 
-inline std::error_code load_keys(SSL_CTX *ctx, const std::vector<key_entry> &keys,
-                                 const std::string &shared_passphrase) {
-  for (const key_entry &entry : keys) {
+inline std::error_code load_keys(SSL_CTX* ctx, const std::vector<key_entry>& keys,
+                                 const std::string& shared_passphrase) {
+  for (const key_entry& entry : keys) {
     bio_ptr bio = memory_bio(entry.pem);
-    const std::string &passphrase = entry.passphrase ? *entry.passphrase : shared_passphrase;
+    const std::string& passphrase = entry.passphrase ? *entry.passphrase : shared_passphrase;
     evp_pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, pem_passphrase_callback,
-                                             const_cast<std::string *>(&passphrase)));
+                                             const_cast<std::string*>(&passphrase)));
     if (!key) return take_openssl_error_code();
     // Certificates are loaded first so that a key that does not match fails here
     // ("key values mismatch") instead of being dropped silently by OpenSSL.
@@ -1300,16 +1462,16 @@ inline std::error_code load_keys(SSL_CTX *ctx, const std::vector<key_entry> &key
   return {};
 }
 
-inline std::error_code load_trust(SSL_CTX *ctx, const std::vector<std::string> &cas) {
+inline std::error_code load_trust(SSL_CTX* ctx, const std::vector<std::string>& cas) {
   if (cas.empty()) {
     if (SSL_CTX_set_default_verify_paths(ctx) != 1) return take_openssl_error_code();
     return {};
   }
-  X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-  for (const std::string &pem : cas) {
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  for (const std::string& pem : cas) {
     bio_ptr bio = memory_bio(pem);
     int count = 0;
-    while (X509 *cert = PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr)) {
+    while (X509* cert = PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr)) {
       ++count;
       const bool ok =
           X509_STORE_add_cert(store, cert) == 1 && SSL_CTX_add_client_CA(ctx, cert) == 1;
@@ -1327,7 +1489,7 @@ inline std::error_code ssl_reason(int reason) {
 
 /// Every certificate needs its key and every key its certificate (OpenSSL pairs them
 /// by key type; a mismatch of the same type already failed with "key values mismatch").
-inline std::error_code check_keys(SSL_CTX *ctx, std::size_t certificates, std::size_t keys) {
+inline std::error_code check_keys(SSL_CTX* ctx, std::size_t certificates, std::size_t keys) {
   if (certificates == 0 && keys == 0) return {};
   std::size_t pairs = 0;
   for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
@@ -1341,8 +1503,99 @@ inline std::error_code check_keys(SSL_CTX *ctx, std::size_t certificates, std::s
   return {};
 }
 
+inline std::error_code load_pfx(SSL_CTX* ctx, const std::vector<pfx_entry>& bundles,
+                                const std::string& shared_passphrase) {
+  for (const pfx_entry& entry : bundles) {
+    const unsigned char* p = entry.buf.data();
+    std::unique_ptr<PKCS12, openssl_deleter<PKCS12, PKCS12_free>> p12(
+        d2i_PKCS12(nullptr, &p, static_cast<long>(entry.buf.size())));
+    if (!p12) return take_openssl_error_code();
+    const std::string& passphrase = entry.passphrase ? *entry.passphrase : shared_passphrase;
+    EVP_PKEY* key = nullptr;
+    X509* cert = nullptr;
+    STACK_OF(X509)* chain = nullptr;
+    if (PKCS12_parse(p12.get(), passphrase.c_str(), &key, &cert, &chain) != 1)
+      return take_openssl_error_code();
+    evp_pkey_ptr key_owner(key);
+    x509_ptr cert_owner(cert);
+    std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> chain_owner(
+        chain, [](STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); });
+    if (cert == nullptr || key == nullptr) return ssl_reason(SSL_R_NO_CERTIFICATE_ASSIGNED);
+    if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_clear_chain_certs(ctx) != 1)
+      return take_openssl_error_code();
+    for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i)
+      if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1)
+        return take_openssl_error_code();
+    if (SSL_CTX_use_PrivateKey(ctx, key) != 1) return take_openssl_error_code();
+  }
+  return {};
+}
+
+inline std::error_code load_crls(SSL_CTX* ctx, const std::vector<std::string>& crls) {
+  if (crls.empty()) return {};
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  for (const std::string& pem : crls) {
+    bio_ptr bio = memory_bio(pem);
+    int count = 0;
+    while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
+      ++count;
+      const int ok = X509_STORE_add_crl(store, crl);
+      X509_CRL_free(crl);
+      if (ok != 1) return take_openssl_error_code();
+    }
+    if (count == 0 || !only_pem_end_in_queue()) return take_openssl_error_code();
+  }
+  // As Node: every certificate of the chain is checked against its issuer's CRL.
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  return {};
+}
+
+inline std::error_code load_dhparam(SSL_CTX* ctx, const std::string& dhparam) {
+  if (dhparam.empty()) return {};
+  if (dhparam == "auto") {
+    if (SSL_CTX_set_dh_auto(ctx, 1) != 1) return take_openssl_error_code();
+    return {};
+  }
+  bio_ptr bio = memory_bio(dhparam);
+  evp_pkey_ptr params(PEM_read_bio_Parameters(bio.get(), nullptr));
+  if (!params) return take_openssl_error_code();
+  if (EVP_PKEY_get_base_id(params.get()) != EVP_PKEY_DH)
+    return make_error_code(errc::invalid_argument);
+  if (EVP_PKEY_get_bits(params.get()) < 1024) return make_error_code(errc::dh_param_too_small);
+  if (SSL_CTX_set0_tmp_dh_pkey(ctx, params.get()) != 1) return take_openssl_error_code();
+  params.release(); // owned by the context now
+  return {};
+}
+
+/// SHA-256 over the DER of every certificate of the context, truncated to the session id
+/// context size; a fixed label when there is none (clients).
+inline unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  bool ok = md != nullptr && EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1;
+  static const char label[] = "tlsengine session id context";
+  ok = ok && EVP_DigestUpdate(md, label, sizeof label) == 1;
+  for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); ok && r == 1;
+       r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+    unsigned char* der = nullptr;
+    const int n = i2d_X509(SSL_CTX_get0_certificate(ctx), &der);
+    if (n > 0) ok = EVP_DigestUpdate(md, der, static_cast<std::size_t>(n)) == 1;
+    OPENSSL_free(der);
+  }
+  ok = ok && EVP_DigestFinal_ex(md, digest, &length) == 1;
+  EVP_MD_CTX_free(md);
+  ERR_clear_error();
+  if (!ok) length = 0;
+  if (length > SSL_MAX_SID_CTX_LENGTH) length = SSL_MAX_SID_CTX_LENGTH;
+  std::memcpy(out, digest, length);
+  return length;
+}
+
 struct context_state {
   ssl_ctx_ptr ctx;
+  std::string cipher_list;  // TLS 1.2 part of `ciphers`, re-applied after an SNI switch
+  std::string ciphersuites; // TLS 1.3 part
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
@@ -1356,12 +1609,12 @@ class secure_context {
 public:
   secure_context() = default;
 
-  static result<secure_context> create(const context_options &options) {
+  static result<secure_context> create(const context_options& options) {
     ERR_clear_error();
     auto state = std::make_shared<detail::context_state>();
     state->ctx.reset(SSL_CTX_new(TLS_method()));
     if (!state->ctx) return detail::take_openssl_error_code();
-    SSL_CTX *ctx = state->ctx.get();
+    SSL_CTX* ctx = state->ctx.get();
 
     state->min_version = detail::parse_tls_version(options.min_version);
     state->max_version = detail::parse_tls_version(options.max_version);
@@ -1371,7 +1624,9 @@ public:
         SSL_CTX_set_max_proto_version(ctx, state->max_version) != 1)
       return detail::take_openssl_error_code();
 
-    if (std::error_code ec = detail::configure_ciphers(ctx, options.ciphers)) return ec;
+    if (std::error_code ec = detail::configure_ciphers(ctx, options.ciphers, state->cipher_list,
+                                                       state->ciphersuites))
+      return ec;
     if (options.honor_cipher_order) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (options.secure_options != 0)
       SSL_CTX_set_options(ctx, static_cast<uint64_t>(options.secure_options));
@@ -1383,16 +1638,32 @@ public:
 
     if (std::error_code ec = detail::load_certificates(ctx, options.cert)) return ec;
     if (std::error_code ec = detail::load_keys(ctx, options.key, options.passphrase)) return ec;
-    if (std::error_code ec = detail::check_keys(ctx, options.cert.size(), options.key.size()))
+    if (std::error_code ec = detail::load_pfx(ctx, options.pfx, options.passphrase)) return ec;
+    if (std::error_code ec = detail::check_keys(ctx, options.cert.size() + options.pfx.size(),
+                                                options.key.size() + options.pfx.size()))
       return ec;
-    state->has_certificate = !options.cert.empty() && !options.key.empty();
+    state->has_certificate = SSL_CTX_get0_certificate(ctx) != nullptr;
     if (std::error_code ec = detail::load_trust(ctx, options.ca)) return ec;
+    if (std::error_code ec = detail::load_crls(ctx, options.crl)) return ec;
+    if (options.allow_partial_trust_chain)
+      X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
+    if (std::error_code ec = detail::load_dhparam(ctx, options.dhparam)) return ec;
 
-    const std::string &sid =
-        options.session_id_context.empty() ? std::string("tlsengine") : options.session_id_context;
-    if (SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char *>(sid.data()),
-                                       static_cast<unsigned>(sid.size())) != 1)
+    // Sessions are bound to the identity that made them: the default session id context
+    // is a digest of this context's certificates, so a session (or ticket) made under one
+    // SNI context is never resumed under another.
+    unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
+    unsigned int sid_length = 0;
+    if (!options.session_id_context.empty()) {
+      sid_length = static_cast<unsigned>(
+          std::min<std::size_t>(options.session_id_context.size(), SSL_MAX_SID_CTX_LENGTH));
+      std::memcpy(sid, options.session_id_context.data(), sid_length);
+    } else {
+      sid_length = detail::identity_digest(ctx, sid);
+    }
+    if (SSL_CTX_set_session_id_context(ctx, sid, sid_length) != 1)
       return detail::take_openssl_error_code();
+    detail::install_callbacks(ctx);
     SSL_CTX_set_timeout(ctx, options.session_timeout);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     return secure_context(std::move(state));
@@ -1400,10 +1671,26 @@ public:
 
   explicit operator bool() const noexcept { return state_ != nullptr; }
   /// The underlying SSL_CTX, for what tlsengine does not wrap. Do not free it.
-  SSL_CTX *native_handle() const noexcept { return state_ ? state_->ctx.get() : nullptr; }
+  SSL_CTX* native_handle() const noexcept { return state_ ? state_->ctx.get() : nullptr; }
   bool has_certificate() const noexcept { return state_ && state_->has_certificate; }
   int min_version() const noexcept { return state_ ? state_->min_version : 0; }
   int max_version() const noexcept { return state_ ? state_->max_version : 0; }
+  const std::string& cipher_list() const noexcept { return state_->cipher_list; }
+  const std::string& ciphersuites() const noexcept { return state_->ciphersuites; }
+
+  /// Applies what SSL_set_SSL_CTX does not carry over (versions, ciphers, options) to an
+  /// SSL that switches to this context (SNI).
+  bool apply_to(SSL* ssl) const {
+    if (!state_) return false;
+    SSL_CTX* ctx = state_->ctx.get();
+    return SSL_set_SSL_CTX(ssl, ctx) != nullptr &&
+           SSL_set_min_proto_version(ssl, state_->min_version) == 1 &&
+           SSL_set_max_proto_version(ssl, state_->max_version) == 1 &&
+           (state_->cipher_list.empty() ||
+            SSL_set_cipher_list(ssl, state_->cipher_list.c_str()) == 1) &&
+           SSL_set_ciphersuites(ssl, state_->ciphersuites.c_str()) == 1 &&
+           (SSL_set_options(ssl, SSL_CTX_get_options(ctx)), true);
+  }
 
 private:
   explicit secure_context(std::shared_ptr<detail::context_state> state)
@@ -1449,9 +1736,65 @@ struct error {
   bool alert_sent = false;
 };
 
+/// One line of the NSS key log format (connection_options::enable_keylog), without the
+/// newline: what SSLKEYLOGFILE readers such as Wireshark take.
+struct keylog {
+  std::string line;
+};
+
+/// Server: a session was created (TLS 1.2 session id, or a TLS 1.3 stateful ticket when
+/// tickets are off). Store `data` under `id` in an external cache for resume_session.
+struct new_session {
+  std::vector<std::uint8_t> id;
+  std::vector<std::uint8_t> data;
+};
+
+/// Client with request_ocsp: the server's stapled OCSP response (empty when none).
+struct ocsp_response {
+  std::vector<std::uint8_t> response;
+};
+
+/// Decision (server, pause_on_servername): the client asked for `name` (empty: no SNI).
+/// Answer with connection::use_context(ctx) or connection::resume() (the context that
+/// server::add_context's table picks, or the default one).
+struct servername {
+  std::string name;
+};
+
+/// Decision (server, external_session_cache): the client offers to resume session `id`.
+/// Answer with connection::resume_session(data) or connection::resume_session() (none).
+struct resume_session {
+  std::vector<std::uint8_t> id;
+};
+
+/// Decision (server, pause_on_ocsp_request): the client asked for a stapled OCSP
+/// response for `certificate` (DER), issued by `issuer` (DER, empty when not in the
+/// chain). Answer with connection::set_ocsp_response(bytes) or set_ocsp_response().
+struct ocsp_request {
+  std::vector<std::uint8_t> certificate;
+  std::vector<std::uint8_t> issuer;
+};
+
+/// Decision (client, pause_on_certificate_request): the server asked for a client
+/// certificate. Answer with connection::use_certificate(cert, key) or resume() (none).
+struct certificate_request {
+  std::vector<std::string> acceptable_issuers; ///< the server's CA names, one line each
+};
+
+/// Decision (pause_on_verify): OpenSSL's chain check (and the host name check on the
+/// client) gave `preliminary` ({} when it passed). Answer with
+/// connection::verify_result({}) to accept or verify_result(code) to reject.
+/// Until then a server holds every byte of application data.
+struct verify_peer {
+  std::error_code preliminary;
+};
+
 } // namespace events
 
-using event = std::variant<events::secure, events::session, events::end, events::error>;
+using event = std::variant<events::secure, events::session, events::end, events::error,
+                           events::keylog, events::new_session, events::ocsp_response,
+                           events::servername, events::resume_session, events::ocsp_request,
+                           events::certificate_request, events::verify_peer>;
 
 } // namespace tlsengine
 // ---- end tlsengine/events.hpp ----
@@ -1656,7 +1999,7 @@ inline bool ends_with(std::string_view s, std::string_view suffix) noexcept {
 
 /// Node's split of cert.subjectaltname: splitEscapedAltNames when the string contains a
 /// quote, else split(', '). False where Node throws ERR_TLS_CERT_ALTNAME_FORMAT.
-inline bool split_alt_names(std::string_view s, std::vector<std::string> &out) {
+inline bool split_alt_names(std::string_view s, std::vector<std::string>& out) {
   if (s.find('"') == std::string_view::npos) {
     std::size_t start = 0;
     while (true) {
@@ -1698,11 +2041,11 @@ inline bool split_alt_names(std::string_view s, std::vector<std::string> &out) {
 
 /// Fills names.dns and names.ips from names.altnames (as Node: only "DNS:" and
 /// "IP Address:" entries count).
-inline bool parse_alt_names(identity_names &names) {
+inline bool parse_alt_names(identity_names& names) {
   if (names.altnames.empty()) return true;
   std::vector<std::string> parts;
   if (!split_alt_names(names.altnames, parts)) return false;
-  for (const std::string &part : parts) {
+  for (const std::string& part : parts) {
     const std::string_view name = part;
     if (starts_with(name, "DNS:")) {
       names.dns.emplace_back(name.substr(4));
@@ -1734,11 +2077,11 @@ inline std::vector<std::string> split_host(std::string_view host) {
 }
 
 /// Node's check(hostParts, pattern, wildcards = true).
-inline bool check(const std::vector<std::string> &host_parts, std::string_view pattern) {
+inline bool check(const std::vector<std::string>& host_parts, std::string_view pattern) {
   if (pattern.empty()) return false; // empty strings never match
   const std::vector<std::string> pattern_parts = split_host(pattern);
   if (host_parts.size() != pattern_parts.size()) return false;
-  for (const std::string &part : pattern_parts) {
+  for (const std::string& part : pattern_parts) {
     if (part.empty()) return false; // "bad..example.com"
     // U-labels, control characters and blanks: only U+0021..U+007F are allowed.
     for (const char c : part) {
@@ -1764,7 +2107,7 @@ inline bool check(const std::vector<std::string> &host_parts, std::string_view p
   return starts_with(host_sub, prefix) && ends_with(host_sub, suffix);
 }
 
-inline std::string join(const std::vector<std::string> &items, std::string_view sep) {
+inline std::string join(const std::vector<std::string>& items, std::string_view sep) {
   std::string out;
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i != 0) out += sep;
@@ -1774,8 +2117,8 @@ inline std::string join(const std::vector<std::string> &items, std::string_view 
 }
 
 /// The body of Node's checkServerIdentity, after the names were gathered.
-inline std::error_code match(std::string_view hostname, const identity_names &names,
-                             std::string *reason) {
+inline std::error_code match(std::string_view hostname, const identity_names& names,
+                             std::string* reason) {
   const std::string_view host = unfqdn(hostname); // without the trailing dot in messages
   bool valid = false;
   std::string why;
@@ -1783,7 +2126,7 @@ inline std::error_code match(std::string_view hostname, const identity_names &na
   const bool has_cn = names.cns.size() > 1 || (names.cns.size() == 1 && !names.cns[0].empty());
   if (is_ip(host)) {
     const std::optional<std::string> ip = canonicalize_ip(host);
-    for (const std::string &candidate : names.ips) {
+    for (const std::string& candidate : names.ips) {
       if (ip && !candidate.empty() && candidate == *ip) valid = true;
     }
     if (!valid && reason != nullptr) {
@@ -1795,7 +2138,7 @@ inline std::error_code match(std::string_view hostname, const identity_names &na
   } else if (!names.dns.empty() || has_cn) {
     const std::vector<std::string> host_parts = split_host(host);
     if (!names.dns.empty()) {
-      for (const std::string &pattern : names.dns) {
+      for (const std::string& pattern : names.dns) {
         if (check(host_parts, pattern)) {
           valid = true;
           break;
@@ -1809,7 +2152,7 @@ inline std::error_code match(std::string_view hostname, const identity_names &na
       }
     } else {
       // Match against the Common Name only if no DNS name exists.
-      for (const std::string &cn : names.cns) {
+      for (const std::string& cn : names.cns) {
         if (check(host_parts, cn)) {
           valid = true;
           break;
@@ -1830,8 +2173,8 @@ inline std::error_code match(std::string_view hostname, const identity_names &na
   return make_error_code(errc::cert_altname_invalid);
 }
 
-inline std::error_code check_names(std::string_view hostname, identity_names &names,
-                                   std::string *reason) {
+inline std::error_code check_names(std::string_view hostname, identity_names& names,
+                                   std::string* reason) {
   if (!parse_alt_names(names)) {
     // Node throws ERR_TLS_CERT_ALTNAME_FORMAT here.
     if (reason != nullptr) *reason = "Invalid subject alternative name string";
@@ -1845,8 +2188,8 @@ inline std::error_code check_names(std::string_view hostname, identity_names &na
 /// The same check on an X509* (e.g. inside the handshake), without building the whole
 /// certificate_info: the subjectaltname string and the subject CNs are all it needs.
 /// A null `cert` is checked as a certificate without names.
-inline std::error_code check_server_identity_x509(std::string_view hostname, X509 *cert,
-                                                  std::string *reason = nullptr) {
+inline std::error_code check_server_identity_x509(std::string_view hostname, X509* cert,
+                                                  std::string* reason = nullptr) {
   identity_impl::identity_names names;
   std::string altnames;
   if (cert != nullptr) {
@@ -1864,8 +2207,8 @@ inline std::error_code check_server_identity_x509(std::string_view hostname, X50
 /// certificate, errc::cert_altname_invalid otherwise, with Node's reason text in *reason
 /// (e.g. "Host: foo.com. is not in the cert's altnames: DNS:bar.com").
 inline std::error_code check_server_identity(std::string_view hostname,
-                                             const certificate_info &cert,
-                                             std::string *reason = nullptr) {
+                                             const certificate_info& cert,
+                                             std::string* reason = nullptr) {
   detail::identity_impl::identity_names names;
   names.altnames = cert.subjectaltname;
   names.cns = cert.subject.get_all("CN");
@@ -1880,6 +2223,7 @@ inline std::error_code check_server_identity(std::string_view hostname,
 
 #include <chrono>
 #include <functional>
+#include <initializer_list>
 
 namespace tlsengine {
 
@@ -1888,7 +2232,70 @@ using clock = std::chrono::steady_clock;
 
 /// Node's checkServerIdentity(hostname, cert): return {} to accept the certificate.
 using check_server_identity_function =
-    std::function<std::error_code(std::string_view hostname, const certificate_info &cert)>;
+    std::function<std::error_code(std::string_view hostname, const certificate_info& cert)>;
+
+/// ALPN protocol names: a list of strings, or Node's wire format ([length][name]...).
+class alpn_list {
+public:
+  alpn_list() = default; ///< not set: no ALPN
+  alpn_list(std::initializer_list<std::string> names) : names_(names), set_(true) {}
+  alpn_list(std::vector<std::string> names) : names_(std::move(names)), set_(true) {}
+  /// Parses the wire format; a malformed buffer makes the list invalid (an error when
+  /// the options are used).
+  static alpn_list wire(bytes_view wire_format) {
+    alpn_list list;
+    list.set_ = true;
+    for (std::size_t i = 0; i < wire_format.size();) {
+      const std::size_t n = wire_format[i];
+      if (n == 0 || i + 1 + n > wire_format.size()) {
+        list.valid_ = false;
+        break;
+      }
+      list.names_.emplace_back(wire_format.subview(i + 1, n).as_string_view());
+      i += 1 + n;
+    }
+    return list;
+  }
+  bool is_set() const noexcept { return set_; }
+  const std::vector<std::string>& names() const noexcept { return names_; }
+  /// The wire format, or an error: an empty list, an empty name or one over 255 bytes.
+  result<std::vector<std::uint8_t>> encode() const {
+    if (!valid_ || names_.empty()) return make_error_code(errc::alpn_invalid);
+    std::vector<std::uint8_t> out;
+    for (const std::string& name : names_) {
+      if (name.empty() || name.size() > 255) return make_error_code(errc::alpn_invalid);
+      out.push_back(static_cast<std::uint8_t>(name.size()));
+      out.insert(out.end(), name.begin(), name.end());
+    }
+    return out;
+  }
+
+private:
+  std::vector<std::string> names_;
+  bool set_ = false;
+  bool valid_ = true;
+};
+
+/// What a server's ALPN callback sees (Node's ALPNCallback argument).
+struct alpn_request {
+  std::string servername;
+  std::vector<std::string> protocols;
+};
+/// Returns the protocol to select (one of request.protocols), or nothing to refuse the
+/// connection with a no_application_protocol alert.
+using alpn_callback_function = std::function<std::optional<std::string>(const alpn_request&)>;
+
+/// A client's PSK answer (Node's {psk, identity}).
+struct psk_credentials {
+  std::string identity;
+  std::vector<std::uint8_t> key;
+};
+/// Client: given the server's identity hint (may be empty), the identity and key to use,
+/// or nothing to abort the handshake.
+using psk_client_function = std::function<std::optional<psk_credentials>(std::string_view hint)>;
+/// Server: the key for a client's identity, or nothing to refuse it.
+using psk_server_function =
+    std::function<std::optional<std::vector<std::uint8_t>>(std::string_view identity)>;
 
 /// How a connection buffers and behaves, independent of the TLS configuration.
 struct connection_options {
@@ -1904,6 +2311,10 @@ struct connection_options {
   bool allow_half_open = false;
   /// The clock behind deadline() and timeouts; replace it in tests and simulations.
   std::function<clock::time_point()> now;
+  /// Emit `keylog` events (NSS key log lines, for Wireshark) — Node's 'keylog' event.
+  bool enable_keylog = false;
+  /// Opt-in decision event `verify_peer` after OpenSSL's own checks (beyond Node).
+  bool pause_on_verify = false;
 };
 
 } // namespace tlsengine
@@ -1990,9 +2401,9 @@ private:
 namespace tlsengine::detail {
 
 struct bio_endpoint {
-  const std::uint8_t *input = nullptr; // ciphertext OpenSSL may read now
+  const std::uint8_t* input = nullptr; // ciphertext OpenSSL may read now
   std::size_t input_size = 0;
-  byte_buffer *output = nullptr; // where records OpenSSL writes go
+  byte_buffer* output = nullptr; // where records OpenSSL writes go
   std::uint64_t bytes_read = 0;  // ciphertext in, for the counters
   std::uint64_t bytes_written = 0;
 
@@ -2008,8 +2419,8 @@ struct bio_endpoint {
   }
 };
 
-inline int engine_bio_read(BIO *bio, char *out, std::size_t size, std::size_t *read) {
-  auto *endpoint = static_cast<bio_endpoint *>(BIO_get_data(bio));
+inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
+  auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
   if (endpoint == nullptr || endpoint->input_size == 0) {
     // No more input for now: OpenSSL sees "want read", never EOF. The engine decides
@@ -2027,8 +2438,8 @@ inline int engine_bio_read(BIO *bio, char *out, std::size_t size, std::size_t *r
   return 1;
 }
 
-inline int engine_bio_write(BIO *bio, const char *in, std::size_t size, std::size_t *written) {
-  auto *endpoint = static_cast<bio_endpoint *>(BIO_get_data(bio));
+inline int engine_bio_write(BIO* bio, const char* in, std::size_t size, std::size_t* written) {
+  auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
   if (endpoint == nullptr || endpoint->output == nullptr) {
     *written = 0;
@@ -2040,8 +2451,8 @@ inline int engine_bio_write(BIO *bio, const char *in, std::size_t size, std::siz
   return 1;
 }
 
-inline long engine_bio_ctrl(BIO *bio, int cmd, long, void *) {
-  auto *endpoint = static_cast<bio_endpoint *>(BIO_get_data(bio));
+inline long engine_bio_ctrl(BIO* bio, int cmd, long, void*) {
+  auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
   switch (cmd) {
   case BIO_CTRL_FLUSH: return 1;
   case BIO_CTRL_PENDING: return endpoint ? static_cast<long>(endpoint->input_size) : 0;
@@ -2052,20 +2463,20 @@ inline long engine_bio_ctrl(BIO *bio, int cmd, long, void *) {
   }
 }
 
-inline int engine_bio_create(BIO *bio) {
+inline int engine_bio_create(BIO* bio) {
   BIO_set_init(bio, 1);
   return 1;
 }
 
-inline int engine_bio_destroy(BIO *bio) {
+inline int engine_bio_destroy(BIO* bio) {
   BIO_set_data(bio, nullptr);
   return 1;
 }
 
 /// The process-wide method table, made once (thread-safe static initialisation).
-inline const BIO_METHOD *engine_bio_method() {
-  static BIO_METHOD *method = [] {
-    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tlsengine");
+inline const BIO_METHOD* engine_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tlsengine");
     if (m != nullptr) {
       BIO_meth_set_read_ex(m, engine_bio_read);
       BIO_meth_set_write_ex(m, engine_bio_write);
@@ -2080,6 +2491,82 @@ inline const BIO_METHOD *engine_bio_method() {
 
 } // namespace tlsengine::detail
 // ---- end tlsengine/detail/bio.hpp ----
+// ---- begin tlsengine/detail/server_state.hpp ----
+// tlsengine — what a server shares with its connections: the SNI context table and the
+// session ticket keys, both changeable while connections run on other threads.
+
+
+#include <array>
+#include <mutex>
+
+namespace tlsengine::detail {
+
+/// Node's ticket key layout: 16 bytes key name, 16 bytes HMAC secret, 16 bytes AES key.
+using ticket_key_bytes = std::array<std::uint8_t, 48>;
+
+/// Node's addContext patterns: '*' stands for any run of characters without a dot;
+/// comparison ignores ASCII case; the whole name must match.
+inline bool hostname_pattern_matches(std::string_view pattern, std::string_view name) {
+  std::size_t p = 0, n = 0, star = std::string_view::npos, resume = 0;
+  auto lower = [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.size() && lower(pattern[p]) == lower(name[n])) {
+      ++p;
+      ++n;
+    } else if (star != std::string_view::npos && name[resume] != '.') {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*')
+    ++p;
+  return p == pattern.size();
+}
+
+class server_state {
+public:
+  void add_context(std::string pattern, secure_context context) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    contexts_.emplace_back(std::move(pattern), std::move(context));
+  }
+
+  /// The most recently added context whose pattern matches (Node's order).
+  std::optional<secure_context> lookup(std::string_view servername) const {
+    if (servername.empty()) return std::nullopt;
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = contexts_.rbegin(); it != contexts_.rend(); ++it)
+      if (hostname_pattern_matches(it->first, servername)) return it->second;
+    return std::nullopt;
+  }
+
+  std::shared_ptr<const ticket_key_bytes> ticket_keys() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return ticket_keys_;
+  }
+  void set_ticket_keys(const ticket_key_bytes& keys) {
+    auto fresh = std::make_shared<const ticket_key_bytes>(keys);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ticket_keys_ = std::move(fresh);
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::vector<std::pair<std::string, secure_context>> contexts_;
+  std::shared_ptr<const ticket_key_bytes> ticket_keys_;
+};
+
+} // namespace tlsengine::detail
+// ---- end tlsengine/detail/server_state.hpp ----
+
+#include <openssl/params.h>
+#include <openssl/rand.h>
 
 
 #include <deque>
@@ -2098,11 +2585,38 @@ struct engine_config {
   // Client.
   std::string sni; // empty: no server_name extension
   std::vector<std::uint8_t> session;
+  bool request_ocsp = false;
+  bool pause_on_certificate_request = false;
+  psk_client_function psk_client;
+  int min_dh_size = 1024;
   // Server.
   std::optional<clock::duration> handshake_timeout;
+  std::shared_ptr<server_state> server;
+  bool pause_on_servername = false;
+  bool external_session_cache = false;
+  bool pause_on_ocsp_request = false;
+  alpn_callback_function alpn_callback;
+  psk_server_function psk_server;
+  std::string psk_identity_hint;
+  // Both.
+  std::vector<std::uint8_t> alpn; // wire format: offered (client) / supported (server)
 };
 
-class engine {
+/// Where a decision event stands.
+enum class decision_state { none, waiting, answered };
+struct decision {
+  decision_state state = decision_state::none;
+};
+
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+#define TLSENGINE_TRY try
+#define TLSENGINE_CATCH_ALL catch (...)
+#else
+#define TLSENGINE_TRY if (true)
+#define TLSENGINE_CATCH_ALL else
+#endif
+
+class engine final : public engine_hooks {
 public:
   engine(secure_context context, engine_config config)
       : context_(std::move(context)), config_(std::move(config)) {
@@ -2115,8 +2629,8 @@ public:
       fail_with_openssl(make_error_code(errc::invalid_state));
       return;
     }
-    SSL_set_ex_data(ssl_.get(), ex_index(), this);
-    BIO *bio = BIO_new(engine_bio_method());
+    SSL_set_ex_data(ssl_.get(), hooks_ex_index(), static_cast<engine_hooks*>(this));
+    BIO* bio = BIO_new(engine_bio_method());
     if (bio == nullptr) {
       fail_with_openssl(make_error_code(errc::invalid_state));
       return;
@@ -2124,7 +2638,7 @@ public:
     BIO_set_data(bio, &endpoint_);
     SSL_set_bio(ssl_.get(), bio, bio); // one BIO, one reference, both directions
     SSL_set_info_callback(ssl_.get(), &engine::info_callback);
-    install_context_callbacks(SSL_get_SSL_CTX(ssl_.get()));
+    if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
     if (config_.is_server) {
       int mode = SSL_VERIFY_NONE;
@@ -2133,6 +2647,14 @@ public:
         if (config_.reject_unauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
       }
       SSL_set_verify(ssl_.get(), mode, nullptr);
+      if (config_.psk_server) {
+        SSL_set_psk_server_callback(ssl_.get(), &engine::psk_server_callback);
+        if (!config_.psk_identity_hint.empty() &&
+            SSL_use_psk_identity_hint(ssl_.get(), config_.psk_identity_hint.c_str()) != 1) {
+          fail_with_openssl(make_error_code(errc::invalid_argument));
+          return;
+        }
+      }
       SSL_set_accept_state(ssl_.get());
     } else {
       SSL_set_verify(ssl_.get(), SSL_VERIFY_PEER, nullptr);
@@ -2141,13 +2663,21 @@ public:
         return;
       }
       if (!config_.session.empty() && !apply_session()) return;
+      if (!config_.alpn.empty() &&
+          SSL_set_alpn_protos(ssl_.get(), config_.alpn.data(),
+                              static_cast<unsigned>(config_.alpn.size())) != 0) {
+        fail_with_openssl(make_error_code(errc::alpn_invalid));
+        return;
+      }
+      if (config_.request_ocsp) SSL_set_tlsext_status_type(ssl_.get(), TLSEXT_STATUSTYPE_ocsp);
+      if (config_.psk_client) SSL_set_psk_client_callback(ssl_.get(), &engine::psk_client_callback);
       SSL_set_connect_state(ssl_.get());
       drive(); // the ClientHello is ready in pending_output() at once
     }
   }
 
-  engine(const engine &) = delete;
-  engine &operator=(const engine &) = delete;
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
 
   ~engine() { free_ssl(); }
 
@@ -2228,7 +2758,7 @@ public:
   }
 
   // ---- cleartext -----------------------------------------------------------------------
-  std::size_t write(bytes_view data, std::error_code &ec) {
+  std::size_t write(bytes_view data, std::error_code& ec) {
     ec.clear();
     if (destroyed_ || ssl_ == nullptr) {
       ec = make_error_code(errc::destroyed);
@@ -2263,15 +2793,17 @@ public:
   }
 
   std::size_t read(mutable_bytes_view out) {
+    if (held_) return 0; // the application has not accepted the peer yet
     const std::size_t n = std::min(out.size(), plain_.size());
     if (n != 0) std::memcpy(out.data(), plain_.view().data(), n);
     consume_plaintext(n);
     return n;
   }
 
-  bytes_view peek_plaintext() const noexcept { return plain_.view(); }
+  bytes_view peek_plaintext() const noexcept { return held_ ? bytes_view() : plain_.view(); }
 
   void consume_plaintext(std::size_t n) {
+    if (held_) return;
     plain_.consume(n);
     if (plain_.empty()) {
       if (!in_.empty()) process_buffered_input(); // decrypt what backpressure held back
@@ -2315,8 +2847,101 @@ public:
       fail(make_error_code(errc::handshake_timeout), "TLS handshake timeout");
   }
 
+  // ---- decision answers ------------------------------------------------------------------
+  bool waiting_for_decision() const noexcept {
+    return sni_.state == decision_state::waiting || resume_.state == decision_state::waiting ||
+           ocsp_.state == decision_state::waiting ||
+           certificate_request_.state == decision_state::waiting ||
+           (verify_.state == decision_state::waiting && !config_.is_server);
+  }
+
+  std::error_code use_context(const secure_context& context) {
+    if (std::error_code ec = answer_check(sni_)) return ec;
+    if (!context) return make_error_code(errc::invalid_argument);
+    if (!switch_context(context)) {
+      fail(make_error_code(errc::decision_failed), "switching to the SNI context failed");
+      return error_;
+    }
+    return answered(sni_);
+  }
+
+  /// The default answer to whichever decision is waiting.
+  std::error_code resume() {
+    if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+    if (sni_.state == decision_state::waiting) {
+      if (config_.server)
+        if (auto chosen = config_.server->lookup(client_hello_sni_)) return use_context(*chosen);
+      return answered(sni_);
+    }
+    if (resume_.state == decision_state::waiting) return resume_session({});
+    if (ocsp_.state == decision_state::waiting) return set_ocsp_response({});
+    if (certificate_request_.state == decision_state::waiting)
+      return answered(certificate_request_);
+    if (verify_.state == decision_state::waiting) return verify_result({});
+    return make_error_code(errc::invalid_state);
+  }
+
+  std::error_code resume_session(std::optional<bytes_view> data) {
+    if (std::error_code ec = answer_check(resume_)) return ec;
+    if (data && !data->empty()) {
+      const unsigned char* p = data->data();
+      resume_choice_.reset(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(data->size())));
+      ERR_clear_error(); // an unusable session is a cache miss, not an error
+    }
+    return answered(resume_);
+  }
+
+  std::error_code set_ocsp_response(std::optional<bytes_view> response) {
+    if (std::error_code ec = answer_check(ocsp_)) return ec;
+    if (response && !response->empty()) ocsp_response_ = response->to_vector();
+    return answered(ocsp_);
+  }
+
+  std::error_code use_certificate(std::string_view cert_pem, const key_entry& key) {
+    if (std::error_code ec = answer_check(certificate_request_)) return ec;
+    ERR_clear_error();
+    bio_ptr bio = memory_bio(cert_pem);
+    x509_ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    bool ok = leaf && SSL_use_certificate(ssl_.get(), leaf.get()) == 1;
+    while (ok) {
+      X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+      if (extra == nullptr) break;
+      ok = SSL_add0_chain_cert(ssl_.get(), extra) == 1;
+      if (!ok) X509_free(extra);
+    }
+    ok = ok && only_pem_end_in_queue();
+    if (ok) {
+      bio_ptr key_bio = memory_bio(key.pem);
+      const std::string passphrase = key.passphrase.value_or(std::string());
+      evp_pkey_ptr pkey(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, pem_passphrase_callback,
+                                                const_cast<std::string*>(&passphrase)));
+      ok = pkey && SSL_use_PrivateKey(ssl_.get(), pkey.get()) == 1 &&
+           SSL_check_private_key(ssl_.get()) == 1;
+    }
+    if (!ok) return take_openssl_error_code(); // still waiting: answer again or resume()
+    return answered(certificate_request_);
+  }
+
+  std::error_code verify_result(std::error_code verdict) {
+    if (std::error_code ec = answer_check(verify_)) return ec;
+    verify_answer_ = verdict;
+    if (config_.is_server) {
+      verify_.state = decision_state::answered;
+      verify_error_ = verdict;
+      if (!held_) return {}; // the handshake has not finished: on_handshake_done decides
+      if (verdict) {
+        reject_after_handshake();
+        return {};
+      }
+      held_ = false;
+      events_.emplace_back(events::secure{});
+      return {};
+    }
+    return answered(verify_);
+  }
+
   // ---- state and introspection ---------------------------------------------------------
-  SSL *ssl() const noexcept { return ssl_.get(); }
+  SSL* ssl() const noexcept { return ssl_.get(); }
   bool is_server() const noexcept { return config_.is_server; }
   bool handshake_done() const noexcept { return handshake_done_; }
   bool destroyed() const noexcept { return destroyed_; }
@@ -2324,11 +2949,11 @@ public:
   bool received_close() const noexcept { return received_close_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
-  const std::string &error_message() const noexcept { return error_message_; }
+  const std::string& error_message() const noexcept { return error_message_; }
   std::error_code verify_error() const noexcept { return verify_error_; }
-  const std::string &verify_reason() const noexcept { return verify_reason_; }
-  const secure_context &context() const noexcept { return context_; }
-  const engine_config &config() const noexcept { return config_; }
+  const std::string& verify_reason() const noexcept { return verify_reason_; }
+  const secure_context& context() const noexcept { return context_; }
+  const engine_config& config() const noexcept { return config_; }
   std::size_t buffered_write_size() const noexcept { return staged_.size(); }
   std::size_t buffered_input_size() const noexcept { return in_.size(); }
   std::uint64_t cipher_bytes_in() const noexcept { return cipher_in_; }
@@ -2342,30 +2967,25 @@ public:
 private:
   static constexpr std::size_t direct_write_threshold = 16 * 1024;
 
-  static int ex_index() {
-    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-    return index;
-  }
-  static engine *from(const SSL *ssl) {
-    return ssl ? static_cast<engine *>(SSL_get_ex_data(ssl, ex_index())) : nullptr;
-  }
-
-  static void install_context_callbacks(SSL_CTX *ctx) {
-    // Idempotent and identical for every engine, so racing installs are harmless; the
-    // callbacks find their engine through the SSL's ex_data.
-    SSL_CTX_set_cert_verify_callback(ctx, &engine::verify_callback, nullptr);
-    // As Node: no internal store; sessions reach the application as events.
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_SERVER |
-                                            SSL_SESS_CACHE_NO_INTERNAL_STORE |
-                                            SSL_SESS_CACHE_NO_AUTO_CLEAR);
-    SSL_CTX_sess_set_new_cb(ctx, &engine::new_session_callback);
-  }
+  static engine* from(const SSL* ssl) { return static_cast<engine*>(hooks_of(ssl)); }
 
   bool apply_session() {
-    const unsigned char *p = config_.session.data();
+    const unsigned char* p = config_.session.data();
     ssl_session_ptr session(
         d2i_SSL_SESSION(nullptr, &p, static_cast<long>(config_.session.size())));
-    if (!session || SSL_set_session(ssl_.get(), session.get()) != 1) {
+    if (!session) {
+      fail_with_openssl(make_error_code(errc::invalid_argument));
+      return false;
+    }
+    // A session made for another server name is never offered (the server's identity
+    // is not checked again on resumption): silently fall back to a full handshake.
+    const char* made_for = SSL_SESSION_get0_hostname(session.get());
+    if (made_for != nullptr && config_.sni != made_for) return true;
+    X509* peer = SSL_SESSION_get0_peer(session.get());
+    if (peer != nullptr && !config_.identity_host.empty() && config_.reject_unauthorized &&
+        !config_.check_identity && check_server_identity_x509(config_.identity_host, peer))
+      return true;
+    if (SSL_set_session(ssl_.get(), session.get()) != 1) {
       fail_with_openssl(make_error_code(errc::invalid_argument));
       return false;
     }
@@ -2377,7 +2997,7 @@ private:
     // A connection closed without close_notify would invalidate its session: keep it
     // resumable unless a fatal error already marked it bad.
     if (!error_) SSL_set_shutdown(ssl_.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-    BIO *bio = SSL_get_rbio(ssl_.get());
+    BIO* bio = SSL_get_rbio(ssl_.get());
     if (bio != nullptr) BIO_set_data(bio, nullptr);
     ssl_.reset();
   }
@@ -2396,6 +3016,7 @@ private:
   void drive() {
     if (error_ || destroyed_ || !ssl_) return;
     if (!handshake_done_) {
+      if (waiting_for_decision()) return; // paused: the answer resumes the handshake
       ERR_clear_error();
       const int r = SSL_do_handshake(ssl_.get());
       if (r == 1) {
@@ -2430,10 +3051,16 @@ private:
   bool handle_failure(int r) {
     switch (SSL_get_error(ssl_.get(), r)) {
     case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE: return false;
+    case SSL_ERROR_WANT_WRITE:
+    case SSL_ERROR_WANT_CLIENT_HELLO_CB: // a decision event is out: wait for its answer
+    case SSL_ERROR_WANT_X509_LOOKUP:
+    case SSL_ERROR_WANT_RETRY_VERIFY: return false;
     case SSL_ERROR_ZERO_RETURN: on_close_notify(); return false;
     case SSL_ERROR_SSL:
-      if (verify_error_ && verify_rejected_) {
+      if (callback_error_) {
+        std::string text = take_openssl_error().text;
+        fail(callback_error_, callback_message_ + " (" + text + ")");
+      } else if (verify_error_ && verify_rejected_) {
         std::string text = take_openssl_error().text;
         fail(verify_error_, verify_error_.message() +
                                 (verify_reason_.empty() ? std::string() : ": " + verify_reason_) +
@@ -2448,6 +3075,34 @@ private:
 
   void on_handshake_done() {
     handshake_done_ = true;
+    if (!config_.is_server && config_.min_dh_size > 0) {
+      // As Node: a client refuses weak finite-field DH after the fact.
+      EVP_PKEY* key = nullptr;
+      if (SSL_get_peer_tmp_key(ssl_.get(), &key) == 1 && key != nullptr) {
+        const int bits = EVP_PKEY_get_bits(key);
+        const bool weak = EVP_PKEY_get_base_id(key) == EVP_PKEY_DH && bits < config_.min_dh_size;
+        EVP_PKEY_free(key);
+        if (weak) {
+          fail(make_error_code(errc::dh_param_too_small),
+               "DH parameter size " + std::to_string(bits) + " is less than " +
+                   std::to_string(config_.min_dh_size));
+          return;
+        }
+      }
+      ERR_clear_error();
+    }
+    if (config_.is_server && verify_.state != decision_state::none) {
+      // The application decides about the client certificate: until it accepts, no
+      // application data goes either way.
+      if (verify_.state == decision_state::waiting) {
+        held_ = true;
+        return;
+      }
+      if (verify_answer_) {
+        reject_after_handshake();
+        return;
+      }
+    }
     events_.emplace_back(events::secure{});
   }
 
@@ -2458,7 +3113,7 @@ private:
     if (!config_.connection.allow_half_open) end();
   }
 
-  bool ssl_write(bytes_view data, std::size_t &written) {
+  bool ssl_write(bytes_view data, std::size_t& written) {
     written = 0;
     while (written < data.size()) {
       std::size_t n = 0;
@@ -2475,7 +3130,7 @@ private:
   }
 
   void flush_writes() {
-    if (!handshake_done_ || error_ || destroyed_ || !ssl_) return;
+    if (!handshake_done_ || held_ || error_ || destroyed_ || !ssl_) return;
     if (!staged_.empty()) {
       std::size_t written = 0;
       ssl_write(staged_.view(), written);
@@ -2488,6 +3143,23 @@ private:
       shutdown_sent_ = true;
       ERR_clear_error();
     }
+  }
+
+  std::error_code answer_check(const decision& d) const {
+    if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+    if (error_) return error_;
+    if (d.state != decision_state::waiting) return make_error_code(errc::invalid_state);
+    return {};
+  }
+
+  std::error_code answered(decision& d) {
+    d.state = decision_state::answered;
+    if (in_.empty()) {
+      drive();
+    } else {
+      process_buffered_input();
+    }
+    return {};
   }
 
   void fail_with_openssl(std::error_code fallback) {
@@ -2505,8 +3177,8 @@ private:
   }
 
   // ---- OpenSSL callbacks: record state, decide nothing that waits ----------------------
-  static void info_callback(const SSL *ssl, int where, int value) {
-    engine *self = from(ssl);
+  static void info_callback(const SSL* ssl, int where, int value) {
+    engine* self = from(ssl);
     if (self == nullptr || (where & SSL_CB_ALERT) == 0) return;
     // Only fatal alerts matter for the error event; close_notify is a warning.
     if ((value >> 8) == SSL3_AL_FATAL) {
@@ -2515,58 +3187,385 @@ private:
     }
   }
 
-  static int verify_callback(X509_STORE_CTX *store, void *) {
-    SSL *ssl =
-        static_cast<SSL *>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    engine *self = from(ssl);
-    const int ok = X509_verify_cert(store);
-    if (self == nullptr) return ok > 0 ? 1 : 0;
-    return self->on_verify(store, ok > 0);
-  }
-
+  // ---- OpenSSL callbacks (engine_hooks): record state, decide nothing that waits -------
   /// Decides inside the handshake, so that a rejection sends the proper alert (Node
   /// decides after the handshake and can only close the socket).
-  int on_verify(X509_STORE_CTX *store, bool chain_ok) {
+  int on_verify(X509_STORE_CTX* store) override {
+    if (verify_.state == decision_state::waiting) {
+      // Client: OpenSSL restarts verification on every resume; keep pausing.
+      SSL_set_retry_verify(ssl_.get());
+      return 1;
+    }
+    if (verify_.state == decision_state::answered) {
+      if (!verify_answer_) {
+        verify_error_.clear();
+        return 1;
+      }
+      verify_error_ = verify_answer_;
+      if (config_.is_server) return 1; // rejected after the handshake (see on_handshake_done)
+      verify_rejected_ = true;
+      X509_STORE_CTX_set_error(store, verify_answer_.category() == x509_category()
+                                          ? verify_answer_.value()
+                                          : X509_V_ERR_APPLICATION_VERIFICATION);
+      return 0;
+    }
+    const bool chain_ok = X509_verify_cert(store) > 0;
+    std::error_code verdict;
     if (!chain_ok) {
       long code = X509_STORE_CTX_get_error(store);
       if (code == X509_V_OK) code = X509_V_ERR_UNSPECIFIED;
-      verify_error_ = std::error_code(static_cast<int>(code), x509_category());
-      if (!config_.reject_unauthorized) return 1;
-      verify_rejected_ = true;
+      verdict = std::error_code(static_cast<int>(code), x509_category());
+    } else if (!config_.is_server && !config_.identity_host.empty()) {
+      verdict = check_identity(X509_STORE_CTX_get0_cert(store));
+    }
+    verify_error_ = verdict;
+    if (config_.connection.pause_on_verify) {
+      verify_.state = decision_state::waiting;
+      events_.emplace_back(events::verify_peer{verdict});
+      if (!config_.is_server) SSL_set_retry_verify(ssl_.get());
+      return 1;
+    }
+    if (!verdict || !config_.reject_unauthorized) return 1;
+    verify_rejected_ = true;
+    if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+    return 0;
+  }
+
+  std::error_code check_identity(X509* leaf) {
+    std::error_code ec;
+    std::string reason;
+    if (config_.check_identity) {
+      TLSENGINE_TRY {
+        ec = config_.check_identity(config_.identity_host, certificate_info_from_x509(leaf));
+      }
+      TLSENGINE_CATCH_ALL { ec = make_error_code(errc::decision_failed); }
+    } else {
+      ec = check_server_identity_x509(config_.identity_host, leaf, &reason);
+    }
+    if (ec) verify_reason_ = std::move(reason);
+    return ec;
+  }
+
+  int on_new_session(SSL_SESSION* session) override {
+    if (config_.is_server) {
+      if (!config_.external_session_cache) return 0;
+      unsigned int id_length = 0;
+      const unsigned char* id = SSL_SESSION_get_id(session, &id_length);
+      if (id_length == 0) return 0;
+      events::new_session e;
+      e.id.assign(id, id + id_length);
+      e.data = serialize(session);
+      if (!e.data.empty()) events_.emplace_back(std::move(e));
       return 0;
     }
-    if (!config_.is_server && !config_.identity_host.empty()) {
-      X509 *leaf = X509_STORE_CTX_get0_cert(store);
-      std::string reason;
-      std::error_code ec;
-      if (config_.check_identity) {
-        ec = config_.check_identity(config_.identity_host, certificate_info_from_x509(leaf));
-      } else {
-        ec = check_server_identity_x509(config_.identity_host, leaf, &reason);
+    if (SSL_SESSION_is_resumable(session) != 1) return 0;
+    events::session e{serialize(session)};
+    if (!e.data.empty()) events_.emplace_back(std::move(e));
+    return 0; // we keep no reference
+  }
+
+  static std::vector<std::uint8_t> serialize(SSL_SESSION* session) {
+    std::vector<std::uint8_t> out;
+    const int size = i2d_SSL_SESSION(session, nullptr);
+    if (size <= 0) return out;
+    out.resize(static_cast<std::size_t>(size));
+    unsigned char* p = out.data();
+    i2d_SSL_SESSION(session, &p);
+    return out;
+  }
+
+  SSL_SESSION* on_get_session(const unsigned char* id, int length) override {
+    if (!resume_choice_) return nullptr;
+    unsigned int have_length = 0;
+    const unsigned char* have = SSL_SESSION_get_id(resume_choice_.get(), &have_length);
+    if (static_cast<int>(have_length) != length || std::memcmp(have, id, have_length) != 0 ||
+        !may_resume(resume_choice_.get()))
+      return nullptr;
+    return resume_choice_.release(); // served once; our reference goes to OpenSSL
+  }
+
+  bool may_resume(SSL_SESSION* session) override {
+    // Never resume a session under another server name than the one it was made for.
+    const char* made_for = SSL_SESSION_get0_hostname(session);
+    return (made_for == nullptr ? std::string() : std::string(made_for)) == client_hello_sni_;
+  }
+
+  int on_client_hello(int* alert) override {
+    if (!config_.is_server) return SSL_CLIENT_HELLO_SUCCESS;
+    // Called again on every resume while paused, and after a context switch: idempotent.
+    if (sni_.state == decision_state::none) {
+      client_hello_sni_ = parse_server_name();
+      if (config_.pause_on_servername) {
+        sni_.state = decision_state::waiting;
+        events_.emplace_back(events::servername{client_hello_sni_});
+        return SSL_CLIENT_HELLO_RETRY;
       }
-      if (ec) {
-        verify_error_ = ec;
-        verify_reason_ = std::move(reason);
-        if (!config_.reject_unauthorized) return 1;
-        verify_rejected_ = true;
-        X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
-        return 0;
+      sni_.state = decision_state::answered;
+      if (config_.server) {
+        if (auto chosen = config_.server->lookup(client_hello_sni_)) {
+          if (!switch_context(*chosen)) {
+            *alert = SSL_AD_INTERNAL_ERROR;
+            return SSL_CLIENT_HELLO_ERROR;
+          }
+        }
       }
     }
+    if (sni_.state == decision_state::waiting) return SSL_CLIENT_HELLO_RETRY;
+
+    if (config_.external_session_cache && resume_.state == decision_state::none) {
+      resume_.state = decision_state::answered;
+      std::vector<std::uint8_t> id = offered_session_id();
+      if (!id.empty()) {
+        resume_.state = decision_state::waiting;
+        events_.emplace_back(events::resume_session{std::move(id)});
+        return SSL_CLIENT_HELLO_RETRY;
+      }
+    }
+    if (resume_.state == decision_state::waiting) return SSL_CLIENT_HELLO_RETRY;
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
+
+  /// The host_name of the server_name extension (SSL_get_servername is not set yet).
+  std::string parse_server_name() {
+    const unsigned char* p = nullptr;
+    std::size_t n = 0;
+    if (SSL_client_hello_get0_ext(ssl_.get(), TLSEXT_TYPE_server_name, &p, &n) != 1 || n < 2)
+      return {};
+    std::size_t list = (std::size_t(p[0]) << 8) | p[1];
+    if (list + 2 > n) return {};
+    for (std::size_t i = 2; i + 3 <= 2 + list;) {
+      const unsigned type = p[i];
+      const std::size_t length = (std::size_t(p[i + 1]) << 8) | p[i + 2];
+      if (i + 3 + length > 2 + list) return {};
+      if (type == TLSEXT_NAMETYPE_host_name)
+        return std::string(reinterpret_cast<const char*>(p + i + 3), length);
+      i += 3 + length;
+    }
+    return {};
+  }
+
+  /// The key an external cache is asked for: TLS 1.2's session id, or with TLS 1.3 and
+  /// stateful tickets the first PSK identity. Never TLS 1.3's random legacy_session_id.
+  std::vector<std::uint8_t> offered_session_id() {
+    const unsigned char* p = nullptr;
+    std::size_t n = 0;
+    bool offers_tls13 = false;
+    if (SSL_get_max_proto_version(ssl_.get()) == 0 ||
+        SSL_get_max_proto_version(ssl_.get()) >= TLS1_3_VERSION) {
+      if (SSL_client_hello_get0_ext(ssl_.get(), TLSEXT_TYPE_supported_versions, &p, &n) == 1 &&
+          n >= 1) {
+        for (std::size_t i = 1; i + 1 < n && i + 1 <= std::size_t(p[0]); i += 2)
+          if (p[i] == 0x03 && p[i + 1] == 0x04) offers_tls13 = true;
+      }
+    }
+    if (offers_tls13) {
+      if ((SSL_get_options(ssl_.get()) & SSL_OP_NO_TICKET) == 0) return {}; // stateless
+      if (SSL_client_hello_get0_ext(ssl_.get(), TLSEXT_TYPE_psk, &p, &n) != 1 || n < 4) return {};
+      const std::size_t identity = (std::size_t(p[2]) << 8) | p[3];
+      if (4 + identity > n) return {};
+      return std::vector<std::uint8_t>(p + 4, p + 4 + identity);
+    }
+    const std::size_t length = SSL_client_hello_get0_session_id(ssl_.get(), &p);
+    return std::vector<std::uint8_t>(p, p + length);
+  }
+
+  bool switch_context(const secure_context& chosen) {
+    if (!chosen.apply_to(ssl_.get())) {
+      ERR_clear_error();
+      return false;
+    }
+    active_context_ = chosen; // keeps the SSL_CTX alive as long as the connection
+    return true;
+  }
+
+  int on_alpn_select(const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                     unsigned int in_length) override {
+    if (config_.alpn_callback) {
+      alpn_request request;
+      request.servername = client_hello_sni_;
+      for (unsigned i = 0; i < in_length;) {
+        const unsigned n = in[i];
+        if (n == 0 || i + 1 + n > in_length) return SSL_TLSEXT_ERR_ALERT_FATAL;
+        request.protocols.emplace_back(reinterpret_cast<const char*>(in + i + 1), n);
+        i += 1 + n;
+      }
+      std::optional<std::string> choice;
+      TLSENGINE_TRY { choice = config_.alpn_callback(request); }
+      TLSENGINE_CATCH_ALL {
+        record_callback_error(make_error_code(errc::decision_failed), "the ALPN callback failed");
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+      }
+      if (!choice) return SSL_TLSEXT_ERR_ALERT_FATAL; // no_application_protocol
+      for (unsigned i = 0; i < in_length; i += 1 + in[i]) {
+        if (in[i] == choice->size() && std::memcmp(in + i + 1, choice->data(), in[i]) == 0) {
+          *out = in + i + 1;
+          *out_length = in[i];
+          return SSL_TLSEXT_ERR_OK;
+        }
+      }
+      record_callback_error(make_error_code(errc::alpn_invalid),
+                            "the ALPN callback chose a protocol the client did not offer: " +
+                                *choice);
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    if (config_.alpn.empty()) return SSL_TLSEXT_ERR_NOACK;
+    unsigned char* selected = nullptr;
+    // The server's order of preference, as Node; no overlap is a fatal
+    // no_application_protocol alert (RFC 7301 3.2).
+    if (SSL_select_next_proto(&selected, out_length, config_.alpn.data(),
+                              static_cast<unsigned>(config_.alpn.size()), in,
+                              in_length) != OPENSSL_NPN_NEGOTIATED)
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+
+  int on_certificate_needed() override {
+    if (config_.is_server) {
+      if (!config_.pause_on_ocsp_request ||
+          SSL_get_tlsext_status_type(ssl_.get()) != TLSEXT_STATUSTYPE_ocsp)
+        return 1;
+      if (ocsp_.state == decision_state::none) {
+        ocsp_.state = decision_state::waiting;
+        events_.emplace_back(ocsp_request_event());
+      }
+      return ocsp_.state == decision_state::waiting ? -1 : 1;
+    }
+    if (!config_.pause_on_certificate_request) return 1;
+    if (certificate_request_.state == decision_state::none) {
+      certificate_request_.state = decision_state::waiting;
+      events::certificate_request e;
+      if (const STACK_OF(X509_NAME)* names = SSL_get0_peer_CA_list(ssl_.get())) {
+        for (int i = 0; i < sk_X509_NAME_num(names); ++i) {
+          char line[512];
+          X509_NAME_oneline(sk_X509_NAME_value(names, i), line, sizeof line);
+          e.acceptable_issuers.emplace_back(line);
+        }
+      }
+      events_.emplace_back(std::move(e));
+    }
+    return certificate_request_.state == decision_state::waiting ? -1 : 1;
+  }
+
+  events::ocsp_request ocsp_request_event() {
+    events::ocsp_request e;
+    X509* cert = SSL_get_certificate(ssl_.get());
+    auto to_der = [](X509* x) {
+      std::vector<std::uint8_t> der;
+      const int n = i2d_X509(x, nullptr);
+      if (n <= 0) return der;
+      der.resize(static_cast<std::size_t>(n));
+      unsigned char* p = der.data();
+      i2d_X509(x, &p);
+      return der;
+    };
+    if (cert == nullptr) return e;
+    e.certificate = to_der(cert);
+    STACK_OF(X509)* chain = nullptr;
+    if (SSL_get0_chain_certs(ssl_.get(), &chain) == 1 && chain != nullptr) {
+      for (int i = 0; i < sk_X509_num(chain); ++i) {
+        X509* candidate = sk_X509_value(chain, i);
+        if (X509_check_issued(candidate, cert) == X509_V_OK) {
+          e.issuer = to_der(candidate);
+          break;
+        }
+      }
+    }
+    return e;
+  }
+
+  int on_ocsp_status() override {
+    if (config_.is_server) {
+      if (!ocsp_response_ || ocsp_response_->empty()) return SSL_TLSEXT_ERR_NOACK;
+      auto* copy = static_cast<unsigned char*>(OPENSSL_malloc(ocsp_response_->size()));
+      if (copy == nullptr) return SSL_TLSEXT_ERR_NOACK;
+      std::memcpy(copy, ocsp_response_->data(), ocsp_response_->size());
+      SSL_set_tlsext_status_ocsp_resp(ssl_.get(), copy, static_cast<long>(ocsp_response_->size()));
+      return SSL_TLSEXT_ERR_OK;
+    }
+    if (!config_.request_ocsp) return 1;
+    const unsigned char* p = nullptr;
+    const long n = SSL_get_tlsext_status_ocsp_resp(ssl_.get(), &p);
+    events::ocsp_response e;
+    if (p != nullptr && n > 0) e.response.assign(p, p + n);
+    events_.emplace_back(std::move(e));
     return 1;
   }
 
-  static int new_session_callback(SSL *ssl, SSL_SESSION *session) {
-    engine *self = from(ssl);
-    if (self == nullptr || self->config_.is_server) return 0;
-    const int size = i2d_SSL_SESSION(session, nullptr);
-    if (size <= 0) return 0;
-    events::session e;
-    e.data.resize(static_cast<std::size_t>(size));
-    unsigned char *p = e.data.data();
-    i2d_SSL_SESSION(session, &p);
-    self->events_.emplace_back(std::move(e));
-    return 0; // we keep no reference
+  int on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                    EVP_MAC_CTX* mac, int encrypt) override {
+    if (!ticket_keys_) return encrypt ? -1 : 0;
+    const ticket_key_bytes& keys = *ticket_keys_;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+                                          const_cast<std::uint8_t*>(keys.data() + 16), 16),
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+        OSSL_PARAM_construct_end()};
+    if (encrypt) {
+      std::memcpy(name, keys.data(), 16);
+      if (RAND_bytes(iv, 16) != 1 ||
+          EVP_EncryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
+          EVP_MAC_CTX_set_params(mac, params) != 1)
+        return -1;
+      return 1;
+    }
+    if (std::memcmp(name, keys.data(), 16) != 0) return 0; // another key: full handshake
+    if (EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
+        EVP_MAC_CTX_set_params(mac, params) != 1)
+      return -1;
+    return 1;
+  }
+
+  void on_keylog(const char* line) override {
+    if (config_.connection.enable_keylog) events_.emplace_back(events::keylog{line});
+  }
+
+  static unsigned int psk_client_callback(SSL* ssl, const char* hint, char* identity,
+                                          unsigned int max_identity, unsigned char* psk,
+                                          unsigned int max_psk) {
+    engine* self = from(ssl);
+    if (self == nullptr || !self->config_.psk_client) return 0;
+    std::optional<psk_credentials> answer;
+    TLSENGINE_TRY { answer = self->config_.psk_client(hint ? hint : ""); }
+    TLSENGINE_CATCH_ALL { answer.reset(); }
+    if (!answer || answer->key.empty() || answer->key.size() > max_psk ||
+        answer->identity.size() + 1 > max_identity) {
+      self->record_callback_error(make_error_code(errc::decision_failed),
+                                  "the PSK callback gave no usable identity and key");
+      return 0;
+    }
+    std::memcpy(identity, answer->identity.c_str(), answer->identity.size() + 1);
+    std::memcpy(psk, answer->key.data(), answer->key.size());
+    return static_cast<unsigned int>(answer->key.size());
+  }
+
+  static unsigned int psk_server_callback(SSL* ssl, const char* identity, unsigned char* psk,
+                                          unsigned int max_psk) {
+    engine* self = from(ssl);
+    if (self == nullptr || !self->config_.psk_server) return 0;
+    std::optional<std::vector<std::uint8_t>> key;
+    TLSENGINE_TRY { key = self->config_.psk_server(identity ? identity : ""); }
+    TLSENGINE_CATCH_ALL { key.reset(); }
+    if (!key || key->empty() || key->size() > max_psk) return 0; // unknown identity
+    std::memcpy(psk, key->data(), key->size());
+    return static_cast<unsigned int>(key->size());
+  }
+
+  void record_callback_error(std::error_code code, std::string message) {
+    if (callback_error_) return;
+    callback_error_ = code;
+    callback_message_ = std::move(message);
+  }
+
+  void reject_after_handshake() {
+    // OpenSSL 3.0 cannot send an arbitrary alert once the handshake is done, and
+    // SSL_set_retry_verify is ignored on a server: the connection fails here, no byte of
+    // application data was released, and the caller closes the transport.
+    held_ = false;
+    plain_.clear();
+    fail(verify_answer_.category() == x509_category() ? verify_answer_
+                                                      : make_error_code(errc::verify_rejected),
+         "the application rejected the peer's certificate: " + verify_answer_.message());
   }
 
   static constexpr std::size_t record_size = 16 * 1024;
@@ -2598,6 +3597,18 @@ private:
   std::uint64_t cipher_in_ = 0;
   std::uint64_t clear_in_ = 0;  // cleartext accepted by write()
   std::uint64_t clear_out_ = 0; // cleartext decrypted for read()
+
+  // Decisions.
+  decision sni_, resume_, ocsp_, certificate_request_, verify_;
+  std::string client_hello_sni_;
+  secure_context active_context_; // after an SNI switch
+  ssl_session_ptr resume_choice_;
+  std::optional<std::vector<std::uint8_t>> ocsp_response_;
+  std::error_code verify_answer_;
+  bool held_ = false; // server: application data waits for verify_result()
+  std::shared_ptr<const ticket_key_bytes> ticket_keys_;
+  std::error_code callback_error_;
+  std::string callback_message_;
 };
 
 } // namespace tlsengine::detail
@@ -2619,8 +3630,20 @@ struct client_options : context_options, connection_options {
   bool reject_unauthorized = true;
   /// Node's checkServerIdentity; empty means tlsengine::check_server_identity.
   check_server_identity_function check_server_identity;
-  /// A session from an earlier `session` event or connection::session(), to resume.
+  /// A session from an earlier `session` event or connection::session(), to resume. It
+  /// is offered only to the server name it was made for.
   std::vector<std::uint8_t> session;
+  /// ALPN protocols to offer, most preferred first (Node's ALPNProtocols).
+  alpn_list alpn_protocols;
+  /// Ask for a stapled OCSP response: the `ocsp_response` event (Node's requestOCSP).
+  bool request_ocsp = false;
+  /// Node's pskCallback: the identity and key for the server's hint.
+  psk_client_function psk_callback;
+  /// Refuse finite-field DH keys smaller than this (Node's minDHSize); 0: no check.
+  int min_dh_size = 1024;
+  /// Opt-in `certificate_request` decision: choose the client certificate when the
+  /// server asks, with connection::use_certificate() or resume().
+  bool pause_on_certificate_request = false;
 };
 
 /// Node's socket.getCipher().
@@ -2639,7 +3662,7 @@ public:
   connection() = default;
 
   /// A client connection; the ClientHello is in pending_output() at once.
-  static result<connection> client(const client_options &options) {
+  static result<connection> client(const client_options& options) {
     tlsengine::secure_context context = options.secure_context;
     if (!context) {
       auto created = secure_context::create(options);
@@ -2656,6 +3679,15 @@ public:
       config.sni = options.servername;
     config.check_identity = options.check_server_identity;
     config.session = options.session;
+    if (options.alpn_protocols.is_set()) {
+      auto wire = options.alpn_protocols.encode();
+      if (!wire) return wire.error();
+      config.alpn = std::move(*wire);
+    }
+    config.request_ocsp = options.request_ocsp;
+    config.psk_client = options.psk_callback;
+    config.min_dh_size = options.min_dh_size;
+    config.pause_on_certificate_request = options.pause_on_certificate_request;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
     // Setup failures (a bad session blob) are reported now rather than on first use.
     if (c.engine_->error() && !c.engine_->handshake_done() && c.engine_->cipher_bytes_out() == 0)
@@ -2691,7 +3723,7 @@ public:
 
   /// Cleartext out. Before the handshake completes it is buffered and sent after it.
   /// Returns the bytes accepted (fewer when the write buffer is full); `ec` says why none.
-  std::size_t write(bytes_view cleartext, std::error_code &ec) {
+  std::size_t write(bytes_view cleartext, std::error_code& ec) {
     if (!engine_) {
       ec = make_error_code(errc::destroyed);
       return 0;
@@ -2755,7 +3787,7 @@ public:
     if (!engine_ || !engine_->handshake_done() || engine_->verify_error()) return false;
     if (!engine_->ssl()) return false;
     if (engine_->is_server() && !engine_->config().verify_peer) return false;
-    X509 *peer = SSL_get0_peer_certificate(engine_->ssl());
+    X509* peer = SSL_get0_peer_certificate(engine_->ssl());
     return peer != nullptr && SSL_get_verify_result(engine_->ssl()) == X509_V_OK;
   }
   /// Node's authorizationError: "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID", ...;
@@ -2775,7 +3807,69 @@ public:
   }
   std::string verify_reason() const { return engine_ ? engine_->verify_reason() : std::string(); }
 
+  // ---- decision answers (see the decision events in events.hpp) ---------------------------
+  // Each returns {} when taken; errc::invalid_state when no such decision is waiting;
+  // errc::destroyed after destroy(). The caller drains as after feed().
+
+  /// `servername`: continue with this context (its certificate, CA, ciphers, versions).
+  std::error_code use_context(const secure_context& context) {
+    return engine_ ? engine_->use_context(context) : make_error_code(errc::destroyed);
+  }
+  /// The default answer to the waiting decision: the add_context table's (or the default)
+  /// context, no cached session, no OCSP staple, no client certificate, accept the peer.
+  std::error_code resume() {
+    return engine_ ? engine_->resume() : make_error_code(errc::destroyed);
+  }
+  /// `resume_session`: the session data stored from a `new_session` event (a cache hit).
+  std::error_code resume_session(bytes_view session_data) {
+    return engine_ ? engine_->resume_session(session_data) : make_error_code(errc::destroyed);
+  }
+  /// `resume_session`: a cache miss (full handshake).
+  std::error_code resume_session() {
+    return engine_ ? engine_->resume_session(std::nullopt) : make_error_code(errc::destroyed);
+  }
+  /// `ocsp_request`: the DER OCSP response to staple.
+  std::error_code set_ocsp_response(bytes_view response) {
+    return engine_ ? engine_->set_ocsp_response(response) : make_error_code(errc::destroyed);
+  }
+  /// `ocsp_request`: nothing to staple.
+  std::error_code set_ocsp_response() {
+    return engine_ ? engine_->set_ocsp_response(std::nullopt) : make_error_code(errc::destroyed);
+  }
+  /// `certificate_request`: send this certificate chain (PEM) and key. A bad PEM or key
+  /// returns its error and the decision stays open.
+  std::error_code use_certificate(std::string_view cert_pem, const key_entry& key) {
+    return engine_ ? engine_->use_certificate(cert_pem, key) : make_error_code(errc::destroyed);
+  }
+  /// `verify_peer`: {} accepts the peer; an error rejects it. An x509_category() code
+  /// picks the alert (CERT_REVOKED → certificate_revoked ...), anything else
+  /// handshake_failure. A server rejects after its handshake: no application data ever
+  /// reaches either side, the connection fails with the code (no alert: OpenSSL 3.0
+  /// cannot send one at that point) and the caller closes the transport.
+  std::error_code verify_result(std::error_code verdict) {
+    return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
+  }
+
   // ---- introspection (Node's getters) ---------------------------------------------------
+  /// The protocol ALPN agreed on; empty when none.
+  std::string alpn_protocol() const {
+    if (!engine_ || !engine_->ssl()) return {};
+    const unsigned char* p = nullptr;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(engine_->ssl(), &p, &n);
+    return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
+  }
+  /// Client: the TLS session ticket the server sent (Node's getTLSTicket()); empty if none.
+  std::vector<std::uint8_t> tls_ticket() const {
+    if (!engine_ || !engine_->ssl()) return {};
+    SSL_SESSION* s = SSL_get_session(engine_->ssl());
+    const unsigned char* p = nullptr;
+    std::size_t n = 0;
+    if (s == nullptr) return {};
+    SSL_SESSION_get0_ticket(s, &p, &n);
+    return p ? std::vector<std::uint8_t>(p, p + n) : std::vector<std::uint8_t>();
+  }
+
   /// "TLSv1.3", "TLSv1.2", ...; empty before the handshake.
   std::string protocol() const {
     if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
@@ -2783,11 +3877,11 @@ public:
   }
   std::optional<cipher_info> cipher() const {
     if (!engine_ || !engine_->ssl()) return std::nullopt;
-    const SSL_CIPHER *c = SSL_get_current_cipher(engine_->ssl());
+    const SSL_CIPHER* c = SSL_get_current_cipher(engine_->ssl());
     if (c == nullptr) return std::nullopt;
     cipher_info info;
     info.name = SSL_CIPHER_get_name(c);
-    const char *standard = SSL_CIPHER_standard_name(c);
+    const char* standard = SSL_CIPHER_standard_name(c);
     info.standard_name = standard ? standard : info.name;
     info.version = SSL_CIPHER_get_version(c);
     return info;
@@ -2796,7 +3890,7 @@ public:
   /// chain the peer sent.
   certificate_info peer_certificate(bool detailed = false) const {
     if (!engine_ || !engine_->ssl()) return {};
-    X509 *peer = SSL_get0_peer_certificate(engine_->ssl());
+    X509* peer = SSL_get0_peer_certificate(engine_->ssl());
     if (peer == nullptr) return {};
     if (!detailed) return detail::certificate_info_from_x509(peer);
     return detail::certificate_info_with_chain(peer, SSL_get_peer_cert_chain(engine_->ssl()));
@@ -2804,7 +3898,7 @@ public:
   /// Our own certificate (empty when none).
   certificate_info certificate() const {
     if (!engine_ || !engine_->ssl()) return {};
-    X509 *own = SSL_get_certificate(engine_->ssl());
+    X509* own = SSL_get_certificate(engine_->ssl());
     return own ? detail::certificate_info_from_x509(own) : certificate_info();
   }
   bool is_session_reused() const {
@@ -2814,19 +3908,19 @@ public:
   std::string servername() const {
     if (!engine_ || !engine_->ssl()) return {};
     if (!engine_->is_server()) return engine_->config().sni;
-    const char *name = SSL_get_servername(engine_->ssl(), TLSEXT_NAMETYPE_host_name);
+    const char* name = SSL_get_servername(engine_->ssl(), TLSEXT_NAMETYPE_host_name);
     return name ? name : "";
   }
   /// Client: the current session, serialized (resume with client_options::session). For
   /// TLS 1.3 prefer the `session` event: tickets arrive after the handshake.
   std::vector<std::uint8_t> session() const {
     if (!engine_ || !engine_->ssl()) return {};
-    SSL_SESSION *s = SSL_get_session(engine_->ssl());
+    SSL_SESSION* s = SSL_get_session(engine_->ssl());
     if (s == nullptr || SSL_SESSION_is_resumable(s) != 1) return {};
     const int size = i2d_SSL_SESSION(s, nullptr);
     if (size <= 0) return {};
     std::vector<std::uint8_t> out(static_cast<std::size_t>(size));
-    unsigned char *p = out.data();
+    unsigned char* p = out.data();
     i2d_SSL_SESSION(s, &p);
     return out;
   }
@@ -2841,14 +3935,14 @@ public:
   }
 
   /// The underlying SSL, for what tlsengine does not wrap (do not free it, do not do I/O).
-  SSL *native_handle() const noexcept { return engine_ ? engine_->ssl() : nullptr; }
+  SSL* native_handle() const noexcept { return engine_ ? engine_->ssl() : nullptr; }
 
 private:
   friend class server;
   explicit connection(std::unique_ptr<detail::engine> engine) : engine_(std::move(engine)) {}
 
-  static bool is_ip_address(const std::string &host) {
-    ASN1_OCTET_STRING *ip = a2i_IPADDRESS(host.c_str());
+  static bool is_ip_address(const std::string& host) {
+    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
     ERR_clear_error();
     if (ip == nullptr) return false;
     ASN1_OCTET_STRING_free(ip);
@@ -2875,7 +3969,7 @@ struct pump_options {
 };
 
 /// Moves `from`'s pending output into `to` (at most one chunk). Returns the bytes moved.
-inline std::size_t transfer(connection &from, connection &to, pump_options options = {}) {
+inline std::size_t transfer(connection& from, connection& to, pump_options options = {}) {
   const bytes_view out = from.pending_output();
   if (out.empty()) return 0;
   const std::size_t taken = to.feed(out.subview(0, options.chunk));
@@ -2885,7 +3979,7 @@ inline std::size_t transfer(connection &from, connection &to, pump_options optio
 
 /// Moves ciphertext both ways until neither side has output the other can take.
 /// Returns the bytes moved. It does not read cleartext or events: the caller drains.
-inline std::size_t pump(connection &a, connection &b, pump_options options = {}) {
+inline std::size_t pump(connection& a, connection& b, pump_options options = {}) {
   std::size_t total = 0;
   for (;;) {
     const std::size_t moved = transfer(a, b, options) + transfer(b, a, options);
@@ -2902,6 +3996,7 @@ inline std::size_t pump(connection &a, connection &b, pump_options options = {})
 
 
 
+
 namespace tlsengine {
 
 /// tls.createServer's options. Every createSecureContext option is accepted; or pass an
@@ -2912,6 +4007,22 @@ struct server_options : context_options, connection_options {
   bool reject_unauthorized = true; ///< with request_cert: refuse clients that fail verification
   /// The handshake must complete within this time (deadline() / on_timeout()); zero: none.
   clock::duration handshake_timeout = std::chrono::seconds(120);
+  /// ALPN protocols supported, in the server's order of preference.
+  alpn_list alpn_protocols;
+  /// Node's ALPNCallback; exclusive with alpn_protocols.
+  alpn_callback_function alpn_callback;
+  /// Opt-in `servername` decision (else the add_context table decides at once).
+  bool pause_on_servername = false;
+  /// `new_session` events and the `resume_session` decision: the application keeps the
+  /// session cache (TLS 1.2 session ids; TLS 1.3 when secure_options has SSL_OP_NO_TICKET).
+  bool external_session_cache = false;
+  /// Opt-in `ocsp_request` decision when a client asks for a stapled response.
+  bool pause_on_ocsp_request = false;
+  /// Node's pskCallback (server side): the key for an identity.
+  psk_server_function psk_callback;
+  std::string psk_identity_hint;
+  /// 48 bytes in Node's layout (name, HMAC secret, AES key); empty: random.
+  std::vector<std::uint8_t> ticket_keys;
 };
 
 /// Shareable by connections on many threads; accept() itself is thread-safe.
@@ -2919,16 +4030,39 @@ class server {
 public:
   server() = default;
 
-  static result<server> create(const server_options &options) {
+  static result<server> create(const server_options& options) {
     tlsengine::secure_context context = options.secure_context;
     if (!context) {
       auto created = secure_context::create(options);
       if (!created) return created.error();
       context = std::move(*created);
     }
-    if (!context.has_certificate() && SSL_CTX_get0_certificate(context.native_handle()) == nullptr)
+    if (!context.has_certificate() && !options.psk_callback)
       return make_error_code(errc::missing_certificate);
+    if (options.alpn_protocols.is_set() && options.alpn_callback)
+      return make_error_code(errc::invalid_argument); // Node: ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS
     auto state = std::make_shared<state_type>();
+    state->shared = std::make_shared<detail::server_state>();
+    state->config.server = state->shared;
+    if (options.alpn_protocols.is_set()) {
+      auto wire = options.alpn_protocols.encode();
+      if (!wire) return wire.error();
+      state->config.alpn = std::move(*wire);
+    }
+    state->config.alpn_callback = options.alpn_callback;
+    state->config.pause_on_servername = options.pause_on_servername;
+    state->config.external_session_cache = options.external_session_cache;
+    state->config.pause_on_ocsp_request = options.pause_on_ocsp_request;
+    state->config.psk_server = options.psk_callback;
+    state->config.psk_identity_hint = options.psk_identity_hint;
+    detail::ticket_key_bytes keys{};
+    if (!options.ticket_keys.empty()) {
+      if (options.ticket_keys.size() != keys.size()) return make_error_code(errc::invalid_argument);
+      std::copy(options.ticket_keys.begin(), options.ticket_keys.end(), keys.begin());
+    } else if (RAND_bytes(keys.data(), static_cast<int>(keys.size())) != 1) {
+      return detail::take_openssl_error_code();
+    }
+    state->shared->set_ticket_keys(keys);
     state->context = std::move(context);
     state->config.is_server = true;
     state->config.connection = options;
@@ -2947,12 +4081,44 @@ public:
     return connection(std::make_unique<detail::engine>(state_->context, state_->config));
   }
 
-  const tlsengine::secure_context &context() const noexcept { return state_->context; }
+  const tlsengine::secure_context& context() const noexcept { return state_->context; }
+
+  /// Node's server.addContext: connections whose SNI matches `hostname` ("*" stands for
+  /// one label's characters) use this context; the latest added wins.
+  std::error_code add_context(std::string hostname, const context_options& options) {
+    auto created = secure_context::create(options);
+    if (!created) return created.error();
+    return add_context(std::move(hostname), *created);
+  }
+  std::error_code add_context(std::string hostname, const tlsengine::secure_context& context) {
+    if (!state_) return make_error_code(errc::invalid_state);
+    if (!context || hostname.empty()) return make_error_code(errc::invalid_argument);
+    state_->shared->add_context(std::move(hostname), context);
+    return {};
+  }
+
+  /// The 48 bytes of session ticket keys (Node's getTicketKeys()).
+  std::vector<std::uint8_t> ticket_keys() const {
+    if (!state_) return {};
+    auto keys = state_->shared->ticket_keys();
+    return keys ? std::vector<std::uint8_t>(keys->begin(), keys->end())
+                : std::vector<std::uint8_t>();
+  }
+  /// Node's setTicketKeys(): new connections use these; those under way keep theirs.
+  std::error_code set_ticket_keys(bytes_view keys) {
+    if (!state_) return make_error_code(errc::invalid_state);
+    detail::ticket_key_bytes bytes{};
+    if (keys.size() != bytes.size()) return make_error_code(errc::invalid_argument);
+    std::copy(keys.begin(), keys.end(), bytes.begin());
+    state_->shared->set_ticket_keys(bytes);
+    return {};
+  }
 
 private:
   struct state_type {
     tlsengine::secure_context context;
     detail::engine_config config;
+    std::shared_ptr<detail::server_state> shared;
   };
   explicit server(std::shared_ptr<state_type> state) : state_(std::move(state)) {}
   std::shared_ptr<state_type> state_;

@@ -13,9 +13,9 @@
 namespace tlsengine::detail {
 
 struct bio_endpoint {
-  const std::uint8_t *input = nullptr; // ciphertext OpenSSL may read now
+  const std::uint8_t* input = nullptr; // ciphertext OpenSSL may read now
   std::size_t input_size = 0;
-  byte_buffer *output = nullptr; // where records OpenSSL writes go
+  byte_buffer* output = nullptr; // where records OpenSSL writes go
   std::uint64_t bytes_read = 0;  // ciphertext in, for the counters
   std::uint64_t bytes_written = 0;
 
@@ -31,8 +31,8 @@ struct bio_endpoint {
   }
 };
 
-inline int engine_bio_read(BIO *bio, char *out, std::size_t size, std::size_t *read) {
-  auto *endpoint = static_cast<bio_endpoint *>(BIO_get_data(bio));
+inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
+  auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
   if (endpoint == nullptr || endpoint->input_size == 0) {
     // No more input for now: OpenSSL sees "want read", never EOF. The engine decides
@@ -50,8 +50,8 @@ inline int engine_bio_read(BIO *bio, char *out, std::size_t size, std::size_t *r
   return 1;
 }
 
-inline int engine_bio_write(BIO *bio, const char *in, std::size_t size, std::size_t *written) {
-  auto *endpoint = static_cast<bio_endpoint *>(BIO_get_data(bio));
+inline int engine_bio_write(BIO* bio, const char* in, std::size_t size, std::size_t* written) {
+  auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
   if (endpoint == nullptr || endpoint->output == nullptr) {
     *written = 0;
@@ -63,8 +63,8 @@ inline int engine_bio_write(BIO *bio, const char *in, std::size_t size, std::siz
   return 1;
 }
 
-inline long engine_bio_ctrl(BIO *bio, int cmd, long, void *) {
-  auto *endpoint = static_cast<bio_endpoint *>(BIO_get_data(bio));
+inline long engine_bio_ctrl(BIO* bio, int cmd, long, void*) {
+  auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
   switch (cmd) {
   case BIO_CTRL_FLUSH: return 1;
   case BIO_CTRL_PENDING: return endpoint ? static_cast<long>(endpoint->input_size) : 0;
@@ -75,20 +75,20 @@ inline long engine_bio_ctrl(BIO *bio, int cmd, long, void *) {
   }
 }
 
-inline int engine_bio_create(BIO *bio) {
+inline int engine_bio_create(BIO* bio) {
   BIO_set_init(bio, 1);
   return 1;
 }
 
-inline int engine_bio_destroy(BIO *bio) {
+inline int engine_bio_destroy(BIO* bio) {
   BIO_set_data(bio, nullptr);
   return 1;
 }
 
 /// The process-wide method table, made once (thread-safe static initialisation).
-inline const BIO_METHOD *engine_bio_method() {
-  static BIO_METHOD *method = [] {
-    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tlsengine");
+inline const BIO_METHOD* engine_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tlsengine");
     if (m != nullptr) {
       BIO_meth_set_read_ex(m, engine_bio_read);
       BIO_meth_set_write_ex(m, engine_bio_write);

@@ -12,9 +12,16 @@
 #include "byte_buffer.hpp"
 #include "handles.hpp"
 #include "openssl_error.hpp"
+#include "server_state.hpp"
 
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include <deque>
 #include <optional>
@@ -34,11 +41,38 @@ struct engine_config {
   // Client.
   std::string sni; // empty: no server_name extension
   std::vector<std::uint8_t> session;
+  bool request_ocsp = false;
+  bool pause_on_certificate_request = false;
+  psk_client_function psk_client;
+  int min_dh_size = 1024;
   // Server.
   std::optional<clock::duration> handshake_timeout;
+  std::shared_ptr<server_state> server;
+  bool pause_on_servername = false;
+  bool external_session_cache = false;
+  bool pause_on_ocsp_request = false;
+  alpn_callback_function alpn_callback;
+  psk_server_function psk_server;
+  std::string psk_identity_hint;
+  // Both.
+  std::vector<std::uint8_t> alpn; // wire format: offered (client) / supported (server)
 };
 
-class engine {
+/// Where a decision event stands.
+enum class decision_state { none, waiting, answered };
+struct decision {
+  decision_state state = decision_state::none;
+};
+
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+#define TLSENGINE_TRY try
+#define TLSENGINE_CATCH_ALL catch (...)
+#else
+#define TLSENGINE_TRY if (true)
+#define TLSENGINE_CATCH_ALL else
+#endif
+
+class engine final : public engine_hooks {
 public:
   engine(secure_context context, engine_config config)
       : context_(std::move(context)), config_(std::move(config)) {
@@ -51,8 +85,8 @@ public:
       fail_with_openssl(make_error_code(errc::invalid_state));
       return;
     }
-    SSL_set_ex_data(ssl_.get(), ex_index(), this);
-    BIO *bio = BIO_new(engine_bio_method());
+    SSL_set_ex_data(ssl_.get(), hooks_ex_index(), static_cast<engine_hooks*>(this));
+    BIO* bio = BIO_new(engine_bio_method());
     if (bio == nullptr) {
       fail_with_openssl(make_error_code(errc::invalid_state));
       return;
@@ -60,7 +94,7 @@ public:
     BIO_set_data(bio, &endpoint_);
     SSL_set_bio(ssl_.get(), bio, bio); // one BIO, one reference, both directions
     SSL_set_info_callback(ssl_.get(), &engine::info_callback);
-    install_context_callbacks(SSL_get_SSL_CTX(ssl_.get()));
+    if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
     if (config_.is_server) {
       int mode = SSL_VERIFY_NONE;
@@ -69,6 +103,14 @@ public:
         if (config_.reject_unauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
       }
       SSL_set_verify(ssl_.get(), mode, nullptr);
+      if (config_.psk_server) {
+        SSL_set_psk_server_callback(ssl_.get(), &engine::psk_server_callback);
+        if (!config_.psk_identity_hint.empty() &&
+            SSL_use_psk_identity_hint(ssl_.get(), config_.psk_identity_hint.c_str()) != 1) {
+          fail_with_openssl(make_error_code(errc::invalid_argument));
+          return;
+        }
+      }
       SSL_set_accept_state(ssl_.get());
     } else {
       SSL_set_verify(ssl_.get(), SSL_VERIFY_PEER, nullptr);
@@ -77,13 +119,21 @@ public:
         return;
       }
       if (!config_.session.empty() && !apply_session()) return;
+      if (!config_.alpn.empty() &&
+          SSL_set_alpn_protos(ssl_.get(), config_.alpn.data(),
+                              static_cast<unsigned>(config_.alpn.size())) != 0) {
+        fail_with_openssl(make_error_code(errc::alpn_invalid));
+        return;
+      }
+      if (config_.request_ocsp) SSL_set_tlsext_status_type(ssl_.get(), TLSEXT_STATUSTYPE_ocsp);
+      if (config_.psk_client) SSL_set_psk_client_callback(ssl_.get(), &engine::psk_client_callback);
       SSL_set_connect_state(ssl_.get());
       drive(); // the ClientHello is ready in pending_output() at once
     }
   }
 
-  engine(const engine &) = delete;
-  engine &operator=(const engine &) = delete;
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
 
   ~engine() { free_ssl(); }
 
@@ -164,7 +214,7 @@ public:
   }
 
   // ---- cleartext -----------------------------------------------------------------------
-  std::size_t write(bytes_view data, std::error_code &ec) {
+  std::size_t write(bytes_view data, std::error_code& ec) {
     ec.clear();
     if (destroyed_ || ssl_ == nullptr) {
       ec = make_error_code(errc::destroyed);
@@ -199,15 +249,17 @@ public:
   }
 
   std::size_t read(mutable_bytes_view out) {
+    if (held_) return 0; // the application has not accepted the peer yet
     const std::size_t n = std::min(out.size(), plain_.size());
     if (n != 0) std::memcpy(out.data(), plain_.view().data(), n);
     consume_plaintext(n);
     return n;
   }
 
-  bytes_view peek_plaintext() const noexcept { return plain_.view(); }
+  bytes_view peek_plaintext() const noexcept { return held_ ? bytes_view() : plain_.view(); }
 
   void consume_plaintext(std::size_t n) {
+    if (held_) return;
     plain_.consume(n);
     if (plain_.empty()) {
       if (!in_.empty()) process_buffered_input(); // decrypt what backpressure held back
@@ -251,8 +303,101 @@ public:
       fail(make_error_code(errc::handshake_timeout), "TLS handshake timeout");
   }
 
+  // ---- decision answers ------------------------------------------------------------------
+  bool waiting_for_decision() const noexcept {
+    return sni_.state == decision_state::waiting || resume_.state == decision_state::waiting ||
+           ocsp_.state == decision_state::waiting ||
+           certificate_request_.state == decision_state::waiting ||
+           (verify_.state == decision_state::waiting && !config_.is_server);
+  }
+
+  std::error_code use_context(const secure_context& context) {
+    if (std::error_code ec = answer_check(sni_)) return ec;
+    if (!context) return make_error_code(errc::invalid_argument);
+    if (!switch_context(context)) {
+      fail(make_error_code(errc::decision_failed), "switching to the SNI context failed");
+      return error_;
+    }
+    return answered(sni_);
+  }
+
+  /// The default answer to whichever decision is waiting.
+  std::error_code resume() {
+    if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+    if (sni_.state == decision_state::waiting) {
+      if (config_.server)
+        if (auto chosen = config_.server->lookup(client_hello_sni_)) return use_context(*chosen);
+      return answered(sni_);
+    }
+    if (resume_.state == decision_state::waiting) return resume_session({});
+    if (ocsp_.state == decision_state::waiting) return set_ocsp_response({});
+    if (certificate_request_.state == decision_state::waiting)
+      return answered(certificate_request_);
+    if (verify_.state == decision_state::waiting) return verify_result({});
+    return make_error_code(errc::invalid_state);
+  }
+
+  std::error_code resume_session(std::optional<bytes_view> data) {
+    if (std::error_code ec = answer_check(resume_)) return ec;
+    if (data && !data->empty()) {
+      const unsigned char* p = data->data();
+      resume_choice_.reset(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(data->size())));
+      ERR_clear_error(); // an unusable session is a cache miss, not an error
+    }
+    return answered(resume_);
+  }
+
+  std::error_code set_ocsp_response(std::optional<bytes_view> response) {
+    if (std::error_code ec = answer_check(ocsp_)) return ec;
+    if (response && !response->empty()) ocsp_response_ = response->to_vector();
+    return answered(ocsp_);
+  }
+
+  std::error_code use_certificate(std::string_view cert_pem, const key_entry& key) {
+    if (std::error_code ec = answer_check(certificate_request_)) return ec;
+    ERR_clear_error();
+    bio_ptr bio = memory_bio(cert_pem);
+    x509_ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    bool ok = leaf && SSL_use_certificate(ssl_.get(), leaf.get()) == 1;
+    while (ok) {
+      X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+      if (extra == nullptr) break;
+      ok = SSL_add0_chain_cert(ssl_.get(), extra) == 1;
+      if (!ok) X509_free(extra);
+    }
+    ok = ok && only_pem_end_in_queue();
+    if (ok) {
+      bio_ptr key_bio = memory_bio(key.pem);
+      const std::string passphrase = key.passphrase.value_or(std::string());
+      evp_pkey_ptr pkey(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, pem_passphrase_callback,
+                                                const_cast<std::string*>(&passphrase)));
+      ok = pkey && SSL_use_PrivateKey(ssl_.get(), pkey.get()) == 1 &&
+           SSL_check_private_key(ssl_.get()) == 1;
+    }
+    if (!ok) return take_openssl_error_code(); // still waiting: answer again or resume()
+    return answered(certificate_request_);
+  }
+
+  std::error_code verify_result(std::error_code verdict) {
+    if (std::error_code ec = answer_check(verify_)) return ec;
+    verify_answer_ = verdict;
+    if (config_.is_server) {
+      verify_.state = decision_state::answered;
+      verify_error_ = verdict;
+      if (!held_) return {}; // the handshake has not finished: on_handshake_done decides
+      if (verdict) {
+        reject_after_handshake();
+        return {};
+      }
+      held_ = false;
+      events_.emplace_back(events::secure{});
+      return {};
+    }
+    return answered(verify_);
+  }
+
   // ---- state and introspection ---------------------------------------------------------
-  SSL *ssl() const noexcept { return ssl_.get(); }
+  SSL* ssl() const noexcept { return ssl_.get(); }
   bool is_server() const noexcept { return config_.is_server; }
   bool handshake_done() const noexcept { return handshake_done_; }
   bool destroyed() const noexcept { return destroyed_; }
@@ -260,11 +405,11 @@ public:
   bool received_close() const noexcept { return received_close_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
-  const std::string &error_message() const noexcept { return error_message_; }
+  const std::string& error_message() const noexcept { return error_message_; }
   std::error_code verify_error() const noexcept { return verify_error_; }
-  const std::string &verify_reason() const noexcept { return verify_reason_; }
-  const secure_context &context() const noexcept { return context_; }
-  const engine_config &config() const noexcept { return config_; }
+  const std::string& verify_reason() const noexcept { return verify_reason_; }
+  const secure_context& context() const noexcept { return context_; }
+  const engine_config& config() const noexcept { return config_; }
   std::size_t buffered_write_size() const noexcept { return staged_.size(); }
   std::size_t buffered_input_size() const noexcept { return in_.size(); }
   std::uint64_t cipher_bytes_in() const noexcept { return cipher_in_; }
@@ -278,30 +423,25 @@ public:
 private:
   static constexpr std::size_t direct_write_threshold = 16 * 1024;
 
-  static int ex_index() {
-    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-    return index;
-  }
-  static engine *from(const SSL *ssl) {
-    return ssl ? static_cast<engine *>(SSL_get_ex_data(ssl, ex_index())) : nullptr;
-  }
-
-  static void install_context_callbacks(SSL_CTX *ctx) {
-    // Idempotent and identical for every engine, so racing installs are harmless; the
-    // callbacks find their engine through the SSL's ex_data.
-    SSL_CTX_set_cert_verify_callback(ctx, &engine::verify_callback, nullptr);
-    // As Node: no internal store; sessions reach the application as events.
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_SERVER |
-                                            SSL_SESS_CACHE_NO_INTERNAL_STORE |
-                                            SSL_SESS_CACHE_NO_AUTO_CLEAR);
-    SSL_CTX_sess_set_new_cb(ctx, &engine::new_session_callback);
-  }
+  static engine* from(const SSL* ssl) { return static_cast<engine*>(hooks_of(ssl)); }
 
   bool apply_session() {
-    const unsigned char *p = config_.session.data();
+    const unsigned char* p = config_.session.data();
     ssl_session_ptr session(
         d2i_SSL_SESSION(nullptr, &p, static_cast<long>(config_.session.size())));
-    if (!session || SSL_set_session(ssl_.get(), session.get()) != 1) {
+    if (!session) {
+      fail_with_openssl(make_error_code(errc::invalid_argument));
+      return false;
+    }
+    // A session made for another server name is never offered (the server's identity
+    // is not checked again on resumption): silently fall back to a full handshake.
+    const char* made_for = SSL_SESSION_get0_hostname(session.get());
+    if (made_for != nullptr && config_.sni != made_for) return true;
+    X509* peer = SSL_SESSION_get0_peer(session.get());
+    if (peer != nullptr && !config_.identity_host.empty() && config_.reject_unauthorized &&
+        !config_.check_identity && check_server_identity_x509(config_.identity_host, peer))
+      return true;
+    if (SSL_set_session(ssl_.get(), session.get()) != 1) {
       fail_with_openssl(make_error_code(errc::invalid_argument));
       return false;
     }
@@ -313,7 +453,7 @@ private:
     // A connection closed without close_notify would invalidate its session: keep it
     // resumable unless a fatal error already marked it bad.
     if (!error_) SSL_set_shutdown(ssl_.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-    BIO *bio = SSL_get_rbio(ssl_.get());
+    BIO* bio = SSL_get_rbio(ssl_.get());
     if (bio != nullptr) BIO_set_data(bio, nullptr);
     ssl_.reset();
   }
@@ -332,6 +472,7 @@ private:
   void drive() {
     if (error_ || destroyed_ || !ssl_) return;
     if (!handshake_done_) {
+      if (waiting_for_decision()) return; // paused: the answer resumes the handshake
       ERR_clear_error();
       const int r = SSL_do_handshake(ssl_.get());
       if (r == 1) {
@@ -366,10 +507,16 @@ private:
   bool handle_failure(int r) {
     switch (SSL_get_error(ssl_.get(), r)) {
     case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE: return false;
+    case SSL_ERROR_WANT_WRITE:
+    case SSL_ERROR_WANT_CLIENT_HELLO_CB: // a decision event is out: wait for its answer
+    case SSL_ERROR_WANT_X509_LOOKUP:
+    case SSL_ERROR_WANT_RETRY_VERIFY: return false;
     case SSL_ERROR_ZERO_RETURN: on_close_notify(); return false;
     case SSL_ERROR_SSL:
-      if (verify_error_ && verify_rejected_) {
+      if (callback_error_) {
+        std::string text = take_openssl_error().text;
+        fail(callback_error_, callback_message_ + " (" + text + ")");
+      } else if (verify_error_ && verify_rejected_) {
         std::string text = take_openssl_error().text;
         fail(verify_error_, verify_error_.message() +
                                 (verify_reason_.empty() ? std::string() : ": " + verify_reason_) +
@@ -384,6 +531,34 @@ private:
 
   void on_handshake_done() {
     handshake_done_ = true;
+    if (!config_.is_server && config_.min_dh_size > 0) {
+      // As Node: a client refuses weak finite-field DH after the fact.
+      EVP_PKEY* key = nullptr;
+      if (SSL_get_peer_tmp_key(ssl_.get(), &key) == 1 && key != nullptr) {
+        const int bits = EVP_PKEY_get_bits(key);
+        const bool weak = EVP_PKEY_get_base_id(key) == EVP_PKEY_DH && bits < config_.min_dh_size;
+        EVP_PKEY_free(key);
+        if (weak) {
+          fail(make_error_code(errc::dh_param_too_small),
+               "DH parameter size " + std::to_string(bits) + " is less than " +
+                   std::to_string(config_.min_dh_size));
+          return;
+        }
+      }
+      ERR_clear_error();
+    }
+    if (config_.is_server && verify_.state != decision_state::none) {
+      // The application decides about the client certificate: until it accepts, no
+      // application data goes either way.
+      if (verify_.state == decision_state::waiting) {
+        held_ = true;
+        return;
+      }
+      if (verify_answer_) {
+        reject_after_handshake();
+        return;
+      }
+    }
     events_.emplace_back(events::secure{});
   }
 
@@ -394,7 +569,7 @@ private:
     if (!config_.connection.allow_half_open) end();
   }
 
-  bool ssl_write(bytes_view data, std::size_t &written) {
+  bool ssl_write(bytes_view data, std::size_t& written) {
     written = 0;
     while (written < data.size()) {
       std::size_t n = 0;
@@ -411,7 +586,7 @@ private:
   }
 
   void flush_writes() {
-    if (!handshake_done_ || error_ || destroyed_ || !ssl_) return;
+    if (!handshake_done_ || held_ || error_ || destroyed_ || !ssl_) return;
     if (!staged_.empty()) {
       std::size_t written = 0;
       ssl_write(staged_.view(), written);
@@ -424,6 +599,23 @@ private:
       shutdown_sent_ = true;
       ERR_clear_error();
     }
+  }
+
+  std::error_code answer_check(const decision& d) const {
+    if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+    if (error_) return error_;
+    if (d.state != decision_state::waiting) return make_error_code(errc::invalid_state);
+    return {};
+  }
+
+  std::error_code answered(decision& d) {
+    d.state = decision_state::answered;
+    if (in_.empty()) {
+      drive();
+    } else {
+      process_buffered_input();
+    }
+    return {};
   }
 
   void fail_with_openssl(std::error_code fallback) {
@@ -441,8 +633,8 @@ private:
   }
 
   // ---- OpenSSL callbacks: record state, decide nothing that waits ----------------------
-  static void info_callback(const SSL *ssl, int where, int value) {
-    engine *self = from(ssl);
+  static void info_callback(const SSL* ssl, int where, int value) {
+    engine* self = from(ssl);
     if (self == nullptr || (where & SSL_CB_ALERT) == 0) return;
     // Only fatal alerts matter for the error event; close_notify is a warning.
     if ((value >> 8) == SSL3_AL_FATAL) {
@@ -451,58 +643,385 @@ private:
     }
   }
 
-  static int verify_callback(X509_STORE_CTX *store, void *) {
-    SSL *ssl =
-        static_cast<SSL *>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    engine *self = from(ssl);
-    const int ok = X509_verify_cert(store);
-    if (self == nullptr) return ok > 0 ? 1 : 0;
-    return self->on_verify(store, ok > 0);
-  }
-
+  // ---- OpenSSL callbacks (engine_hooks): record state, decide nothing that waits -------
   /// Decides inside the handshake, so that a rejection sends the proper alert (Node
   /// decides after the handshake and can only close the socket).
-  int on_verify(X509_STORE_CTX *store, bool chain_ok) {
+  int on_verify(X509_STORE_CTX* store) override {
+    if (verify_.state == decision_state::waiting) {
+      // Client: OpenSSL restarts verification on every resume; keep pausing.
+      SSL_set_retry_verify(ssl_.get());
+      return 1;
+    }
+    if (verify_.state == decision_state::answered) {
+      if (!verify_answer_) {
+        verify_error_.clear();
+        return 1;
+      }
+      verify_error_ = verify_answer_;
+      if (config_.is_server) return 1; // rejected after the handshake (see on_handshake_done)
+      verify_rejected_ = true;
+      X509_STORE_CTX_set_error(store, verify_answer_.category() == x509_category()
+                                          ? verify_answer_.value()
+                                          : X509_V_ERR_APPLICATION_VERIFICATION);
+      return 0;
+    }
+    const bool chain_ok = X509_verify_cert(store) > 0;
+    std::error_code verdict;
     if (!chain_ok) {
       long code = X509_STORE_CTX_get_error(store);
       if (code == X509_V_OK) code = X509_V_ERR_UNSPECIFIED;
-      verify_error_ = std::error_code(static_cast<int>(code), x509_category());
-      if (!config_.reject_unauthorized) return 1;
-      verify_rejected_ = true;
+      verdict = std::error_code(static_cast<int>(code), x509_category());
+    } else if (!config_.is_server && !config_.identity_host.empty()) {
+      verdict = check_identity(X509_STORE_CTX_get0_cert(store));
+    }
+    verify_error_ = verdict;
+    if (config_.connection.pause_on_verify) {
+      verify_.state = decision_state::waiting;
+      events_.emplace_back(events::verify_peer{verdict});
+      if (!config_.is_server) SSL_set_retry_verify(ssl_.get());
+      return 1;
+    }
+    if (!verdict || !config_.reject_unauthorized) return 1;
+    verify_rejected_ = true;
+    if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+    return 0;
+  }
+
+  std::error_code check_identity(X509* leaf) {
+    std::error_code ec;
+    std::string reason;
+    if (config_.check_identity) {
+      TLSENGINE_TRY {
+        ec = config_.check_identity(config_.identity_host, certificate_info_from_x509(leaf));
+      }
+      TLSENGINE_CATCH_ALL { ec = make_error_code(errc::decision_failed); }
+    } else {
+      ec = check_server_identity_x509(config_.identity_host, leaf, &reason);
+    }
+    if (ec) verify_reason_ = std::move(reason);
+    return ec;
+  }
+
+  int on_new_session(SSL_SESSION* session) override {
+    if (config_.is_server) {
+      if (!config_.external_session_cache) return 0;
+      unsigned int id_length = 0;
+      const unsigned char* id = SSL_SESSION_get_id(session, &id_length);
+      if (id_length == 0) return 0;
+      events::new_session e;
+      e.id.assign(id, id + id_length);
+      e.data = serialize(session);
+      if (!e.data.empty()) events_.emplace_back(std::move(e));
       return 0;
     }
-    if (!config_.is_server && !config_.identity_host.empty()) {
-      X509 *leaf = X509_STORE_CTX_get0_cert(store);
-      std::string reason;
-      std::error_code ec;
-      if (config_.check_identity) {
-        ec = config_.check_identity(config_.identity_host, certificate_info_from_x509(leaf));
-      } else {
-        ec = check_server_identity_x509(config_.identity_host, leaf, &reason);
+    if (SSL_SESSION_is_resumable(session) != 1) return 0;
+    events::session e{serialize(session)};
+    if (!e.data.empty()) events_.emplace_back(std::move(e));
+    return 0; // we keep no reference
+  }
+
+  static std::vector<std::uint8_t> serialize(SSL_SESSION* session) {
+    std::vector<std::uint8_t> out;
+    const int size = i2d_SSL_SESSION(session, nullptr);
+    if (size <= 0) return out;
+    out.resize(static_cast<std::size_t>(size));
+    unsigned char* p = out.data();
+    i2d_SSL_SESSION(session, &p);
+    return out;
+  }
+
+  SSL_SESSION* on_get_session(const unsigned char* id, int length) override {
+    if (!resume_choice_) return nullptr;
+    unsigned int have_length = 0;
+    const unsigned char* have = SSL_SESSION_get_id(resume_choice_.get(), &have_length);
+    if (static_cast<int>(have_length) != length || std::memcmp(have, id, have_length) != 0 ||
+        !may_resume(resume_choice_.get()))
+      return nullptr;
+    return resume_choice_.release(); // served once; our reference goes to OpenSSL
+  }
+
+  bool may_resume(SSL_SESSION* session) override {
+    // Never resume a session under another server name than the one it was made for.
+    const char* made_for = SSL_SESSION_get0_hostname(session);
+    return (made_for == nullptr ? std::string() : std::string(made_for)) == client_hello_sni_;
+  }
+
+  int on_client_hello(int* alert) override {
+    if (!config_.is_server) return SSL_CLIENT_HELLO_SUCCESS;
+    // Called again on every resume while paused, and after a context switch: idempotent.
+    if (sni_.state == decision_state::none) {
+      client_hello_sni_ = parse_server_name();
+      if (config_.pause_on_servername) {
+        sni_.state = decision_state::waiting;
+        events_.emplace_back(events::servername{client_hello_sni_});
+        return SSL_CLIENT_HELLO_RETRY;
       }
-      if (ec) {
-        verify_error_ = ec;
-        verify_reason_ = std::move(reason);
-        if (!config_.reject_unauthorized) return 1;
-        verify_rejected_ = true;
-        X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
-        return 0;
+      sni_.state = decision_state::answered;
+      if (config_.server) {
+        if (auto chosen = config_.server->lookup(client_hello_sni_)) {
+          if (!switch_context(*chosen)) {
+            *alert = SSL_AD_INTERNAL_ERROR;
+            return SSL_CLIENT_HELLO_ERROR;
+          }
+        }
       }
     }
+    if (sni_.state == decision_state::waiting) return SSL_CLIENT_HELLO_RETRY;
+
+    if (config_.external_session_cache && resume_.state == decision_state::none) {
+      resume_.state = decision_state::answered;
+      std::vector<std::uint8_t> id = offered_session_id();
+      if (!id.empty()) {
+        resume_.state = decision_state::waiting;
+        events_.emplace_back(events::resume_session{std::move(id)});
+        return SSL_CLIENT_HELLO_RETRY;
+      }
+    }
+    if (resume_.state == decision_state::waiting) return SSL_CLIENT_HELLO_RETRY;
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
+
+  /// The host_name of the server_name extension (SSL_get_servername is not set yet).
+  std::string parse_server_name() {
+    const unsigned char* p = nullptr;
+    std::size_t n = 0;
+    if (SSL_client_hello_get0_ext(ssl_.get(), TLSEXT_TYPE_server_name, &p, &n) != 1 || n < 2)
+      return {};
+    std::size_t list = (std::size_t(p[0]) << 8) | p[1];
+    if (list + 2 > n) return {};
+    for (std::size_t i = 2; i + 3 <= 2 + list;) {
+      const unsigned type = p[i];
+      const std::size_t length = (std::size_t(p[i + 1]) << 8) | p[i + 2];
+      if (i + 3 + length > 2 + list) return {};
+      if (type == TLSEXT_NAMETYPE_host_name)
+        return std::string(reinterpret_cast<const char*>(p + i + 3), length);
+      i += 3 + length;
+    }
+    return {};
+  }
+
+  /// The key an external cache is asked for: TLS 1.2's session id, or with TLS 1.3 and
+  /// stateful tickets the first PSK identity. Never TLS 1.3's random legacy_session_id.
+  std::vector<std::uint8_t> offered_session_id() {
+    const unsigned char* p = nullptr;
+    std::size_t n = 0;
+    bool offers_tls13 = false;
+    if (SSL_get_max_proto_version(ssl_.get()) == 0 ||
+        SSL_get_max_proto_version(ssl_.get()) >= TLS1_3_VERSION) {
+      if (SSL_client_hello_get0_ext(ssl_.get(), TLSEXT_TYPE_supported_versions, &p, &n) == 1 &&
+          n >= 1) {
+        for (std::size_t i = 1; i + 1 < n && i + 1 <= std::size_t(p[0]); i += 2)
+          if (p[i] == 0x03 && p[i + 1] == 0x04) offers_tls13 = true;
+      }
+    }
+    if (offers_tls13) {
+      if ((SSL_get_options(ssl_.get()) & SSL_OP_NO_TICKET) == 0) return {}; // stateless
+      if (SSL_client_hello_get0_ext(ssl_.get(), TLSEXT_TYPE_psk, &p, &n) != 1 || n < 4) return {};
+      const std::size_t identity = (std::size_t(p[2]) << 8) | p[3];
+      if (4 + identity > n) return {};
+      return std::vector<std::uint8_t>(p + 4, p + 4 + identity);
+    }
+    const std::size_t length = SSL_client_hello_get0_session_id(ssl_.get(), &p);
+    return std::vector<std::uint8_t>(p, p + length);
+  }
+
+  bool switch_context(const secure_context& chosen) {
+    if (!chosen.apply_to(ssl_.get())) {
+      ERR_clear_error();
+      return false;
+    }
+    active_context_ = chosen; // keeps the SSL_CTX alive as long as the connection
+    return true;
+  }
+
+  int on_alpn_select(const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                     unsigned int in_length) override {
+    if (config_.alpn_callback) {
+      alpn_request request;
+      request.servername = client_hello_sni_;
+      for (unsigned i = 0; i < in_length;) {
+        const unsigned n = in[i];
+        if (n == 0 || i + 1 + n > in_length) return SSL_TLSEXT_ERR_ALERT_FATAL;
+        request.protocols.emplace_back(reinterpret_cast<const char*>(in + i + 1), n);
+        i += 1 + n;
+      }
+      std::optional<std::string> choice;
+      TLSENGINE_TRY { choice = config_.alpn_callback(request); }
+      TLSENGINE_CATCH_ALL {
+        record_callback_error(make_error_code(errc::decision_failed), "the ALPN callback failed");
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+      }
+      if (!choice) return SSL_TLSEXT_ERR_ALERT_FATAL; // no_application_protocol
+      for (unsigned i = 0; i < in_length; i += 1 + in[i]) {
+        if (in[i] == choice->size() && std::memcmp(in + i + 1, choice->data(), in[i]) == 0) {
+          *out = in + i + 1;
+          *out_length = in[i];
+          return SSL_TLSEXT_ERR_OK;
+        }
+      }
+      record_callback_error(make_error_code(errc::alpn_invalid),
+                            "the ALPN callback chose a protocol the client did not offer: " +
+                                *choice);
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    if (config_.alpn.empty()) return SSL_TLSEXT_ERR_NOACK;
+    unsigned char* selected = nullptr;
+    // The server's order of preference, as Node; no overlap is a fatal
+    // no_application_protocol alert (RFC 7301 3.2).
+    if (SSL_select_next_proto(&selected, out_length, config_.alpn.data(),
+                              static_cast<unsigned>(config_.alpn.size()), in,
+                              in_length) != OPENSSL_NPN_NEGOTIATED)
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+
+  int on_certificate_needed() override {
+    if (config_.is_server) {
+      if (!config_.pause_on_ocsp_request ||
+          SSL_get_tlsext_status_type(ssl_.get()) != TLSEXT_STATUSTYPE_ocsp)
+        return 1;
+      if (ocsp_.state == decision_state::none) {
+        ocsp_.state = decision_state::waiting;
+        events_.emplace_back(ocsp_request_event());
+      }
+      return ocsp_.state == decision_state::waiting ? -1 : 1;
+    }
+    if (!config_.pause_on_certificate_request) return 1;
+    if (certificate_request_.state == decision_state::none) {
+      certificate_request_.state = decision_state::waiting;
+      events::certificate_request e;
+      if (const STACK_OF(X509_NAME)* names = SSL_get0_peer_CA_list(ssl_.get())) {
+        for (int i = 0; i < sk_X509_NAME_num(names); ++i) {
+          char line[512];
+          X509_NAME_oneline(sk_X509_NAME_value(names, i), line, sizeof line);
+          e.acceptable_issuers.emplace_back(line);
+        }
+      }
+      events_.emplace_back(std::move(e));
+    }
+    return certificate_request_.state == decision_state::waiting ? -1 : 1;
+  }
+
+  events::ocsp_request ocsp_request_event() {
+    events::ocsp_request e;
+    X509* cert = SSL_get_certificate(ssl_.get());
+    auto to_der = [](X509* x) {
+      std::vector<std::uint8_t> der;
+      const int n = i2d_X509(x, nullptr);
+      if (n <= 0) return der;
+      der.resize(static_cast<std::size_t>(n));
+      unsigned char* p = der.data();
+      i2d_X509(x, &p);
+      return der;
+    };
+    if (cert == nullptr) return e;
+    e.certificate = to_der(cert);
+    STACK_OF(X509)* chain = nullptr;
+    if (SSL_get0_chain_certs(ssl_.get(), &chain) == 1 && chain != nullptr) {
+      for (int i = 0; i < sk_X509_num(chain); ++i) {
+        X509* candidate = sk_X509_value(chain, i);
+        if (X509_check_issued(candidate, cert) == X509_V_OK) {
+          e.issuer = to_der(candidate);
+          break;
+        }
+      }
+    }
+    return e;
+  }
+
+  int on_ocsp_status() override {
+    if (config_.is_server) {
+      if (!ocsp_response_ || ocsp_response_->empty()) return SSL_TLSEXT_ERR_NOACK;
+      auto* copy = static_cast<unsigned char*>(OPENSSL_malloc(ocsp_response_->size()));
+      if (copy == nullptr) return SSL_TLSEXT_ERR_NOACK;
+      std::memcpy(copy, ocsp_response_->data(), ocsp_response_->size());
+      SSL_set_tlsext_status_ocsp_resp(ssl_.get(), copy, static_cast<long>(ocsp_response_->size()));
+      return SSL_TLSEXT_ERR_OK;
+    }
+    if (!config_.request_ocsp) return 1;
+    const unsigned char* p = nullptr;
+    const long n = SSL_get_tlsext_status_ocsp_resp(ssl_.get(), &p);
+    events::ocsp_response e;
+    if (p != nullptr && n > 0) e.response.assign(p, p + n);
+    events_.emplace_back(std::move(e));
     return 1;
   }
 
-  static int new_session_callback(SSL *ssl, SSL_SESSION *session) {
-    engine *self = from(ssl);
-    if (self == nullptr || self->config_.is_server) return 0;
-    const int size = i2d_SSL_SESSION(session, nullptr);
-    if (size <= 0) return 0;
-    events::session e;
-    e.data.resize(static_cast<std::size_t>(size));
-    unsigned char *p = e.data.data();
-    i2d_SSL_SESSION(session, &p);
-    self->events_.emplace_back(std::move(e));
-    return 0; // we keep no reference
+  int on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                    EVP_MAC_CTX* mac, int encrypt) override {
+    if (!ticket_keys_) return encrypt ? -1 : 0;
+    const ticket_key_bytes& keys = *ticket_keys_;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+                                          const_cast<std::uint8_t*>(keys.data() + 16), 16),
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+        OSSL_PARAM_construct_end()};
+    if (encrypt) {
+      std::memcpy(name, keys.data(), 16);
+      if (RAND_bytes(iv, 16) != 1 ||
+          EVP_EncryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
+          EVP_MAC_CTX_set_params(mac, params) != 1)
+        return -1;
+      return 1;
+    }
+    if (std::memcmp(name, keys.data(), 16) != 0) return 0; // another key: full handshake
+    if (EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
+        EVP_MAC_CTX_set_params(mac, params) != 1)
+      return -1;
+    return 1;
+  }
+
+  void on_keylog(const char* line) override {
+    if (config_.connection.enable_keylog) events_.emplace_back(events::keylog{line});
+  }
+
+  static unsigned int psk_client_callback(SSL* ssl, const char* hint, char* identity,
+                                          unsigned int max_identity, unsigned char* psk,
+                                          unsigned int max_psk) {
+    engine* self = from(ssl);
+    if (self == nullptr || !self->config_.psk_client) return 0;
+    std::optional<psk_credentials> answer;
+    TLSENGINE_TRY { answer = self->config_.psk_client(hint ? hint : ""); }
+    TLSENGINE_CATCH_ALL { answer.reset(); }
+    if (!answer || answer->key.empty() || answer->key.size() > max_psk ||
+        answer->identity.size() + 1 > max_identity) {
+      self->record_callback_error(make_error_code(errc::decision_failed),
+                                  "the PSK callback gave no usable identity and key");
+      return 0;
+    }
+    std::memcpy(identity, answer->identity.c_str(), answer->identity.size() + 1);
+    std::memcpy(psk, answer->key.data(), answer->key.size());
+    return static_cast<unsigned int>(answer->key.size());
+  }
+
+  static unsigned int psk_server_callback(SSL* ssl, const char* identity, unsigned char* psk,
+                                          unsigned int max_psk) {
+    engine* self = from(ssl);
+    if (self == nullptr || !self->config_.psk_server) return 0;
+    std::optional<std::vector<std::uint8_t>> key;
+    TLSENGINE_TRY { key = self->config_.psk_server(identity ? identity : ""); }
+    TLSENGINE_CATCH_ALL { key.reset(); }
+    if (!key || key->empty() || key->size() > max_psk) return 0; // unknown identity
+    std::memcpy(psk, key->data(), key->size());
+    return static_cast<unsigned int>(key->size());
+  }
+
+  void record_callback_error(std::error_code code, std::string message) {
+    if (callback_error_) return;
+    callback_error_ = code;
+    callback_message_ = std::move(message);
+  }
+
+  void reject_after_handshake() {
+    // OpenSSL 3.0 cannot send an arbitrary alert once the handshake is done, and
+    // SSL_set_retry_verify is ignored on a server: the connection fails here, no byte of
+    // application data was released, and the caller closes the transport.
+    held_ = false;
+    plain_.clear();
+    fail(verify_answer_.category() == x509_category() ? verify_answer_
+                                                      : make_error_code(errc::verify_rejected),
+         "the application rejected the peer's certificate: " + verify_answer_.message());
   }
 
   static constexpr std::size_t record_size = 16 * 1024;
@@ -534,6 +1053,18 @@ private:
   std::uint64_t cipher_in_ = 0;
   std::uint64_t clear_in_ = 0;  // cleartext accepted by write()
   std::uint64_t clear_out_ = 0; // cleartext decrypted for read()
+
+  // Decisions.
+  decision sni_, resume_, ocsp_, certificate_request_, verify_;
+  std::string client_hello_sni_;
+  secure_context active_context_; // after an SNI switch
+  ssl_session_ptr resume_choice_;
+  std::optional<std::vector<std::uint8_t>> ocsp_response_;
+  std::error_code verify_answer_;
+  bool held_ = false; // server: application data waits for verify_result()
+  std::shared_ptr<const ticket_key_bytes> ticket_keys_;
+  std::error_code callback_error_;
+  std::string callback_message_;
 };
 
 } // namespace tlsengine::detail

@@ -10,8 +10,8 @@
 
 namespace tlsengine::detail {
 
-template <class T, void (*Free)(T *)> struct openssl_deleter {
-  void operator()(T *p) const noexcept { Free(p); }
+template <class T, void (*Free)(T*)> struct openssl_deleter {
+  void operator()(T* p) const noexcept { Free(p); }
 };
 
 using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, openssl_deleter<SSL_CTX, SSL_CTX_free>>;

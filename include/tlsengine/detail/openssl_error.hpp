@@ -21,7 +21,7 @@ inline openssl_failure
 take_openssl_error(std::error_code fallback = make_error_code(errc::invalid_argument)) {
   openssl_failure failure;
   unsigned long first = 0;
-  const char *data = nullptr;
+  const char* data = nullptr;
   int flags = 0;
   while (unsigned long e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) {
     if (first == 0) first = e;

@@ -1,0 +1,135 @@
+// tlsengine — OpenSSL's context-level callbacks, installed once on every SSL_CTX the
+// library creates. Each finds its connection through the SSL's ex_data and forwards to
+// the engine_hooks interface; callbacks only record state, except the synchronous
+// decisions (ALPN, PSK) that Node also makes inside the handshake.
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+namespace tlsengine::detail {
+
+/// What the C callbacks call on the connection that owns the SSL.
+class engine_hooks {
+public:
+  virtual int on_verify(X509_STORE_CTX* store) = 0;
+  virtual int on_new_session(SSL_SESSION* session) = 0;
+  virtual SSL_SESSION* on_get_session(const unsigned char* id, int length) = 0;
+  virtual int on_client_hello(int* alert) = 0;
+  virtual int on_alpn_select(const unsigned char** out, unsigned char* out_length,
+                             const unsigned char* in, unsigned int in_length) = 0;
+  virtual int on_certificate_needed() = 0;
+  virtual int on_ocsp_status() = 0;
+  virtual int on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                            EVP_MAC_CTX* mac, int encrypt) = 0;
+  virtual void on_keylog(const char* line) = 0;
+  /// Server: may this session (from a ticket or the external cache) be resumed here?
+  virtual bool may_resume(SSL_SESSION* session) = 0;
+
+protected:
+  ~engine_hooks() = default;
+};
+
+inline int hooks_ex_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+inline engine_hooks* hooks_of(const SSL* ssl) {
+  return ssl ? static_cast<engine_hooks*>(SSL_get_ex_data(ssl, hooks_ex_index())) : nullptr;
+}
+
+namespace callbacks {
+
+inline int verify(X509_STORE_CTX* store, void*) {
+  SSL* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  if (engine_hooks* hooks = hooks_of(ssl)) return hooks->on_verify(store);
+  return X509_verify_cert(store) > 0 ? 1 : 0;
+}
+
+inline int new_session(SSL* ssl, SSL_SESSION* session) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_new_session(session) : 0;
+}
+
+inline SSL_SESSION* get_session(SSL* ssl, const unsigned char* id, int length, int* copy) {
+  *copy = 0; // the reference we return is handed over
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_get_session(id, length) : nullptr;
+}
+
+inline int client_hello(SSL* ssl, int* alert, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_client_hello(alert) : SSL_CLIENT_HELLO_SUCCESS;
+}
+
+inline int alpn_select(SSL* ssl, const unsigned char** out, unsigned char* out_length,
+                       const unsigned char* in, unsigned int in_length, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_alpn_select(out, out_length, in, in_length) : SSL_TLSEXT_ERR_NOACK;
+}
+
+inline int certificate_needed(SSL* ssl, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_certificate_needed() : 1;
+}
+
+inline int ocsp_status(SSL* ssl, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  if (hooks) return hooks->on_ocsp_status();
+  return SSL_is_server(ssl) ? SSL_TLSEXT_ERR_NOACK : 1;
+}
+
+inline int ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                      EVP_MAC_CTX* mac, int encrypt) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_ticket_key(name, iv, cipher, mac, encrypt) : 0;
+}
+
+/// Acknowledging SNI makes OpenSSL record the name in the session, which resumption
+/// checks against (without a servername callback it records nothing).
+inline int servername_ack(SSL*, int*, void*) { return SSL_TLSEXT_ERR_OK; }
+
+inline SSL_TICKET_RETURN ticket_decrypted(SSL* ssl, SSL_SESSION* session, const unsigned char*,
+                                          size_t, SSL_TICKET_STATUS status, void*) {
+  switch (status) {
+  case SSL_TICKET_FATAL_ERR_MALLOC:
+  case SSL_TICKET_FATAL_ERR_OTHER: return SSL_TICKET_RETURN_ABORT;
+  case SSL_TICKET_NONE: return SSL_TICKET_RETURN_IGNORE;
+  case SSL_TICKET_EMPTY:
+  case SSL_TICKET_NO_DECRYPT: return SSL_TICKET_RETURN_IGNORE_RENEW;
+  default: break;
+  }
+  engine_hooks* hooks = hooks_of(ssl);
+  if (hooks != nullptr && !hooks->may_resume(session)) return SSL_TICKET_RETURN_IGNORE_RENEW;
+  return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
+}
+
+inline void keylog(const SSL* ssl, const char* line) {
+  if (engine_hooks* hooks = hooks_of(ssl)) hooks->on_keylog(line);
+}
+
+} // namespace callbacks
+
+/// Installs every callback on a new context (before it is shared between threads).
+inline void install_callbacks(SSL_CTX* ctx) {
+  SSL_CTX_set_cert_verify_callback(ctx, &callbacks::verify, nullptr);
+  // As Node: no internal session store; sessions reach the application as events.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_SERVER |
+                                          SSL_SESS_CACHE_NO_INTERNAL_STORE |
+                                          SSL_SESS_CACHE_NO_AUTO_CLEAR);
+  SSL_CTX_sess_set_new_cb(ctx, &callbacks::new_session);
+  SSL_CTX_sess_set_get_cb(ctx, &callbacks::get_session);
+  SSL_CTX_set_client_hello_cb(ctx, &callbacks::client_hello, nullptr);
+  SSL_CTX_set_tlsext_servername_callback(ctx, &callbacks::servername_ack);
+  SSL_CTX_set_alpn_select_cb(ctx, &callbacks::alpn_select, nullptr);
+  SSL_CTX_set_cert_cb(ctx, &callbacks::certificate_needed, nullptr);
+  SSL_CTX_set_tlsext_status_cb(ctx, &callbacks::ocsp_status);
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &callbacks::ticket_key);
+  SSL_CTX_set_session_ticket_cb(ctx, nullptr, &callbacks::ticket_decrypted, nullptr);
+  SSL_CTX_set_keylog_callback(ctx, &callbacks::keylog);
+}
+
+} // namespace tlsengine::detail
