@@ -15,7 +15,7 @@ namespace test {
 
 inline std::string cert_dir() { return TLSENGINE_TEST_CERT_DIR; }
 
-inline std::string load(const std::string &name) {
+inline std::string load(const std::string& name) {
   std::ifstream in(cert_dir() + "/" + name, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -23,7 +23,7 @@ inline std::string load(const std::string &name) {
 }
 
 /// Server options on the RSA or ECDSA test chain.
-inline tlsengine::server_options server_opts(const std::string &leaf = "server-rsa") {
+inline tlsengine::server_options server_opts(const std::string& leaf = "server-rsa") {
   tlsengine::server_options o;
   o.cert = {load(leaf + "-chain.pem")};
   o.key = {load(leaf + ".key")};
@@ -59,12 +59,12 @@ struct harness {
   side_log client_log;
   side_log server_log;
 
-  static void drain(tlsengine::connection &c, side_log &log, std::size_t read_size) {
+  static void drain(tlsengine::connection& c, side_log& log, std::size_t read_size) {
     while (auto e = c.next_event()) {
       if (std::holds_alternative<tlsengine::events::secure>(*e)) ++log.secure;
       if (std::holds_alternative<tlsengine::events::end>(*e)) ++log.ends;
-      if (auto *s = std::get_if<tlsengine::events::session>(&*e)) log.sessions.push_back(s->data);
-      if (auto *err = std::get_if<tlsengine::events::error>(&*e)) {
+      if (auto* s = std::get_if<tlsengine::events::session>(&*e)) log.sessions.push_back(s->data);
+      if (auto* err = std::get_if<tlsengine::events::error>(&*e)) {
         ++log.errors;
         log.error = err->code;
         log.alert = err->alert;
@@ -74,11 +74,11 @@ struct harness {
     }
     std::vector<std::uint8_t> buffer(read_size);
     while (std::size_t n = c.read(buffer))
-      log.received.append(reinterpret_cast<char *>(buffer.data()), n);
+      log.received.append(reinterpret_cast<char*>(buffer.data()), n);
   }
 
   /// Moves output of `from` into `to` in chunks, draining `to` after each feed.
-  std::size_t move(tlsengine::connection &from, tlsengine::connection &to, side_log &to_log) {
+  std::size_t move(tlsengine::connection& from, tlsengine::connection& to, side_log& to_log) {
     std::size_t moved = 0;
     for (;;) {
       tlsengine::bytes_view out = from.pending_output();
@@ -103,7 +103,7 @@ struct harness {
   }
 };
 
-inline harness make_pair(const tlsengine::server_options &so, const tlsengine::client_options &co) {
+inline harness make_pair(const tlsengine::server_options& so, const tlsengine::client_options& co) {
   harness h;
   auto srv = tlsengine::server::create(so);
   REQUIRE(srv);

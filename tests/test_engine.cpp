@@ -110,7 +110,7 @@ TEST_CASE("64 MiB each way, every byte checked, under backpressure", "[engine][b
   std::size_t sent_c = 0, sent_s = 0, got_s = 0, got_c = 0;
   std::vector<std::uint8_t> in(12345);
   bool ok = true;
-  auto push = [&](connection &c, std::size_t &sent) {
+  auto push = [&](connection& c, std::size_t& sent) {
     while (sent < total) {
       const std::size_t n = std::min(chunk.size(), total - sent);
       for (std::size_t i = 0; i < n; ++i)
@@ -121,7 +121,7 @@ TEST_CASE("64 MiB each way, every byte checked, under backpressure", "[engine][b
       if (taken < n) break; // write buffer full: drain first
     }
   };
-  auto pull = [&](connection &c, std::size_t &got) {
+  auto pull = [&](connection& c, std::size_t& got) {
     while (std::size_t n = c.read(in)) {
       for (std::size_t i = 0; i < n; ++i)
         ok = ok && in[i] == pattern(got + i);
@@ -132,8 +132,8 @@ TEST_CASE("64 MiB each way, every byte checked, under backpressure", "[engine][b
     push(h.client, sent_c);
     push(h.server, sent_s);
     std::size_t moved = 0;
-    for (connection *from : {&h.client, &h.server}) {
-      connection &to = from == &h.client ? h.server : h.client;
+    for (connection* from : {&h.client, &h.server}) {
+      connection& to = from == &h.client ? h.server : h.client;
       bytes_view out = from->pending_output();
       const std::size_t taken = to.feed(out.subview(0, 20000));
       from->consume_output(taken);
@@ -184,7 +184,7 @@ TEST_CASE("backpressure: feed() and write() take only what fits", "[engine]") {
   std::vector<std::uint8_t> buffer(3000);
   for (int i = 0; i < 1000 && got.size() < accepted; ++i) {
     while (std::size_t n = h.server.read(buffer))
-      got.append(reinterpret_cast<char *>(buffer.data()), n);
+      got.append(reinterpret_cast<char*>(buffer.data()), n);
     bytes_view more = h.client.pending_output();
     h.client.consume_output(h.server.feed(more));
   }
@@ -196,7 +196,7 @@ TEST_CASE("backpressure: feed() and write() take only what fits", "[engine]") {
 TEST_CASE("zero-copy input window and plaintext peek", "[engine]") {
   auto h = test::make_pair(test::server_opts(), test::client_opts());
   // Drive the handshake using input_window/commit_input on both sides.
-  auto move_zero_copy = [](connection &from, connection &to) {
+  auto move_zero_copy = [](connection& from, connection& to) {
     std::size_t moved = 0;
     for (;;) {
       bytes_view out = from.pending_output();
@@ -225,10 +225,10 @@ TEST_CASE("zero-copy input window and plaintext peek", "[engine]") {
 TEST_CASE("verification failures carry Node's codes and the peer gets an alert",
           "[engine][verify]") {
   struct row {
-    const char *chain;
-    const char *key;
-    const char *trust;
-    const char *code;
+    const char* chain;
+    const char* key;
+    const char* trust;
+    const char* code;
     long x509;
     int alert; // the alert the client sends
   };
@@ -249,7 +249,7 @@ TEST_CASE("verification failures carry Node's codes and the peer gets an alert",
        SSL_AD_UNKNOWN_CA},
   };
   const std::string version = GENERATE(as<std::string>{}, "TLSv1.2", "TLSv1.3");
-  for (const row &r : rows) {
+  for (const row& r : rows) {
     CAPTURE(r.chain, r.code, version);
     server_options so;
     so.cert = {test::load(r.chain)};
@@ -330,7 +330,7 @@ TEST_CASE("hostname checks: ERR_TLS_CERT_ALTNAME_INVALID", "[engine][verify]") {
     auto co = test::client_opts();
     co.servername = "wrong.example";
     std::string seen_host;
-    co.check_server_identity = [&](std::string_view host, const certificate_info &cert) {
+    co.check_server_identity = [&](std::string_view host, const certificate_info& cert) {
       seen_host = std::string(host);
       return cert.subject.get("CN") == "localhost" ? std::error_code()
                                                    : make_error_code(errc::cert_altname_invalid);
@@ -482,7 +482,7 @@ TEST_CASE("garbage from the peer: one sticky error, an alert queued", "[engine][
   auto srv = server::create(test::server_opts());
   REQUIRE(srv);
   const std::size_t chunk = pick_chunk();
-  auto feed_all = [&](connection &c, const std::string &bytes) {
+  auto feed_all = [&](connection& c, const std::string& bytes) {
     for (std::size_t i = 0; i < bytes.size(); i += std::min(chunk, bytes.size()))
       c.feed(bytes_view(bytes).subview(i, chunk));
   };
@@ -494,7 +494,7 @@ TEST_CASE("garbage from the peer: one sticky error, an alert queued", "[engine][
                             13));
     int errors = 0;
     while (auto e = c.next_event())
-      if (auto *err = std::get_if<events::error>(&*e)) {
+      if (auto* err = std::get_if<events::error>(&*e)) {
         ++errors;
         CHECK(err->alert_sent);
         CHECK(err->alert == SSL_AD_UNEXPECTED_MESSAGE);
@@ -701,7 +701,7 @@ TEST_CASE("random bytes never crash the engine", "[engine][errors]") {
     connection c =
         (i % 2 == 0) ? srv->accept() : std::move(*connection::client(test::client_opts()));
     std::vector<std::uint8_t> junk(1 + rng() % 3000);
-    for (auto &b : junk)
+    for (auto& b : junk)
       b = static_cast<std::uint8_t>(rng());
     if (i % 3 == 0 && junk.size() > 5) { // a plausible record header first
       junk[0] = 22;

@@ -46,6 +46,8 @@ FILES=(
   other-ca.pem other-ca.key
   untrusted.pem untrusted.key untrusted-chain.pem
   nosan.pem nosan.key nosan-chain.pem
+  revoked.pem revoked.key revoked-chain.pem crl-intermediate.pem crl-root.pem
+  ocsp-server-rsa.der server-rsa.p12 dh512.pem dh1024.pem
 )
 
 all_present() {
@@ -289,6 +291,37 @@ chain nosan intermediate
 ec_key client.key
 sign client "/O=tlsengine/OU=test/CN=tlsengine client" client_ext 3650 intermediate
 chain client intermediate
+
+# Revocation: a leaf revoked by the intermediate, a CRL from each CA (Node checks CRLs
+# for the whole chain, so the root's empty CRL is needed too).
+ec_key revoked.key
+sign_dated revoked "$LOCALHOST_SUBJ" leaf_ext 20250101000000Z 20350101000000Z intermediate
+chain revoked intermediate
+run openssl ca -config "$CNF" -batch -revoke revoked.pem -cert intermediate.pem \
+  -keyfile intermediate.key -crl_reason keyCompromise
+run openssl ca -config "$CNF" -batch -gencrl -cert intermediate.pem -keyfile intermediate.key \
+  -crldays 3650 -out crl-intermediate.pem
+mkdir -p cadb-root/newcerts
+: >cadb-root/index.txt
+sed 's/^dir             = cadb$/dir             = cadb-root/' "$CNF" >openssl-root.cnf
+run openssl ca -config openssl-root.cnf -batch -gencrl -cert ca.pem -keyfile ca.key \
+  -crldays 3650 -out crl-root.pem
+
+# An OCSP response for server-rsa ("good"), signed by its issuer, to staple. server-rsa
+# was made with `x509 -req`, so it is entered in the CA database by hand first.
+serial=$(openssl x509 -in server-rsa.pem -noout -serial | cut -d= -f2)
+printf 'V\t351231235959Z\t\t%s\tunknown\t/CN=localhost\n' "$serial" >>cadb/index.txt
+run openssl ocsp -issuer intermediate.pem -cert server-rsa.pem -no_nonce -reqout ocsp-req.der
+run openssl ocsp -index cadb/index.txt -rsigner intermediate.pem -rkey intermediate.key \
+  -CA intermediate.pem -reqin ocsp-req.der -respout ocsp-server-rsa.der -ndays 3650
+
+# PKCS#12 bundle of server-rsa with its chain, passphrase "secret".
+run openssl pkcs12 -export -in server-rsa.pem -inkey server-rsa.key -certfile intermediate.pem \
+  -passout pass:secret -out server-rsa.p12
+
+# DH parameters: too small (512) and small-but-allowed (1024) for dhparam/min_dh_size.
+run openssl genpkey -genparam -algorithm DH -pkeyopt dh_paramgen_prime_len:512 -out dh512.pem
+run openssl genpkey -genparam -algorithm DH -pkeyopt dh_paramgen_prime_len:1024 -out dh1024.pem
 
 # Sanity checks: a broken openssl invocation must not produce a "valid" set.
 run openssl verify -CAfile ca.pem -untrusted intermediate.pem \

@@ -26,6 +26,9 @@ public:
       : data_(reinterpret_cast<const std::uint8_t*>(s.data())), size_(s.size()) {}
   bytes_view(const std::string& s) noexcept : bytes_view(std::string_view(s)) {}
   bytes_view(const char* s) noexcept : bytes_view(std::string_view(s)) {}
+  /// Byte arrays (not char arrays: a string literal is text without its NUL).
+  template <std::size_t N>
+  constexpr bytes_view(const std::uint8_t (&array)[N]) noexcept : data_(array), size_(N) {}
   template <class Container,
             class = std::enable_if_t<sizeof(*std::declval<const Container&>().data()) == 1 &&
                                      !std::is_convertible_v<const Container&, std::string_view>>,
@@ -65,6 +68,9 @@ public:
       : data_(data), size_(size) {}
   mutable_bytes_view(void* data, std::size_t size) noexcept
       : data_(static_cast<std::uint8_t*>(data)), size_(size) {}
+  template <class T, std::size_t N, class = std::enable_if_t<sizeof(T) == 1>>
+  mutable_bytes_view(T (&array)[N]) noexcept
+      : data_(reinterpret_cast<std::uint8_t*>(array)), size_(N) {}
   template <
       class Container, class = std::enable_if_t<sizeof(*std::declval<Container&>().data()) == 1>,
       class = std::enable_if_t<

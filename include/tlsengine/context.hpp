@@ -306,6 +306,7 @@ struct context_state {
   ssl_ctx_ptr ctx;
   std::string cipher_list;  // TLS 1.2 part of `ciphers`, re-applied after an SNI switch
   std::string ciphersuites; // TLS 1.3 part
+  std::vector<unsigned char> session_id_context;
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
@@ -337,6 +338,19 @@ public:
     if (std::error_code ec = detail::configure_ciphers(ctx, options.ciphers, state->cipher_list,
                                                        state->ciphersuites))
       return ec;
+    // Node's behaviour: a cipher list without TLS 1.3 suites means TLS 1.2 at most (and
+    // one with only TLS 1.3 suites, TLS 1.3 only), rather than OpenSSL's "no ciphers
+    // available" at the first handshake.
+    if (state->ciphersuites.empty() && state->max_version > TLS1_2_VERSION &&
+        state->min_version <= TLS1_2_VERSION) {
+      state->max_version = TLS1_2_VERSION;
+      SSL_CTX_set_max_proto_version(ctx, state->max_version);
+    }
+    if (state->cipher_list.empty() && state->min_version < TLS1_3_VERSION &&
+        state->max_version >= TLS1_3_VERSION) {
+      state->min_version = TLS1_3_VERSION;
+      SSL_CTX_set_min_proto_version(ctx, state->min_version);
+    }
     if (options.honor_cipher_order) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (options.secure_options != 0)
       SSL_CTX_set_options(ctx, static_cast<uint64_t>(options.secure_options));
@@ -371,7 +385,11 @@ public:
     } else {
       sid_length = detail::identity_digest(ctx, sid);
     }
-    if (SSL_CTX_set_session_id_context(ctx, sid, sid_length) != 1)
+    // Servers get it per connection (apply_to): on a client it would break TLS 1.3
+    // external PSKs, whose sessions carry no context.
+    state->session_id_context.assign(sid, sid + sid_length);
+    if (!options.session_id_context.empty() &&
+        SSL_CTX_set_session_id_context(ctx, sid, sid_length) != 1)
       return detail::take_openssl_error_code();
     detail::install_callbacks(ctx);
     SSL_CTX_set_timeout(ctx, options.session_timeout);
@@ -385,6 +403,12 @@ public:
   bool has_certificate() const noexcept { return state_ && state_->has_certificate; }
   int min_version() const noexcept { return state_ ? state_->min_version : 0; }
   int max_version() const noexcept { return state_ ? state_->max_version : 0; }
+  /// Server connections bind their sessions to this context's identity.
+  bool bind_sessions(SSL* ssl) const {
+    return state_ && SSL_set_session_id_context(
+                         ssl, state_->session_id_context.data(),
+                         static_cast<unsigned>(state_->session_id_context.size())) == 1;
+  }
   const std::string& cipher_list() const noexcept { return state_->cipher_list; }
   const std::string& ciphersuites() const noexcept { return state_->ciphersuites; }
 
@@ -393,7 +417,7 @@ public:
   bool apply_to(SSL* ssl) const {
     if (!state_) return false;
     SSL_CTX* ctx = state_->ctx.get();
-    return SSL_set_SSL_CTX(ssl, ctx) != nullptr &&
+    return SSL_set_SSL_CTX(ssl, ctx) != nullptr && bind_sessions(ssl) &&
            SSL_set_min_proto_version(ssl, state_->min_version) == 1 &&
            SSL_set_max_proto_version(ssl, state_->max_version) == 1 &&
            (state_->cipher_list.empty() ||

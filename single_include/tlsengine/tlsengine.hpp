@@ -34,6 +34,9 @@ public:
       : data_(reinterpret_cast<const std::uint8_t*>(s.data())), size_(s.size()) {}
   bytes_view(const std::string& s) noexcept : bytes_view(std::string_view(s)) {}
   bytes_view(const char* s) noexcept : bytes_view(std::string_view(s)) {}
+  /// Byte arrays (not char arrays: a string literal is text without its NUL).
+  template <std::size_t N>
+  constexpr bytes_view(const std::uint8_t (&array)[N]) noexcept : data_(array), size_(N) {}
   template <class Container,
             class = std::enable_if_t<sizeof(*std::declval<const Container&>().data()) == 1 &&
                                      !std::is_convertible_v<const Container&, std::string_view>>,
@@ -73,6 +76,9 @@ public:
       : data_(data), size_(size) {}
   mutable_bytes_view(void* data, std::size_t size) noexcept
       : data_(static_cast<std::uint8_t*>(data)), size_(size) {}
+  template <class T, std::size_t N, class = std::enable_if_t<sizeof(T) == 1>>
+  mutable_bytes_view(T (&array)[N]) noexcept
+      : data_(reinterpret_cast<std::uint8_t*>(array)), size_(N) {}
   template <
       class Container, class = std::enable_if_t<sizeof(*std::declval<Container&>().data()) == 1>,
       class = std::enable_if_t<
@@ -1596,6 +1602,7 @@ struct context_state {
   ssl_ctx_ptr ctx;
   std::string cipher_list;  // TLS 1.2 part of `ciphers`, re-applied after an SNI switch
   std::string ciphersuites; // TLS 1.3 part
+  std::vector<unsigned char> session_id_context;
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
@@ -1627,6 +1634,19 @@ public:
     if (std::error_code ec = detail::configure_ciphers(ctx, options.ciphers, state->cipher_list,
                                                        state->ciphersuites))
       return ec;
+    // Node's behaviour: a cipher list without TLS 1.3 suites means TLS 1.2 at most (and
+    // one with only TLS 1.3 suites, TLS 1.3 only), rather than OpenSSL's "no ciphers
+    // available" at the first handshake.
+    if (state->ciphersuites.empty() && state->max_version > TLS1_2_VERSION &&
+        state->min_version <= TLS1_2_VERSION) {
+      state->max_version = TLS1_2_VERSION;
+      SSL_CTX_set_max_proto_version(ctx, state->max_version);
+    }
+    if (state->cipher_list.empty() && state->min_version < TLS1_3_VERSION &&
+        state->max_version >= TLS1_3_VERSION) {
+      state->min_version = TLS1_3_VERSION;
+      SSL_CTX_set_min_proto_version(ctx, state->min_version);
+    }
     if (options.honor_cipher_order) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (options.secure_options != 0)
       SSL_CTX_set_options(ctx, static_cast<uint64_t>(options.secure_options));
@@ -1661,7 +1681,11 @@ public:
     } else {
       sid_length = detail::identity_digest(ctx, sid);
     }
-    if (SSL_CTX_set_session_id_context(ctx, sid, sid_length) != 1)
+    // Servers get it per connection (apply_to): on a client it would break TLS 1.3
+    // external PSKs, whose sessions carry no context.
+    state->session_id_context.assign(sid, sid + sid_length);
+    if (!options.session_id_context.empty() &&
+        SSL_CTX_set_session_id_context(ctx, sid, sid_length) != 1)
       return detail::take_openssl_error_code();
     detail::install_callbacks(ctx);
     SSL_CTX_set_timeout(ctx, options.session_timeout);
@@ -1675,6 +1699,12 @@ public:
   bool has_certificate() const noexcept { return state_ && state_->has_certificate; }
   int min_version() const noexcept { return state_ ? state_->min_version : 0; }
   int max_version() const noexcept { return state_ ? state_->max_version : 0; }
+  /// Server connections bind their sessions to this context's identity.
+  bool bind_sessions(SSL* ssl) const {
+    return state_ && SSL_set_session_id_context(
+                         ssl, state_->session_id_context.data(),
+                         static_cast<unsigned>(state_->session_id_context.size())) == 1;
+  }
   const std::string& cipher_list() const noexcept { return state_->cipher_list; }
   const std::string& ciphersuites() const noexcept { return state_->ciphersuites; }
 
@@ -1683,7 +1713,7 @@ public:
   bool apply_to(SSL* ssl) const {
     if (!state_) return false;
     SSL_CTX* ctx = state_->ctx.get();
-    return SSL_set_SSL_CTX(ssl, ctx) != nullptr &&
+    return SSL_set_SSL_CTX(ssl, ctx) != nullptr && bind_sessions(ssl) &&
            SSL_set_min_proto_version(ssl, state_->min_version) == 1 &&
            SSL_set_max_proto_version(ssl, state_->max_version) == 1 &&
            (state_->cipher_list.empty() ||
@@ -2647,6 +2677,7 @@ public:
         if (config_.reject_unauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
       }
       SSL_set_verify(ssl_.get(), mode, nullptr);
+      context_.bind_sessions(ssl_.get());
       if (config_.psk_server) {
         SSL_set_psk_server_callback(ssl_.get(), &engine::psk_server_callback);
         if (!config_.psk_identity_hint.empty() &&

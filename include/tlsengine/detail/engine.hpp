@@ -103,6 +103,7 @@ public:
         if (config_.reject_unauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
       }
       SSL_set_verify(ssl_.get(), mode, nullptr);
+      context_.bind_sessions(ssl_.get());
       if (config_.psk_server) {
         SSL_set_psk_server_callback(ssl_.get(), &engine::psk_server_callback);
         if (!config_.psk_identity_hint.empty() &&
