@@ -60,21 +60,29 @@ struct harness {
   side_log server_log;
 
   static void drain(tlsengine::connection& c, side_log& log, std::size_t read_size) {
-    while (auto e = c.next_event()) {
-      if (std::holds_alternative<tlsengine::events::secure>(*e)) ++log.secure;
-      if (std::holds_alternative<tlsengine::events::end>(*e)) ++log.ends;
-      if (auto* s = std::get_if<tlsengine::events::session>(&*e)) log.sessions.push_back(s->data);
-      if (auto* err = std::get_if<tlsengine::events::error>(&*e)) {
-        ++log.errors;
-        log.error = err->code;
-        log.alert = err->alert;
-        log.alert_sent = err->alert_sent;
+    // read() may decrypt input that backpressure held back, which can raise events:
+    // go round until neither events nor cleartext come.
+    for (bool progress = true; progress;) {
+      progress = false;
+      while (auto e = c.next_event()) {
+        progress = true;
+        if (std::holds_alternative<tlsengine::events::secure>(*e)) ++log.secure;
+        if (std::holds_alternative<tlsengine::events::end>(*e)) ++log.ends;
+        if (auto* s = std::get_if<tlsengine::events::session>(&*e)) log.sessions.push_back(s->data);
+        if (auto* err = std::get_if<tlsengine::events::error>(&*e)) {
+          ++log.errors;
+          log.error = err->code;
+          log.alert = err->alert;
+          log.alert_sent = err->alert_sent;
+        }
+        log.events.push_back(*e);
       }
-      log.events.push_back(*e);
+      std::vector<std::uint8_t> buffer(read_size);
+      while (std::size_t n = c.read(buffer)) {
+        progress = true;
+        log.received.append(reinterpret_cast<char*>(buffer.data()), n);
+      }
     }
-    std::vector<std::uint8_t> buffer(read_size);
-    while (std::size_t n = c.read(buffer))
-      log.received.append(reinterpret_cast<char*>(buffer.data()), n);
   }
 
   /// Moves output of `from` into `to` in chunks, draining `to` after each feed.

@@ -13,6 +13,8 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +49,19 @@ struct client_options : context_options, connection_options {
   /// Opt-in `certificate_request` decision: choose the client certificate when the
   /// server asks, with connection::use_certificate() or resume().
   bool pause_on_certificate_request = false;
+};
+
+/// Node's renegotiate(options): the verification to apply in the new handshake.
+struct renegotiate_options {
+  bool reject_unauthorized = true;
+  bool request_cert = false; ///< server: ask the client for a certificate this time
+};
+
+/// Node's getEphemeralKeyInfo(): {type: "ECDH" or "DH", name: "X25519", size: 253}.
+struct ephemeral_key_info {
+  std::string type;
+  std::string name;
+  int size = 0;
 };
 
 /// Node's socket.getCipher().
@@ -253,7 +268,110 @@ public:
     return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
   }
 
+  // ---- lifecycle controls ----------------------------------------------------------------
+  /// TLS 1.2 renegotiation (Node's renegotiate()); `renegotiated` event when done. TLS 1.3
+  /// has none: errc::invalid_state.
+  std::error_code renegotiate(const renegotiate_options& options = {}) {
+    return engine_ ? engine_->renegotiate(options.reject_unauthorized, options.request_cert)
+                   : make_error_code(errc::destroyed);
+  }
+  /// Node's disableRenegotiation(): a renegotiation attempt by the peer then fails the
+  /// connection with errc::renegotiation_disabled.
+  void disable_renegotiation() {
+    if (engine_) engine_->disable_renegotiation();
+  }
+  /// TLS 1.3 KeyUpdate (beyond Node); `request_peer` asks the peer to update its keys too.
+  /// The message goes out with the next pending_output().
+  std::error_code key_update(bool request_peer = false) {
+    return engine_ ? engine_->key_update(request_peer) : make_error_code(errc::destroyed);
+  }
+  /// Node's enableTrace(): OpenSSL's protocol trace, one call per message.
+  void enable_trace(std::function<void(std::string_view)> sink) {
+    if (engine_) engine_->enable_trace(std::move(sink));
+  }
+  /// Node's setMaxSendFragment(): records of at most `size` bytes (512..16384).
+  std::error_code set_max_send_fragment(std::size_t size) {
+    if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
+    if (size < 512 || size > 16384) return make_error_code(errc::invalid_max_send_fragment);
+    if (SSL_set_max_send_fragment(engine_->ssl(), static_cast<long>(size)) != 1)
+      return detail::take_openssl_error_code();
+    return {};
+  }
+
   // ---- introspection (Node's getters) ---------------------------------------------------
+  /// Node's exportKeyingMaterial(length, label, context) (RFC 5705 / 8446 exporters).
+  result<std::vector<std::uint8_t>>
+  export_keying_material(std::size_t length, std::string_view label,
+                         std::optional<bytes_view> context = {}) const {
+    if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
+    if (!engine_->handshake_done()) return make_error_code(errc::invalid_state);
+    std::vector<std::uint8_t> out(length);
+    ERR_clear_error();
+    if (SSL_export_keying_material(engine_->ssl(), out.data(), length, label.data(), label.size(),
+                                   context ? context->data() : nullptr,
+                                   context ? context->size() : 0, context ? 1 : 0) != 1)
+      return detail::take_openssl_error_code();
+    return out;
+  }
+  /// Node's getFinished() / getPeerFinished(): the Finished messages' verify_data.
+  std::vector<std::uint8_t> finished() const { return finished_message(false); }
+  std::vector<std::uint8_t> peer_finished() const { return finished_message(true); }
+  /// Client only, as Node: the server's ephemeral key; nullopt on a server or when none.
+  std::optional<ephemeral_key_info> ephemeral_key() const {
+    if (!engine_ || !engine_->ssl() || engine_->is_server()) return std::nullopt;
+    EVP_PKEY* key = nullptr;
+    if (SSL_get_peer_tmp_key(engine_->ssl(), &key) != 1 || key == nullptr) {
+      ERR_clear_error();
+      return std::nullopt;
+    }
+    ephemeral_key_info info;
+    info.size = EVP_PKEY_get_bits(key);
+    switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_DH: info.type = "DH"; break;
+    case EVP_PKEY_EC: {
+      info.type = "ECDH";
+      char group[64] = {0};
+      std::size_t n = 0;
+      if (EVP_PKEY_get_group_name(key, group, sizeof group, &n) == 1) info.name = group;
+      break;
+    }
+    case EVP_PKEY_X25519:
+      info.type = "ECDH";
+      info.name = "X25519";
+      break;
+    case EVP_PKEY_X448:
+      info.type = "ECDH";
+      info.name = "X448";
+      break;
+    default: break;
+    }
+    EVP_PKEY_free(key);
+    return info;
+  }
+  /// Node's getSharedSigalgs(): e.g. {"ECDSA+SHA256", "RSA-PSS+SHA256"}.
+  std::vector<std::string> shared_sigalgs() const {
+    std::vector<std::string> out;
+    if (!engine_ || !engine_->ssl()) return out;
+    const int count =
+        SSL_get_shared_sigalgs(engine_->ssl(), 0, nullptr, nullptr, nullptr, nullptr, nullptr);
+    for (int i = 0; i < count; ++i) {
+      int sign = 0, hash = 0;
+      SSL_get_shared_sigalgs(engine_->ssl(), i, &sign, &hash, nullptr, nullptr, nullptr);
+      std::string name;
+      switch (sign) {
+      case EVP_PKEY_RSA: name = "RSA"; break;
+      case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
+      case EVP_PKEY_EC: name = "ECDSA"; break;
+      case EVP_PKEY_ED25519: name = "Ed25519"; break;
+      case EVP_PKEY_ED448: name = "Ed448"; break;
+      default: name = OBJ_nid2sn(sign); break;
+      }
+      if (hash != NID_undef) name += std::string("+") + OBJ_nid2sn(hash);
+      out.push_back(std::move(name));
+    }
+    return out;
+  }
+
   /// The protocol ALPN agreed on; empty when none.
   std::string alpn_protocol() const {
     if (!engine_ || !engine_->ssl()) return {};
@@ -343,6 +461,14 @@ public:
 private:
   friend class server;
   explicit connection(std::unique_ptr<detail::engine> engine) : engine_(std::move(engine)) {}
+
+  std::vector<std::uint8_t> finished_message(bool peer) const {
+    if (!engine_ || !engine_->ssl()) return {};
+    std::uint8_t buffer[EVP_MAX_MD_SIZE];
+    const std::size_t n = peer ? SSL_get_peer_finished(engine_->ssl(), buffer, sizeof buffer)
+                               : SSL_get_finished(engine_->ssl(), buffer, sizeof buffer);
+    return std::vector<std::uint8_t>(buffer, buffer + std::min(n, sizeof buffer));
+  }
 
   static bool is_ip_address(const std::string& host) {
     ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());

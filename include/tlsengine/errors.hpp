@@ -15,19 +15,22 @@ namespace tlsengine {
 /// Conditions the engine itself detects. Names follow Node's error codes where one exists.
 enum class errc {
   ok = 0,
-  truncated,            ///< the transport closed without close_notify
-  handshake_timeout,    ///< ERR_TLS_HANDSHAKE_TIMEOUT
-  cert_altname_invalid, ///< ERR_TLS_CERT_ALTNAME_INVALID (hostname check failed)
-  write_after_end,      ///< ERR_STREAM_WRITE_AFTER_END
-  destroyed,            ///< ERR_STREAM_DESTROYED
-  invalid_state,        ///< a call that does not fit the connection's state
-  invalid_argument,     ///< ERR_INVALID_ARG_VALUE
-  missing_certificate,  ///< a server context without a certificate and key
-  peer_closed,          ///< the peer sent close_notify; nothing more will arrive
-  dh_param_too_small,   ///< DH parameters under 1024 bits (context) or under min_dh_size
-  alpn_invalid,         ///< ERR_TLS_ALPN_CALLBACK_INVALID_RESULT / a bad ALPN list
-  verify_rejected,      ///< the application rejected the peer (verify_result)
-  decision_failed,      ///< a decision callback or answer failed: the handshake ends
+  truncated,                 ///< the transport closed without close_notify
+  handshake_timeout,         ///< ERR_TLS_HANDSHAKE_TIMEOUT
+  cert_altname_invalid,      ///< ERR_TLS_CERT_ALTNAME_INVALID (hostname check failed)
+  write_after_end,           ///< ERR_STREAM_WRITE_AFTER_END
+  destroyed,                 ///< ERR_STREAM_DESTROYED
+  invalid_state,             ///< a call that does not fit the connection's state
+  invalid_argument,          ///< ERR_INVALID_ARG_VALUE
+  missing_certificate,       ///< a server context without a certificate and key
+  peer_closed,               ///< the peer sent close_notify; nothing more will arrive
+  dh_param_too_small,        ///< DH parameters under 1024 bits (context) or under min_dh_size
+  alpn_invalid,              ///< ERR_TLS_ALPN_CALLBACK_INVALID_RESULT / a bad ALPN list
+  verify_rejected,           ///< the application rejected the peer (verify_result)
+  decision_failed,           ///< a decision callback or answer failed: the handshake ends
+  renegotiation_disabled,    ///< ERR_TLS_RENEGOTIATION_DISABLED
+  renegotiation_limit,       ///< ERR_TLS_SESSION_ATTACK: too many client renegotiations
+  invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
 };
 
 namespace detail {
@@ -51,6 +54,9 @@ public:
     case errc::alpn_invalid: return "invalid ALPN protocol list or selection";
     case errc::verify_rejected: return "the application rejected the peer's certificate";
     case errc::decision_failed: return "a handshake decision failed";
+    case errc::renegotiation_disabled: return "TLS session renegotiation disabled for this socket";
+    case errc::renegotiation_limit: return "TLS session renegotiation attack detected";
+    case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
     }
     return "unknown tlsengine error";
   }
@@ -167,6 +173,9 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::alpn_invalid: return "ERR_TLS_ALPN_CALLBACK_INVALID_RESULT";
     case errc::verify_rejected: return "ERR_TLS_CERT_REJECTED";
     case errc::decision_failed: return "ERR_TLS_DECISION_FAILED";
+    case errc::renegotiation_disabled: return "ERR_TLS_RENEGOTIATION_DISABLED";
+    case errc::renegotiation_limit: return "ERR_TLS_SESSION_ATTACK";
+    case errc::invalid_max_send_fragment: return "ERR_OUT_OF_RANGE";
     }
   }
   if (ec.category() == openssl_category()) {

@@ -33,6 +33,15 @@ struct error {
   bool alert_sent = false;
 };
 
+/// A TLS 1.2 renegotiation completed (either side started it).
+struct renegotiated {};
+
+/// TLS 1.3: the peer updated its keys; `requested` when it asked us to update ours (the
+/// engine answers automatically).
+struct key_update {
+  bool requested = false;
+};
+
 /// One line of the NSS key log format (connection_options::enable_keylog), without the
 /// newline: what SSLKEYLOGFILE readers such as Wireshark take.
 struct keylog {
@@ -88,9 +97,10 @@ struct verify_peer {
 
 } // namespace events
 
-using event = std::variant<events::secure, events::session, events::end, events::error,
-                           events::keylog, events::new_session, events::ocsp_response,
-                           events::servername, events::resume_session, events::ocsp_request,
-                           events::certificate_request, events::verify_peer>;
+using event =
+    std::variant<events::secure, events::session, events::end, events::error, events::keylog,
+                 events::renegotiated, events::key_update, events::new_session,
+                 events::ocsp_response, events::servername, events::resume_session,
+                 events::ocsp_request, events::certificate_request, events::verify_peer>;
 
 } // namespace tlsengine

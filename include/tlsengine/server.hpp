@@ -3,6 +3,7 @@
 #pragma once
 
 #include "connection.hpp"
+#include "globals.hpp"
 #include "context.hpp"
 #include "options.hpp"
 #include "result.hpp"
@@ -40,6 +41,10 @@ struct server_options : context_options, connection_options {
   std::string psk_identity_hint;
   /// 48 bytes in Node's layout (name, HMAC secret, AES key); empty: random.
   std::vector<std::uint8_t> ticket_keys;
+  /// Node's tls.CLIENT_RENEG_LIMIT / CLIENT_RENEG_WINDOW: more client-initiated TLS 1.2
+  /// renegotiations than this within the window fail the connection.
+  std::size_t client_reneg_limit = tlsengine::client_reneg_limit;
+  clock::duration client_reneg_window = tlsengine::client_reneg_window;
 };
 
 /// Shareable by connections on many threads; accept() itself is thread-safe.
@@ -72,6 +77,8 @@ public:
     state->config.pause_on_ocsp_request = options.pause_on_ocsp_request;
     state->config.psk_server = options.psk_callback;
     state->config.psk_identity_hint = options.psk_identity_hint;
+    state->config.reneg_limit = options.client_reneg_limit;
+    state->config.reneg_window = options.client_reneg_window;
     detail::ticket_key_bytes keys{};
     if (!options.ticket_keys.empty()) {
       if (options.ticket_keys.size() != keys.size()) return make_error_code(errc::invalid_argument);

@@ -125,19 +125,22 @@ namespace tlsengine {
 /// Conditions the engine itself detects. Names follow Node's error codes where one exists.
 enum class errc {
   ok = 0,
-  truncated,            ///< the transport closed without close_notify
-  handshake_timeout,    ///< ERR_TLS_HANDSHAKE_TIMEOUT
-  cert_altname_invalid, ///< ERR_TLS_CERT_ALTNAME_INVALID (hostname check failed)
-  write_after_end,      ///< ERR_STREAM_WRITE_AFTER_END
-  destroyed,            ///< ERR_STREAM_DESTROYED
-  invalid_state,        ///< a call that does not fit the connection's state
-  invalid_argument,     ///< ERR_INVALID_ARG_VALUE
-  missing_certificate,  ///< a server context without a certificate and key
-  peer_closed,          ///< the peer sent close_notify; nothing more will arrive
-  dh_param_too_small,   ///< DH parameters under 1024 bits (context) or under min_dh_size
-  alpn_invalid,         ///< ERR_TLS_ALPN_CALLBACK_INVALID_RESULT / a bad ALPN list
-  verify_rejected,      ///< the application rejected the peer (verify_result)
-  decision_failed,      ///< a decision callback or answer failed: the handshake ends
+  truncated,                 ///< the transport closed without close_notify
+  handshake_timeout,         ///< ERR_TLS_HANDSHAKE_TIMEOUT
+  cert_altname_invalid,      ///< ERR_TLS_CERT_ALTNAME_INVALID (hostname check failed)
+  write_after_end,           ///< ERR_STREAM_WRITE_AFTER_END
+  destroyed,                 ///< ERR_STREAM_DESTROYED
+  invalid_state,             ///< a call that does not fit the connection's state
+  invalid_argument,          ///< ERR_INVALID_ARG_VALUE
+  missing_certificate,       ///< a server context without a certificate and key
+  peer_closed,               ///< the peer sent close_notify; nothing more will arrive
+  dh_param_too_small,        ///< DH parameters under 1024 bits (context) or under min_dh_size
+  alpn_invalid,              ///< ERR_TLS_ALPN_CALLBACK_INVALID_RESULT / a bad ALPN list
+  verify_rejected,           ///< the application rejected the peer (verify_result)
+  decision_failed,           ///< a decision callback or answer failed: the handshake ends
+  renegotiation_disabled,    ///< ERR_TLS_RENEGOTIATION_DISABLED
+  renegotiation_limit,       ///< ERR_TLS_SESSION_ATTACK: too many client renegotiations
+  invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
 };
 
 namespace detail {
@@ -161,6 +164,9 @@ public:
     case errc::alpn_invalid: return "invalid ALPN protocol list or selection";
     case errc::verify_rejected: return "the application rejected the peer's certificate";
     case errc::decision_failed: return "a handshake decision failed";
+    case errc::renegotiation_disabled: return "TLS session renegotiation disabled for this socket";
+    case errc::renegotiation_limit: return "TLS session renegotiation attack detected";
+    case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
     }
     return "unknown tlsengine error";
   }
@@ -277,6 +283,9 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::alpn_invalid: return "ERR_TLS_ALPN_CALLBACK_INVALID_RESULT";
     case errc::verify_rejected: return "ERR_TLS_CERT_REJECTED";
     case errc::decision_failed: return "ERR_TLS_DECISION_FAILED";
+    case errc::renegotiation_disabled: return "ERR_TLS_RENEGOTIATION_DISABLED";
+    case errc::renegotiation_limit: return "ERR_TLS_SESSION_ATTACK";
+    case errc::invalid_max_send_fragment: return "ERR_OUT_OF_RANGE";
     }
   }
   if (ec.category() == openssl_category()) {
@@ -1766,6 +1775,15 @@ struct error {
   bool alert_sent = false;
 };
 
+/// A TLS 1.2 renegotiation completed (either side started it).
+struct renegotiated {};
+
+/// TLS 1.3: the peer updated its keys; `requested` when it asked us to update ours (the
+/// engine answers automatically).
+struct key_update {
+  bool requested = false;
+};
+
 /// One line of the NSS key log format (connection_options::enable_keylog), without the
 /// newline: what SSLKEYLOGFILE readers such as Wireshark take.
 struct keylog {
@@ -1821,10 +1839,11 @@ struct verify_peer {
 
 } // namespace events
 
-using event = std::variant<events::secure, events::session, events::end, events::error,
-                           events::keylog, events::new_session, events::ocsp_response,
-                           events::servername, events::resume_session, events::ocsp_request,
-                           events::certificate_request, events::verify_peer>;
+using event =
+    std::variant<events::secure, events::session, events::end, events::error, events::keylog,
+                 events::renegotiated, events::key_update, events::new_session,
+                 events::ocsp_response, events::servername, events::resume_session,
+                 events::ocsp_request, events::certificate_request, events::verify_peer>;
 
 } // namespace tlsengine
 // ---- end tlsengine/events.hpp ----
@@ -2625,6 +2644,8 @@ struct engine_config {
   bool pause_on_servername = false;
   bool external_session_cache = false;
   bool pause_on_ocsp_request = false;
+  std::size_t reneg_limit = 3;
+  clock::duration reneg_window = std::chrono::seconds(600);
   alpn_callback_function alpn_callback;
   psk_server_function psk_server;
   std::string psk_identity_hint;
@@ -2668,6 +2689,7 @@ public:
     BIO_set_data(bio, &endpoint_);
     SSL_set_bio(ssl_.get(), bio, bio); // one BIO, one reference, both directions
     SSL_set_info_callback(ssl_.get(), &engine::info_callback);
+    SSL_set_msg_callback(ssl_.get(), &engine::message_callback);
     if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
     if (config_.is_server) {
@@ -2678,6 +2700,8 @@ public:
       }
       SSL_set_verify(ssl_.get(), mode, nullptr);
       context_.bind_sessions(ssl_.get());
+      // As Node: clients may renegotiate, within client_reneg_limit per window.
+      SSL_set_options(ssl_.get(), SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
       if (config_.psk_server) {
         SSL_set_psk_server_callback(ssl_.get(), &engine::psk_server_callback);
         if (!config_.psk_identity_hint.empty() &&
@@ -2971,6 +2995,52 @@ public:
     return answered(verify_);
   }
 
+  // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
+  std::error_code renegotiate(bool reject_unauthorized, bool request_cert) {
+    if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+    if (error_) return error_;
+    if (!handshake_done_ || SSL_version(ssl_.get()) > TLS1_2_VERSION)
+      return make_error_code(errc::invalid_state); // TLS 1.3 has no renegotiation
+    config_.reject_unauthorized = reject_unauthorized;
+    if (config_.is_server) {
+      int mode = SSL_VERIFY_NONE;
+      if (request_cert) {
+        mode = SSL_VERIFY_PEER;
+        if (reject_unauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+      }
+      config_.verify_peer = request_cert;
+      SSL_set_verify(ssl_.get(), mode, nullptr);
+      SSL_set_options(ssl_.get(), SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+    }
+    ERR_clear_error();
+    if (SSL_renegotiate(ssl_.get()) != 1) return take_openssl_error_code();
+    renegotiating_ = true;
+    const int r = SSL_do_handshake(ssl_.get()); // writes the HelloRequest / ClientHello
+    if (r != 1) handle_failure(r);
+    return error_;
+  }
+
+  void disable_renegotiation() {
+    renegotiation_disabled_ = true;
+    // A client refuses the server's HelloRequest; a server sees the ClientHello in its
+    // client-hello callback and fails there (OpenSSL's option would only warn).
+    if (ssl_ && !config_.is_server) SSL_set_options(ssl_.get(), SSL_OP_NO_RENEGOTIATION);
+  }
+
+  std::error_code key_update(bool request_peer) {
+    if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+    if (error_) return error_;
+    if (!handshake_done_ || SSL_version(ssl_.get()) != TLS1_3_VERSION)
+      return make_error_code(errc::invalid_state);
+    ERR_clear_error();
+    if (SSL_key_update(ssl_.get(),
+                       request_peer ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED) != 1)
+      return take_openssl_error_code();
+    return {}; // sent with the next pending_output()
+  }
+
+  void enable_trace(std::function<void(std::string_view)> sink) { trace_ = std::move(sink); }
+
   // ---- state and introspection ---------------------------------------------------------
   SSL* ssl() const noexcept { return ssl_.get(); }
   bool is_server() const noexcept { return config_.is_server; }
@@ -3058,6 +3128,11 @@ private:
       if (!handshake_done_) return;
     }
     read_records();
+    fail_on_callback_error();
+  }
+
+  void fail_on_callback_error() {
+    if (callback_error_ && !error_ && handshake_done_) fail(callback_error_, callback_message_);
   }
 
   void read_records() {
@@ -3168,6 +3243,14 @@ private:
       staged_.consume(written);
       if (staged_.empty()) staged_.release_if_empty();
     }
+    if (SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE && !error_) {
+      // A pending KeyUpdate (ours, or the answer the peer requested) goes out with the
+      // next write; a zero-length write sends it now.
+      std::size_t ignored = 0;
+      ERR_clear_error();
+      const int r = SSL_write_ex(ssl_.get(), "", 0, &ignored);
+      if (r != 1) handle_failure(r);
+    }
     if (end_requested_ && !shutdown_sent_ && staged_.empty() && !error_) {
       ERR_clear_error();
       SSL_shutdown(ssl_.get()); // queues close_notify; the peer's is read by feed()
@@ -3210,11 +3293,48 @@ private:
   // ---- OpenSSL callbacks: record state, decide nothing that waits ----------------------
   static void info_callback(const SSL* ssl, int where, int value) {
     engine* self = from(ssl);
-    if (self == nullptr || (where & SSL_CB_ALERT) == 0) return;
+    if (self == nullptr) return;
+    // A server also reports "done" after merely sending a HelloRequest: count only
+    // handshakes that saw a renegotiation ClientHello.
+    if ((where & SSL_CB_HANDSHAKE_DONE) != 0 && self->handshake_done_ &&
+        SSL_version(ssl) <= TLS1_2_VERSION &&
+        (!self->config_.is_server || self->renegotiation_hello_seen_)) {
+      self->renegotiation_hello_seen_ = false;
+      self->renegotiating_ = false;
+      self->events_.emplace_back(events::renegotiated{}); // a TLS 1.2 renegotiation ended
+      return;
+    }
+    if ((where & SSL_CB_ALERT) == 0) return;
     // Only fatal alerts matter for the error event; close_notify is a warning.
     if ((value >> 8) == SSL3_AL_FATAL) {
       self->last_alert_ = value & 0xff;
       self->last_alert_sent_ = (where & SSL_CB_WRITE) != 0;
+    }
+  }
+
+  /// Sees every protocol message: the peer's KeyUpdate and HelloRequest (which no other
+  /// callback reports), and the trace.
+  static void message_callback(int write_p, int version, int content_type, const void* buf,
+                               size_t length, SSL* ssl, void*) {
+    engine* self = from(ssl);
+    if (self == nullptr) return;
+    if (self->trace_) {
+      BIO* bio = BIO_new(BIO_s_mem());
+      if (bio != nullptr) {
+        SSL_trace(write_p, version, content_type, buf, length, ssl, bio);
+        char* text = nullptr;
+        const long n = BIO_get_mem_data(bio, &text);
+        if (n > 0) self->trace_(std::string_view(text, static_cast<std::size_t>(n)));
+        BIO_free(bio);
+      }
+    }
+    if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
+    const auto* message = static_cast<const unsigned char*>(buf);
+    if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
+      self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
+    } else if (message[0] == SSL3_MT_HELLO_REQUEST && self->renegotiation_disabled_) {
+      self->record_callback_error(make_error_code(errc::renegotiation_disabled),
+                                  "the server tried to renegotiate");
     }
   }
 
@@ -3260,6 +3380,29 @@ private:
     verify_rejected_ = true;
     if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
     return 0;
+  }
+
+  /// A client-initiated renegotiation (this ClientHello comes after the handshake):
+  /// refused when disabled, and limited as Node does (client_reneg_limit per window).
+  bool renegotiation_allowed(int* alert) {
+    if (renegotiating_) return true; // we asked for it
+    if (renegotiation_disabled_) {
+      record_callback_error(make_error_code(errc::renegotiation_disabled),
+                            "the client tried to renegotiate");
+      *alert = SSL_AD_NO_RENEGOTIATION;
+      return false;
+    }
+    const clock::time_point now = config_.connection.now();
+    while (!renegotiations_.empty() && now - renegotiations_.front() > config_.reneg_window)
+      renegotiations_.pop_front();
+    renegotiations_.push_back(now);
+    if (renegotiations_.size() > config_.reneg_limit) {
+      record_callback_error(make_error_code(errc::renegotiation_limit),
+                            "TLS session renegotiation attack detected");
+      *alert = SSL_AD_HANDSHAKE_FAILURE;
+      return false;
+    }
+    return true;
   }
 
   std::error_code check_identity(X509* leaf) {
@@ -3323,6 +3466,10 @@ private:
 
   int on_client_hello(int* alert) override {
     if (!config_.is_server) return SSL_CLIENT_HELLO_SUCCESS;
+    if (handshake_done_) {
+      if (!renegotiation_allowed(alert)) return SSL_CLIENT_HELLO_ERROR;
+      renegotiation_hello_seen_ = true;
+    }
     // Called again on every resume while paused, and after a context switch: idempotent.
     if (sni_.state == decision_state::none) {
       client_hello_sni_ = parse_server_name();
@@ -3640,6 +3787,12 @@ private:
   std::shared_ptr<const ticket_key_bytes> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
+  // Renegotiation, key update, trace.
+  bool renegotiation_disabled_ = false;
+  bool renegotiating_ = false;
+  bool renegotiation_hello_seen_ = false;
+  std::deque<clock::time_point> renegotiations_;
+  std::function<void(std::string_view)> trace_;
 };
 
 } // namespace tlsengine::detail
@@ -3675,6 +3828,19 @@ struct client_options : context_options, connection_options {
   /// Opt-in `certificate_request` decision: choose the client certificate when the
   /// server asks, with connection::use_certificate() or resume().
   bool pause_on_certificate_request = false;
+};
+
+/// Node's renegotiate(options): the verification to apply in the new handshake.
+struct renegotiate_options {
+  bool reject_unauthorized = true;
+  bool request_cert = false; ///< server: ask the client for a certificate this time
+};
+
+/// Node's getEphemeralKeyInfo(): {type: "ECDH" or "DH", name: "X25519", size: 253}.
+struct ephemeral_key_info {
+  std::string type;
+  std::string name;
+  int size = 0;
 };
 
 /// Node's socket.getCipher().
@@ -3881,7 +4047,110 @@ public:
     return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
   }
 
+  // ---- lifecycle controls ----------------------------------------------------------------
+  /// TLS 1.2 renegotiation (Node's renegotiate()); `renegotiated` event when done. TLS 1.3
+  /// has none: errc::invalid_state.
+  std::error_code renegotiate(const renegotiate_options& options = {}) {
+    return engine_ ? engine_->renegotiate(options.reject_unauthorized, options.request_cert)
+                   : make_error_code(errc::destroyed);
+  }
+  /// Node's disableRenegotiation(): a renegotiation attempt by the peer then fails the
+  /// connection with errc::renegotiation_disabled.
+  void disable_renegotiation() {
+    if (engine_) engine_->disable_renegotiation();
+  }
+  /// TLS 1.3 KeyUpdate (beyond Node); `request_peer` asks the peer to update its keys too.
+  /// The message goes out with the next pending_output().
+  std::error_code key_update(bool request_peer = false) {
+    return engine_ ? engine_->key_update(request_peer) : make_error_code(errc::destroyed);
+  }
+  /// Node's enableTrace(): OpenSSL's protocol trace, one call per message.
+  void enable_trace(std::function<void(std::string_view)> sink) {
+    if (engine_) engine_->enable_trace(std::move(sink));
+  }
+  /// Node's setMaxSendFragment(): records of at most `size` bytes (512..16384).
+  std::error_code set_max_send_fragment(std::size_t size) {
+    if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
+    if (size < 512 || size > 16384) return make_error_code(errc::invalid_max_send_fragment);
+    if (SSL_set_max_send_fragment(engine_->ssl(), static_cast<long>(size)) != 1)
+      return detail::take_openssl_error_code();
+    return {};
+  }
+
   // ---- introspection (Node's getters) ---------------------------------------------------
+  /// Node's exportKeyingMaterial(length, label, context) (RFC 5705 / 8446 exporters).
+  result<std::vector<std::uint8_t>>
+  export_keying_material(std::size_t length, std::string_view label,
+                         std::optional<bytes_view> context = {}) const {
+    if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
+    if (!engine_->handshake_done()) return make_error_code(errc::invalid_state);
+    std::vector<std::uint8_t> out(length);
+    ERR_clear_error();
+    if (SSL_export_keying_material(engine_->ssl(), out.data(), length, label.data(), label.size(),
+                                   context ? context->data() : nullptr,
+                                   context ? context->size() : 0, context ? 1 : 0) != 1)
+      return detail::take_openssl_error_code();
+    return out;
+  }
+  /// Node's getFinished() / getPeerFinished(): the Finished messages' verify_data.
+  std::vector<std::uint8_t> finished() const { return finished_message(false); }
+  std::vector<std::uint8_t> peer_finished() const { return finished_message(true); }
+  /// Client only, as Node: the server's ephemeral key; nullopt on a server or when none.
+  std::optional<ephemeral_key_info> ephemeral_key() const {
+    if (!engine_ || !engine_->ssl() || engine_->is_server()) return std::nullopt;
+    EVP_PKEY* key = nullptr;
+    if (SSL_get_peer_tmp_key(engine_->ssl(), &key) != 1 || key == nullptr) {
+      ERR_clear_error();
+      return std::nullopt;
+    }
+    ephemeral_key_info info;
+    info.size = EVP_PKEY_get_bits(key);
+    switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_DH: info.type = "DH"; break;
+    case EVP_PKEY_EC: {
+      info.type = "ECDH";
+      char group[64] = {0};
+      std::size_t n = 0;
+      if (EVP_PKEY_get_group_name(key, group, sizeof group, &n) == 1) info.name = group;
+      break;
+    }
+    case EVP_PKEY_X25519:
+      info.type = "ECDH";
+      info.name = "X25519";
+      break;
+    case EVP_PKEY_X448:
+      info.type = "ECDH";
+      info.name = "X448";
+      break;
+    default: break;
+    }
+    EVP_PKEY_free(key);
+    return info;
+  }
+  /// Node's getSharedSigalgs(): e.g. {"ECDSA+SHA256", "RSA-PSS+SHA256"}.
+  std::vector<std::string> shared_sigalgs() const {
+    std::vector<std::string> out;
+    if (!engine_ || !engine_->ssl()) return out;
+    const int count =
+        SSL_get_shared_sigalgs(engine_->ssl(), 0, nullptr, nullptr, nullptr, nullptr, nullptr);
+    for (int i = 0; i < count; ++i) {
+      int sign = 0, hash = 0;
+      SSL_get_shared_sigalgs(engine_->ssl(), i, &sign, &hash, nullptr, nullptr, nullptr);
+      std::string name;
+      switch (sign) {
+      case EVP_PKEY_RSA: name = "RSA"; break;
+      case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
+      case EVP_PKEY_EC: name = "ECDSA"; break;
+      case EVP_PKEY_ED25519: name = "Ed25519"; break;
+      case EVP_PKEY_ED448: name = "Ed448"; break;
+      default: name = OBJ_nid2sn(sign); break;
+      }
+      if (hash != NID_undef) name += std::string("+") + OBJ_nid2sn(hash);
+      out.push_back(std::move(name));
+    }
+    return out;
+  }
+
   /// The protocol ALPN agreed on; empty when none.
   std::string alpn_protocol() const {
     if (!engine_ || !engine_->ssl()) return {};
@@ -3972,6 +4241,14 @@ private:
   friend class server;
   explicit connection(std::unique_ptr<detail::engine> engine) : engine_(std::move(engine)) {}
 
+  std::vector<std::uint8_t> finished_message(bool peer) const {
+    if (!engine_ || !engine_->ssl()) return {};
+    std::uint8_t buffer[EVP_MAX_MD_SIZE];
+    const std::size_t n = peer ? SSL_get_peer_finished(engine_->ssl(), buffer, sizeof buffer)
+                               : SSL_get_finished(engine_->ssl(), buffer, sizeof buffer);
+    return std::vector<std::uint8_t>(buffer, buffer + std::min(n, sizeof buffer));
+  }
+
   static bool is_ip_address(const std::string& host) {
     ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
     ERR_clear_error();
@@ -3985,6 +4262,66 @@ private:
 
 } // namespace tlsengine
 // ---- end tlsengine/connection.hpp ----
+// ---- begin tlsengine/globals.hpp ----
+// tlsengine — module-level functions and constants of Node's tls: getCiphers(),
+// rootCertificates, CLIENT_RENEG_LIMIT / CLIENT_RENEG_WINDOW (the DEFAULT_* constants
+// live in context.hpp).
+
+
+
+
+namespace tlsengine {
+
+/// Node's tls.CLIENT_RENEG_LIMIT and tls.CLIENT_RENEG_WINDOW (server_options defaults).
+inline constexpr std::size_t client_reneg_limit = 3;
+inline constexpr clock::duration client_reneg_window = std::chrono::seconds(600);
+
+/// Node's tls.getCiphers(): the names of the supported cipher suites, lower case.
+inline std::vector<std::string> get_ciphers() {
+  std::vector<std::string> names;
+  detail::ssl_ctx_ptr ctx(SSL_CTX_new(TLS_method()));
+  if (!ctx) return names;
+  SSL_CTX_set_cipher_list(ctx.get(), "ALL:COMPLEMENTOFALL");
+  detail::ssl_ptr ssl(SSL_new(ctx.get()));
+  if (!ssl) return names;
+  STACK_OF(SSL_CIPHER)* ciphers = SSL_get_ciphers(ssl.get());
+  for (int i = 0; i < sk_SSL_CIPHER_num(ciphers); ++i) {
+    std::string name = SSL_CIPHER_get_name(sk_SSL_CIPHER_value(ciphers, i));
+    for (char& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  ERR_clear_error();
+  return names;
+}
+
+/// Node's tls.rootCertificates: the PEM of every certificate in the default trust store
+/// (OpenSSL's default CA file — on Debian the ca-certificates bundle). This is the one
+/// function of the library that reads a file, because that is what it is for.
+inline std::vector<std::string> root_certificates() {
+  std::vector<std::string> pems;
+  detail::x509_store_ptr store(X509_STORE_new());
+  if (!store || X509_STORE_load_file(store.get(), X509_get_default_cert_file()) != 1) {
+    ERR_clear_error();
+    return pems;
+  }
+  STACK_OF(X509)* all = X509_STORE_get1_all_certs(store.get());
+  for (int i = 0; all != nullptr && i < sk_X509_num(all); ++i) {
+    detail::bio_ptr bio(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio_X509(bio.get(), sk_X509_value(all, i)) != 1) continue;
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio.get(), &data);
+    if (n > 0) pems.emplace_back(data, static_cast<std::size_t>(n));
+  }
+  sk_X509_pop_free(all, X509_free);
+  ERR_clear_error();
+  return pems;
+}
+
+} // namespace tlsengine
+// ---- end tlsengine/globals.hpp ----
 // ---- begin tlsengine/pump.hpp ----
 // tlsengine — pump(): two engines wired back to back in memory (Node's createSecurePair
 // idea), for tests, simulations and the demo.
@@ -4054,6 +4391,10 @@ struct server_options : context_options, connection_options {
   std::string psk_identity_hint;
   /// 48 bytes in Node's layout (name, HMAC secret, AES key); empty: random.
   std::vector<std::uint8_t> ticket_keys;
+  /// Node's tls.CLIENT_RENEG_LIMIT / CLIENT_RENEG_WINDOW: more client-initiated TLS 1.2
+  /// renegotiations than this within the window fail the connection.
+  std::size_t client_reneg_limit = tlsengine::client_reneg_limit;
+  clock::duration client_reneg_window = tlsengine::client_reneg_window;
 };
 
 /// Shareable by connections on many threads; accept() itself is thread-safe.
@@ -4086,6 +4427,8 @@ public:
     state->config.pause_on_ocsp_request = options.pause_on_ocsp_request;
     state->config.psk_server = options.psk_callback;
     state->config.psk_identity_hint = options.psk_identity_hint;
+    state->config.reneg_limit = options.client_reneg_limit;
+    state->config.reneg_window = options.client_reneg_window;
     detail::ticket_key_bytes keys{};
     if (!options.ticket_keys.empty()) {
       if (options.ticket_keys.size() != keys.size()) return make_error_code(errc::invalid_argument);

@@ -51,6 +51,8 @@ struct engine_config {
   bool pause_on_servername = false;
   bool external_session_cache = false;
   bool pause_on_ocsp_request = false;
+  std::size_t reneg_limit = 3;
+  clock::duration reneg_window = std::chrono::seconds(600);
   alpn_callback_function alpn_callback;
   psk_server_function psk_server;
   std::string psk_identity_hint;
@@ -94,6 +96,7 @@ public:
     BIO_set_data(bio, &endpoint_);
     SSL_set_bio(ssl_.get(), bio, bio); // one BIO, one reference, both directions
     SSL_set_info_callback(ssl_.get(), &engine::info_callback);
+    SSL_set_msg_callback(ssl_.get(), &engine::message_callback);
     if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
     if (config_.is_server) {
@@ -104,6 +107,8 @@ public:
       }
       SSL_set_verify(ssl_.get(), mode, nullptr);
       context_.bind_sessions(ssl_.get());
+      // As Node: clients may renegotiate, within client_reneg_limit per window.
+      SSL_set_options(ssl_.get(), SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
       if (config_.psk_server) {
         SSL_set_psk_server_callback(ssl_.get(), &engine::psk_server_callback);
         if (!config_.psk_identity_hint.empty() &&
@@ -397,6 +402,52 @@ public:
     return answered(verify_);
   }
 
+  // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
+  std::error_code renegotiate(bool reject_unauthorized, bool request_cert) {
+    if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+    if (error_) return error_;
+    if (!handshake_done_ || SSL_version(ssl_.get()) > TLS1_2_VERSION)
+      return make_error_code(errc::invalid_state); // TLS 1.3 has no renegotiation
+    config_.reject_unauthorized = reject_unauthorized;
+    if (config_.is_server) {
+      int mode = SSL_VERIFY_NONE;
+      if (request_cert) {
+        mode = SSL_VERIFY_PEER;
+        if (reject_unauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+      }
+      config_.verify_peer = request_cert;
+      SSL_set_verify(ssl_.get(), mode, nullptr);
+      SSL_set_options(ssl_.get(), SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+    }
+    ERR_clear_error();
+    if (SSL_renegotiate(ssl_.get()) != 1) return take_openssl_error_code();
+    renegotiating_ = true;
+    const int r = SSL_do_handshake(ssl_.get()); // writes the HelloRequest / ClientHello
+    if (r != 1) handle_failure(r);
+    return error_;
+  }
+
+  void disable_renegotiation() {
+    renegotiation_disabled_ = true;
+    // A client refuses the server's HelloRequest; a server sees the ClientHello in its
+    // client-hello callback and fails there (OpenSSL's option would only warn).
+    if (ssl_ && !config_.is_server) SSL_set_options(ssl_.get(), SSL_OP_NO_RENEGOTIATION);
+  }
+
+  std::error_code key_update(bool request_peer) {
+    if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+    if (error_) return error_;
+    if (!handshake_done_ || SSL_version(ssl_.get()) != TLS1_3_VERSION)
+      return make_error_code(errc::invalid_state);
+    ERR_clear_error();
+    if (SSL_key_update(ssl_.get(),
+                       request_peer ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED) != 1)
+      return take_openssl_error_code();
+    return {}; // sent with the next pending_output()
+  }
+
+  void enable_trace(std::function<void(std::string_view)> sink) { trace_ = std::move(sink); }
+
   // ---- state and introspection ---------------------------------------------------------
   SSL* ssl() const noexcept { return ssl_.get(); }
   bool is_server() const noexcept { return config_.is_server; }
@@ -484,6 +535,11 @@ private:
       if (!handshake_done_) return;
     }
     read_records();
+    fail_on_callback_error();
+  }
+
+  void fail_on_callback_error() {
+    if (callback_error_ && !error_ && handshake_done_) fail(callback_error_, callback_message_);
   }
 
   void read_records() {
@@ -594,6 +650,14 @@ private:
       staged_.consume(written);
       if (staged_.empty()) staged_.release_if_empty();
     }
+    if (SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE && !error_) {
+      // A pending KeyUpdate (ours, or the answer the peer requested) goes out with the
+      // next write; a zero-length write sends it now.
+      std::size_t ignored = 0;
+      ERR_clear_error();
+      const int r = SSL_write_ex(ssl_.get(), "", 0, &ignored);
+      if (r != 1) handle_failure(r);
+    }
     if (end_requested_ && !shutdown_sent_ && staged_.empty() && !error_) {
       ERR_clear_error();
       SSL_shutdown(ssl_.get()); // queues close_notify; the peer's is read by feed()
@@ -636,11 +700,48 @@ private:
   // ---- OpenSSL callbacks: record state, decide nothing that waits ----------------------
   static void info_callback(const SSL* ssl, int where, int value) {
     engine* self = from(ssl);
-    if (self == nullptr || (where & SSL_CB_ALERT) == 0) return;
+    if (self == nullptr) return;
+    // A server also reports "done" after merely sending a HelloRequest: count only
+    // handshakes that saw a renegotiation ClientHello.
+    if ((where & SSL_CB_HANDSHAKE_DONE) != 0 && self->handshake_done_ &&
+        SSL_version(ssl) <= TLS1_2_VERSION &&
+        (!self->config_.is_server || self->renegotiation_hello_seen_)) {
+      self->renegotiation_hello_seen_ = false;
+      self->renegotiating_ = false;
+      self->events_.emplace_back(events::renegotiated{}); // a TLS 1.2 renegotiation ended
+      return;
+    }
+    if ((where & SSL_CB_ALERT) == 0) return;
     // Only fatal alerts matter for the error event; close_notify is a warning.
     if ((value >> 8) == SSL3_AL_FATAL) {
       self->last_alert_ = value & 0xff;
       self->last_alert_sent_ = (where & SSL_CB_WRITE) != 0;
+    }
+  }
+
+  /// Sees every protocol message: the peer's KeyUpdate and HelloRequest (which no other
+  /// callback reports), and the trace.
+  static void message_callback(int write_p, int version, int content_type, const void* buf,
+                               size_t length, SSL* ssl, void*) {
+    engine* self = from(ssl);
+    if (self == nullptr) return;
+    if (self->trace_) {
+      BIO* bio = BIO_new(BIO_s_mem());
+      if (bio != nullptr) {
+        SSL_trace(write_p, version, content_type, buf, length, ssl, bio);
+        char* text = nullptr;
+        const long n = BIO_get_mem_data(bio, &text);
+        if (n > 0) self->trace_(std::string_view(text, static_cast<std::size_t>(n)));
+        BIO_free(bio);
+      }
+    }
+    if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
+    const auto* message = static_cast<const unsigned char*>(buf);
+    if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
+      self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
+    } else if (message[0] == SSL3_MT_HELLO_REQUEST && self->renegotiation_disabled_) {
+      self->record_callback_error(make_error_code(errc::renegotiation_disabled),
+                                  "the server tried to renegotiate");
     }
   }
 
@@ -686,6 +787,29 @@ private:
     verify_rejected_ = true;
     if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
     return 0;
+  }
+
+  /// A client-initiated renegotiation (this ClientHello comes after the handshake):
+  /// refused when disabled, and limited as Node does (client_reneg_limit per window).
+  bool renegotiation_allowed(int* alert) {
+    if (renegotiating_) return true; // we asked for it
+    if (renegotiation_disabled_) {
+      record_callback_error(make_error_code(errc::renegotiation_disabled),
+                            "the client tried to renegotiate");
+      *alert = SSL_AD_NO_RENEGOTIATION;
+      return false;
+    }
+    const clock::time_point now = config_.connection.now();
+    while (!renegotiations_.empty() && now - renegotiations_.front() > config_.reneg_window)
+      renegotiations_.pop_front();
+    renegotiations_.push_back(now);
+    if (renegotiations_.size() > config_.reneg_limit) {
+      record_callback_error(make_error_code(errc::renegotiation_limit),
+                            "TLS session renegotiation attack detected");
+      *alert = SSL_AD_HANDSHAKE_FAILURE;
+      return false;
+    }
+    return true;
   }
 
   std::error_code check_identity(X509* leaf) {
@@ -749,6 +873,10 @@ private:
 
   int on_client_hello(int* alert) override {
     if (!config_.is_server) return SSL_CLIENT_HELLO_SUCCESS;
+    if (handshake_done_) {
+      if (!renegotiation_allowed(alert)) return SSL_CLIENT_HELLO_ERROR;
+      renegotiation_hello_seen_ = true;
+    }
     // Called again on every resume while paused, and after a context switch: idempotent.
     if (sni_.state == decision_state::none) {
       client_hello_sni_ = parse_server_name();
@@ -1066,6 +1194,12 @@ private:
   std::shared_ptr<const ticket_key_bytes> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
+  // Renegotiation, key update, trace.
+  bool renegotiation_disabled_ = false;
+  bool renegotiating_ = false;
+  bool renegotiation_hello_seen_ = false;
+  std::deque<clock::time_point> renegotiations_;
+  std::function<void(std::string_view)> trace_;
 };
 
 } // namespace tlsengine::detail
