@@ -302,6 +302,26 @@ inline unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
   return length;
 }
 
+/// Completes, once, the chain of every certificate configured without one, from the trust
+/// store (as Node does when it loads a certificate), then turns OpenSSL's automatic chain
+/// building off. Without this, OpenSSL rebuilds such a chain in every handshake: a store
+/// lookup that, with the system store, reads the certificate directory (openat, getdents)
+/// for each connection.
+inline void complete_chains(SSL_CTX* ctx) {
+  for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
+       r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+    STACK_OF(X509)* chain = nullptr;
+    if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && chain != nullptr && sk_X509_num(chain) > 0)
+      continue; // the configured chain is sent as it is
+    // Whatever part of the chain the store has (the root included, as the automatic
+    // chain did); nothing when the issuer is unknown.
+    SSL_CTX_build_cert_chain(ctx,
+                             SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR | SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
+  }
+  ERR_clear_error();
+  SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+}
+
 struct context_state {
   ssl_ctx_ptr ctx;
   std::string cipher_list;  // TLS 1.2 part of `ciphers`, re-applied after an SNI switch
@@ -372,6 +392,7 @@ public:
     if (options.allow_partial_trust_chain)
       X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
     if (std::error_code ec = detail::load_dhparam(ctx, options.dhparam)) return ec;
+    detail::complete_chains(ctx);
 
     // Sessions are bound to the identity that made them: the default session id context
     // is a digest of this context's certificates, so a session (or ticket) made under one

@@ -1240,7 +1240,17 @@ inline void install_callbacks(SSL_CTX* ctx) {
   SSL_CTX_set_tlsext_status_cb(ctx, &callbacks::ocsp_status);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &callbacks::ticket_key);
   SSL_CTX_set_session_ticket_cb(ctx, nullptr, &callbacks::ticket_decrypted, nullptr);
-  SSL_CTX_set_keylog_callback(ctx, &callbacks::keylog);
+  // The keylog callback is not installed here: with one set, OpenSSL formats every secret
+  // of every handshake as hex text (~5% of a full handshake) whether or not anyone
+  // listens. enable_keylog connections install it (install_keylog).
+}
+
+/// Installs the keylog callback on `ctx` for a connection that wants keylog events.
+/// Idempotent (the same pointer every time); connections of the context without
+/// enable_keylog ignore the lines (engine::on_keylog).
+inline void install_keylog(SSL_CTX* ctx) {
+  if (SSL_CTX_get_keylog_callback(ctx) != &callbacks::keylog)
+    SSL_CTX_set_keylog_callback(ctx, &callbacks::keylog);
 }
 
 } // namespace tlsengine::detail
@@ -1607,6 +1617,26 @@ inline unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
   return length;
 }
 
+/// Completes, once, the chain of every certificate configured without one, from the trust
+/// store (as Node does when it loads a certificate), then turns OpenSSL's automatic chain
+/// building off. Without this, OpenSSL rebuilds such a chain in every handshake: a store
+/// lookup that, with the system store, reads the certificate directory (openat, getdents)
+/// for each connection.
+inline void complete_chains(SSL_CTX* ctx) {
+  for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
+       r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+    STACK_OF(X509)* chain = nullptr;
+    if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && chain != nullptr && sk_X509_num(chain) > 0)
+      continue; // the configured chain is sent as it is
+    // Whatever part of the chain the store has (the root included, as the automatic
+    // chain did); nothing when the issuer is unknown.
+    SSL_CTX_build_cert_chain(ctx,
+                             SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR | SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
+  }
+  ERR_clear_error();
+  SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+}
+
 struct context_state {
   ssl_ctx_ptr ctx;
   std::string cipher_list;  // TLS 1.2 part of `ciphers`, re-applied after an SNI switch
@@ -1677,6 +1707,7 @@ public:
     if (options.allow_partial_trust_chain)
       X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
     if (std::error_code ec = detail::load_dhparam(ctx, options.dhparam)) return ec;
+    detail::complete_chains(ctx);
 
     // Sessions are bound to the identity that made them: the default session id context
     // is a digest of this context's certificates, so a session (or ticket) made under one
@@ -2690,6 +2721,7 @@ public:
     SSL_set_bio(ssl_.get(), bio, bio); // one BIO, one reference, both directions
     SSL_set_info_callback(ssl_.get(), &engine::info_callback);
     SSL_set_msg_callback(ssl_.get(), &engine::message_callback);
+    if (config_.connection.enable_keylog) install_keylog(context_.native_handle());
     if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
     if (config_.is_server) {
@@ -3553,6 +3585,7 @@ private:
       return false;
     }
     active_context_ = chosen; // keeps the SSL_CTX alive as long as the connection
+    if (config_.connection.enable_keylog) install_keylog(chosen.native_handle());
     return true;
   }
 

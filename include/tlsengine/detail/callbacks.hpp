@@ -129,7 +129,17 @@ inline void install_callbacks(SSL_CTX* ctx) {
   SSL_CTX_set_tlsext_status_cb(ctx, &callbacks::ocsp_status);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &callbacks::ticket_key);
   SSL_CTX_set_session_ticket_cb(ctx, nullptr, &callbacks::ticket_decrypted, nullptr);
-  SSL_CTX_set_keylog_callback(ctx, &callbacks::keylog);
+  // The keylog callback is not installed here: with one set, OpenSSL formats every secret
+  // of every handshake as hex text (~5% of a full handshake) whether or not anyone
+  // listens. enable_keylog connections install it (install_keylog).
+}
+
+/// Installs the keylog callback on `ctx` for a connection that wants keylog events.
+/// Idempotent (the same pointer every time); connections of the context without
+/// enable_keylog ignore the lines (engine::on_keylog).
+inline void install_keylog(SSL_CTX* ctx) {
+  if (SSL_CTX_get_keylog_callback(ctx) != &callbacks::keylog)
+    SSL_CTX_set_keylog_callback(ctx, &callbacks::keylog);
 }
 
 } // namespace tlsengine::detail

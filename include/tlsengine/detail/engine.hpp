@@ -97,6 +97,7 @@ public:
     SSL_set_bio(ssl_.get(), bio, bio); // one BIO, one reference, both directions
     SSL_set_info_callback(ssl_.get(), &engine::info_callback);
     SSL_set_msg_callback(ssl_.get(), &engine::message_callback);
+    if (config_.connection.enable_keylog) install_keylog(context_.native_handle());
     if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
     if (config_.is_server) {
@@ -960,6 +961,7 @@ private:
       return false;
     }
     active_context_ = chosen; // keeps the SSL_CTX alive as long as the connection
+    if (config_.connection.enable_keylog) install_keylog(chosen.native_handle());
     return true;
   }
 
