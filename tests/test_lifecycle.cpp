@@ -368,3 +368,85 @@ TEST_CASE("shutdown edge cases", "[lifecycle]") {
     CHECK(h.client_log.errors == 1); // still one error event
   }
 }
+
+TEST_CASE("TLS 1.3 early data: accepted as its own stream, or resent when rejected",
+          "[early-data]") {
+  auto so = test::server_opts();
+  so.max_early_data = 16384;
+  so.ticket_keys = std::vector<std::uint8_t>(48, 3);
+  auto srv = server::create(so);
+  REQUIRE(srv);
+  test::harness first;
+  first.client = std::move(*connection::client(test::client_opts()));
+  first.server = srv->accept();
+  first.client.write("x");
+  first.run();
+  REQUIRE_FALSE(first.client_log.sessions.empty());
+  auto co = test::client_opts();
+  co.session = first.client_log.sessions.back();
+  co.early_data = true;
+
+  auto early_bytes = [](const test::side_log& log) {
+    std::string out;
+    for (const event& e : log.events)
+      if (auto* d = std::get_if<events::early_data>(&e)) out.append(d->data.begin(), d->data.end());
+    return out;
+  };
+  auto status = [](const test::side_log& log) -> std::optional<bool> {
+    for (const event& e : log.events)
+      if (auto* s = std::get_if<events::early_data_status>(&e)) return s->accepted;
+    return std::nullopt;
+  };
+
+  SECTION("accepted") {
+    test::harness h;
+    h.client = std::move(*connection::client(co));
+    h.server = srv->accept();
+    h.client.write("GET /0rtt"); // before any byte went out: 0-RTT
+    h.chunk = GENERATE(as<std::size_t>{}, static_cast<std::size_t>(-1), 1);
+    h.run();
+    CHECK(h.client.is_session_reused());
+    CHECK(early_bytes(h.server_log) == "GET /0rtt");
+    CHECK(h.server_log.received.empty()); // never mixed into read()
+    CHECK(status(h.client_log) == std::optional<bool>(true));
+    CHECK(status(h.server_log) == std::optional<bool>(true));
+    // The early data event came before the handshake completed.
+    std::size_t early_at = 0, secure_at = 0;
+    for (std::size_t i = 0; i < h.server_log.events.size(); ++i) {
+      if (std::holds_alternative<events::early_data>(h.server_log.events[i]) && early_at == 0)
+        early_at = i + 1;
+      if (std::holds_alternative<events::secure>(h.server_log.events[i])) secure_at = i + 1;
+    }
+    CHECK(early_at != 0);
+    CHECK(early_at < secure_at);
+    h.client.write("after");
+    h.run();
+    CHECK(h.server_log.received == "after");
+  }
+  SECTION("rejected by a server without early data: resent as ordinary data") {
+    auto plain = test::server_opts();
+    plain.ticket_keys = std::vector<std::uint8_t>(48, 3); // same keys: resumption works
+    auto other = server::create(plain);
+    REQUIRE(other);
+    test::harness h;
+    h.client = std::move(*connection::client(co));
+    h.server = other->accept();
+    h.client.write("GET /0rtt");
+    h.run();
+    CHECK(h.client.is_secure());
+    CHECK(status(h.client_log) == std::optional<bool>(false));
+    CHECK(early_bytes(h.server_log).empty());
+    CHECK(h.server_log.received == "GET /0rtt");
+  }
+  SECTION("without early_data the same session sends nothing early") {
+    co.early_data = false;
+    test::harness h;
+    h.client = std::move(*connection::client(co));
+    h.server = srv->accept();
+    h.client.write("GET /1rtt");
+    h.run();
+    CHECK(early_bytes(h.server_log).empty());
+    CHECK(h.server_log.received == "GET /1rtt");
+    CHECK_FALSE(status(h.client_log));
+  }
+}

@@ -78,6 +78,8 @@ public:
   executor_type get_executor() noexcept { return core_->next.get_executor(); }
   next_layer_type& next_layer() noexcept { return core_->next; }
   const next_layer_type& next_layer() const noexcept { return core_->next; }
+  /// The next layer's lowest layer (the socket), when it has one.
+  decltype(auto) lowest_layer() noexcept { return core_->next.lowest_layer(); }
   /// The TLS connection: protocol(), alpn_protocol(), authorized(), peer_certificate(),
   /// session(), ... Do not feed it or drain its output: the stream does.
   tlsengine::connection& connection() noexcept { return core_->conn; }
@@ -153,7 +155,10 @@ private:
     /// Events first, in order, as DESIGN.md's drain loop says.
     void process_events() {
       while (auto e = conn.next_event()) {
-        if (std::holds_alternative<events::secure>(*e)) handshake_done = true;
+        if (std::holds_alternative<events::secure>(*e)) {
+          handshake_done = true;
+          if (deadline_armed) deadline.cancel(); // no handshake deadline any more
+        }
         if (on_event) on_event(*e);
       }
     }

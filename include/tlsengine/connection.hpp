@@ -49,6 +49,10 @@ struct client_options : context_options, connection_options {
   /// Opt-in `certificate_request` decision: choose the client certificate when the
   /// server asks, with connection::use_certificate() or resume().
   bool pause_on_certificate_request = false;
+  /// TLS 1.3 0-RTT: with a `session` whose ticket allows early data, what is written
+  /// before the first pending_output() goes out as early data (an `early_data_status`
+  /// event says if the server took it; if not it is resent after the handshake).
+  bool early_data = false;
 };
 
 /// Node's renegotiate(options): the verification to apply in the new handshake.
@@ -106,6 +110,7 @@ public:
     config.psk_client = options.psk_callback;
     config.min_dh_size = options.min_dh_size;
     config.pause_on_certificate_request = options.pause_on_certificate_request;
+    config.early_data = options.early_data;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
     // Setup failures (a bad session blob) are reported now rather than on first use.
     if (c.engine_->error() && !c.engine_->handshake_done() && c.engine_->cipher_bytes_out() == 0)

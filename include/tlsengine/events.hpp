@@ -42,6 +42,18 @@ struct key_update {
   bool requested = false;
 };
 
+/// Server: 0-RTT data from the client (server_options::max_early_data). Its own stream,
+/// never mixed into read(): it may be a replay (RFC 8446 section 8).
+struct early_data {
+  std::vector<std::uint8_t> data;
+};
+
+/// Both sides, when 0-RTT was attempted: whether the server took the early data. A
+/// client whose early data was rejected sends it again after the handshake by itself.
+struct early_data_status {
+  bool accepted = false;
+};
+
 /// One line of the NSS key log format (connection_options::enable_keylog), without the
 /// newline: what SSLKEYLOGFILE readers such as Wireshark take.
 struct keylog {
@@ -101,6 +113,7 @@ using event =
     std::variant<events::secure, events::session, events::end, events::error, events::keylog,
                  events::renegotiated, events::key_update, events::new_session,
                  events::ocsp_response, events::servername, events::resume_session,
-                 events::ocsp_request, events::certificate_request, events::verify_peer>;
+                 events::ocsp_request, events::certificate_request, events::verify_peer,
+                 events::early_data, events::early_data_status>;
 
 } // namespace tlsengine

@@ -43,6 +43,9 @@ struct server_options : context_options, connection_options {
   std::vector<std::uint8_t> ticket_keys;
   /// Node's tls.CLIENT_RENEG_LIMIT / CLIENT_RENEG_WINDOW: more client-initiated TLS 1.2
   /// renegotiations than this within the window fail the connection.
+  /// TLS 1.3 0-RTT: accept up to this many bytes of early data (0: none). Tickets then
+  /// allow early data; it arrives as `early_data` events, apart from read().
+  std::uint32_t max_early_data = 0;
   std::size_t client_reneg_limit = tlsengine::client_reneg_limit;
   clock::duration client_reneg_window = tlsengine::client_reneg_window;
 };
@@ -78,6 +81,7 @@ public:
     state->config.psk_server = options.psk_callback;
     state->config.psk_identity_hint = options.psk_identity_hint;
     state->config.reneg_limit = options.client_reneg_limit;
+    state->config.max_early_data = options.max_early_data;
     state->config.reneg_window = options.client_reneg_window;
     detail::ticket_key_bytes keys{};
     if (!options.ticket_keys.empty()) {

@@ -1815,6 +1815,18 @@ struct key_update {
   bool requested = false;
 };
 
+/// Server: 0-RTT data from the client (server_options::max_early_data). Its own stream,
+/// never mixed into read(): it may be a replay (RFC 8446 section 8).
+struct early_data {
+  std::vector<std::uint8_t> data;
+};
+
+/// Both sides, when 0-RTT was attempted: whether the server took the early data. A
+/// client whose early data was rejected sends it again after the handshake by itself.
+struct early_data_status {
+  bool accepted = false;
+};
+
 /// One line of the NSS key log format (connection_options::enable_keylog), without the
 /// newline: what SSLKEYLOGFILE readers such as Wireshark take.
 struct keylog {
@@ -1874,7 +1886,8 @@ using event =
     std::variant<events::secure, events::session, events::end, events::error, events::keylog,
                  events::renegotiated, events::key_update, events::new_session,
                  events::ocsp_response, events::servername, events::resume_session,
-                 events::ocsp_request, events::certificate_request, events::verify_peer>;
+                 events::ocsp_request, events::certificate_request, events::verify_peer,
+                 events::early_data, events::early_data_status>;
 
 } // namespace tlsengine
 // ---- end tlsengine/events.hpp ----
@@ -2667,6 +2680,8 @@ struct engine_config {
   std::vector<std::uint8_t> session;
   bool request_ocsp = false;
   bool pause_on_certificate_request = false;
+  bool early_data = false;          // client: send write()s made before the handshake as 0-RTT
+  std::uint32_t max_early_data = 0; // server: accept this much 0-RTT data
   psk_client_function psk_client;
   int min_dh_size = 1024;
   // Server.
@@ -2734,6 +2749,13 @@ public:
       context_.bind_sessions(ssl_.get());
       // As Node: clients may renegotiate, within client_reneg_limit per window.
       SSL_set_options(ssl_.get(), SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+      if (config_.max_early_data > 0) {
+        SSL_set_max_early_data(ssl_.get(), config_.max_early_data);
+        // OpenSSL's anti-replay would make tickets stateful and single-use in a server
+        // cache we do not keep; early data is instead delivered apart (early_data events)
+        // for the application to treat as replayable.
+        SSL_set_options(ssl_.get(), SSL_OP_NO_ANTI_REPLAY);
+      }
       if (config_.psk_server) {
         SSL_set_psk_server_callback(ssl_.get(), &engine::psk_server_callback);
         if (!config_.psk_identity_hint.empty() &&
@@ -2759,7 +2781,11 @@ public:
       if (config_.request_ocsp) SSL_set_tlsext_status_type(ssl_.get(), TLSEXT_STATUSTYPE_ocsp);
       if (config_.psk_client) SSL_set_psk_client_callback(ssl_.get(), &engine::psk_client_callback);
       SSL_set_connect_state(ssl_.get());
-      drive(); // the ClientHello is ready in pending_output() at once
+      SSL_SESSION* session = SSL_get_session(ssl_.get());
+      early_mode_ =
+          config_.early_data && session != nullptr && SSL_SESSION_get_max_early_data(session) > 0;
+      // With 0-RTT the ClientHello waits for pending_output(), to carry what was written.
+      if (!early_mode_) drive(); // the ClientHello is ready in pending_output() at once
     }
   }
 
@@ -2835,6 +2861,7 @@ public:
 
   // ---- ciphertext out ------------------------------------------------------------------
   bytes_view pending_output() {
+    if (early_mode_ && !early_started_) send_early_data();
     flush_writes();
     return out_.view();
   }
@@ -3149,7 +3176,11 @@ private:
   void drive() {
     if (error_ || destroyed_ || !ssl_) return;
     if (!handshake_done_) {
-      if (waiting_for_decision()) return; // paused: the answer resumes the handshake
+      if (waiting_for_decision()) return;         // paused: the answer resumes the handshake
+      if (early_mode_ && !early_started_) return; // the ClientHello waits for pending_output()
+      if (config_.is_server && config_.max_early_data > 0 && !early_read_done_ &&
+          !read_early_data())
+        return;
       ERR_clear_error();
       const int r = SSL_do_handshake(ssl_.get());
       if (r == 1) {
@@ -3161,6 +3192,48 @@ private:
     }
     read_records();
     fail_on_callback_error();
+  }
+
+  /// Client: the ClientHello and what was written so far (up to the ticket's limit) as
+  /// 0-RTT data; a copy is kept until the server says whether it took it.
+  void send_early_data() {
+    early_started_ = true;
+    const std::size_t limit = SSL_SESSION_get_max_early_data(SSL_get_session(ssl_.get()));
+    const bytes_view data = staged_.view().subview(0, limit);
+    std::size_t written = 0;
+    ERR_clear_error();
+    if (!data.empty() &&
+        SSL_write_early_data(ssl_.get(), data.data(), data.size(), &written) == 1) {
+      early_copy_.append(data.subview(0, written));
+      staged_.consume(written);
+    } else if (!data.empty()) {
+      const int r = 0;
+      handle_failure(r);
+      if (error_) return;
+    }
+    drive();
+  }
+
+  /// Server: reads 0-RTT data before the handshake goes on; it reaches the application
+  /// as `early_data` events, never through read() (it may be a replay: RFC 8446 8).
+  bool read_early_data() {
+    for (;;) {
+      std::uint8_t buffer[4096];
+      std::size_t n = 0;
+      ERR_clear_error();
+      const int r = SSL_read_early_data(ssl_.get(), buffer, sizeof buffer, &n);
+      if (r == SSL_READ_EARLY_DATA_SUCCESS) {
+        if (n != 0)
+          events_.emplace_back(events::early_data{std::vector<std::uint8_t>(buffer, buffer + n)});
+        continue;
+      }
+      if (r == SSL_READ_EARLY_DATA_FINISH) {
+        early_read_done_ = true;
+        return true;
+      }
+      handle_failure(0);
+      return false; // more input needed, paused, or failed
+    }
   }
 
   void fail_on_callback_error() {
@@ -3241,7 +3314,26 @@ private:
         return;
       }
     }
+    report_early_data();
     events_.emplace_back(events::secure{});
+  }
+
+  void report_early_data() {
+    const int status = SSL_get_early_data_status(ssl_.get());
+    const bool tried = config_.is_server ? early_read_done_ && status != SSL_EARLY_DATA_NOT_SENT
+                                         : early_started_ && !early_copy_.empty();
+    if (!tried) return;
+    const bool accepted = status == SSL_EARLY_DATA_ACCEPTED;
+    events_.emplace_back(events::early_data_status{accepted});
+    if (!config_.is_server && !accepted) {
+      // Rejected 0-RTT data is sent again, now as ordinary data, ahead of later writes.
+      byte_buffer again;
+      again.append(early_copy_.view());
+      again.append(staged_.view());
+      staged_ = std::move(again);
+    }
+    early_copy_.clear();
+    early_copy_.release_if_empty();
   }
 
   void on_close_notify() {
@@ -3823,6 +3915,11 @@ private:
   // Renegotiation, key update, trace.
   bool renegotiation_disabled_ = false;
   bool renegotiating_ = false;
+  // 0-RTT.
+  bool early_mode_ = false;      // client: a session that allows early data
+  bool early_started_ = false;   // client: ClientHello sent
+  bool early_read_done_ = false; // server: SSL_read_early_data finished
+  byte_buffer early_copy_;       // client: 0-RTT data until accepted or resent
   bool renegotiation_hello_seen_ = false;
   std::deque<clock::time_point> renegotiations_;
   std::function<void(std::string_view)> trace_;
@@ -3861,6 +3958,10 @@ struct client_options : context_options, connection_options {
   /// Opt-in `certificate_request` decision: choose the client certificate when the
   /// server asks, with connection::use_certificate() or resume().
   bool pause_on_certificate_request = false;
+  /// TLS 1.3 0-RTT: with a `session` whose ticket allows early data, what is written
+  /// before the first pending_output() goes out as early data (an `early_data_status`
+  /// event says if the server took it; if not it is resent after the handshake).
+  bool early_data = false;
 };
 
 /// Node's renegotiate(options): the verification to apply in the new handshake.
@@ -3918,6 +4019,7 @@ public:
     config.psk_client = options.psk_callback;
     config.min_dh_size = options.min_dh_size;
     config.pause_on_certificate_request = options.pause_on_certificate_request;
+    config.early_data = options.early_data;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
     // Setup failures (a bad session blob) are reported now rather than on first use.
     if (c.engine_->error() && !c.engine_->handshake_done() && c.engine_->cipher_bytes_out() == 0)
@@ -4426,6 +4528,9 @@ struct server_options : context_options, connection_options {
   std::vector<std::uint8_t> ticket_keys;
   /// Node's tls.CLIENT_RENEG_LIMIT / CLIENT_RENEG_WINDOW: more client-initiated TLS 1.2
   /// renegotiations than this within the window fail the connection.
+  /// TLS 1.3 0-RTT: accept up to this many bytes of early data (0: none). Tickets then
+  /// allow early data; it arrives as `early_data` events, apart from read().
+  std::uint32_t max_early_data = 0;
   std::size_t client_reneg_limit = tlsengine::client_reneg_limit;
   clock::duration client_reneg_window = tlsengine::client_reneg_window;
 };
@@ -4461,6 +4566,7 @@ public:
     state->config.psk_server = options.psk_callback;
     state->config.psk_identity_hint = options.psk_identity_hint;
     state->config.reneg_limit = options.client_reneg_limit;
+    state->config.max_early_data = options.max_early_data;
     state->config.reneg_window = options.client_reneg_window;
     detail::ticket_key_bytes keys{};
     if (!options.ticket_keys.empty()) {
