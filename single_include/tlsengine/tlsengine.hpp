@@ -2867,8 +2867,11 @@ public:
   }
 
   void consume_output(std::size_t n) {
+    const bool was_full = out_.size() >= config_.connection.max_write_buffer;
     out_.consume(n);
     if (out_.empty()) out_.release_if_empty();
+    // Input held back because our own output was full (see read_records) can go on.
+    if (was_full && !in_.empty()) process_buffered_input();
   }
 
   // ---- cleartext -----------------------------------------------------------------------
@@ -2947,6 +2950,8 @@ public:
     if (events_.empty()) return std::nullopt;
     event e = std::move(events_.front());
     events_.pop_front();
+    // Input held back because too many events were waiting can go on.
+    if (events_.empty() && !in_.empty() && handshake_done_) process_buffered_input();
     return e;
   }
 
@@ -3241,8 +3246,13 @@ private:
   }
 
   void read_records() {
+    // Bounded by what the application has not taken yet: cleartext, but also output the
+    // peer makes us produce (KeyUpdate answers...) and events (tickets...), so a peer that
+    // floods while never reading meets backpressure instead of growing our memory.
     while (!error_ && !received_close_ && ssl_ &&
-           plain_.size() < config_.connection.max_plaintext_buffer) {
+           plain_.size() < config_.connection.max_plaintext_buffer &&
+           out_.size() < config_.connection.max_write_buffer &&
+           events_.size() < max_pending_events) {
       if (endpoint_.input_size == 0 && SSL_has_pending(ssl_.get()) == 0) break;
       mutable_bytes_view space = plain_.prepare(record_size);
       std::size_t n = 0;
@@ -3266,7 +3276,14 @@ private:
     case SSL_ERROR_WANT_CLIENT_HELLO_CB: // a decision event is out: wait for its answer
     case SSL_ERROR_WANT_X509_LOOKUP:
     case SSL_ERROR_WANT_RETRY_VERIFY: return false;
-    case SSL_ERROR_ZERO_RETURN: on_close_notify(); return false;
+    case SSL_ERROR_ZERO_RETURN:
+      if (!handshake_done_) {
+        fail(make_error_code(errc::truncated),
+             "the peer closed the connection before the TLS handshake completed");
+        return false;
+      }
+      on_close_notify();
+      return false;
     case SSL_ERROR_SSL:
       if (callback_error_) {
         std::string text = take_openssl_error().text;
@@ -3558,7 +3575,15 @@ private:
     }
     if (SSL_SESSION_is_resumable(session) != 1) return 0;
     events::session e{serialize(session)};
-    if (!e.data.empty()) events_.emplace_back(std::move(e));
+    if (e.data.empty()) return 0;
+    // Only the newest session matters: one not yet taken is replaced, not queued again.
+    for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
+      if (auto* queued = std::get_if<events::session>(&*it)) {
+        *queued = std::move(e);
+        return 0;
+      }
+    }
+    events_.emplace_back(std::move(e));
     return 0; // we keep no reference
   }
 
@@ -3872,6 +3897,7 @@ private:
   }
 
   static constexpr std::size_t record_size = 16 * 1024;
+  static constexpr std::size_t max_pending_events = 1024;
 
   secure_context context_;
   engine_config config_;
