@@ -312,8 +312,7 @@ TEST_CASE("hostile: an alert before the handshake", "[hostile]") {
 // with an `end` event and no error, although the handshake never completed; a transport
 // EOF after it is then clean too. A connection that never became secure must fail (Node:
 // ECONNRESET, "socket disconnected before secure TLS connection was established").
-TEST_CASE("hostile: close_notify before the handshake completes is an error",
-          "[hostile]") {
+TEST_CASE("hostile: close_notify before the handshake completes is an error", "[hostile]") {
   auto cli = connection::client(test::client_opts());
   REQUIRE(cli);
   connection c = std::move(*cli);
@@ -501,8 +500,7 @@ TEST_CASE("hostile: a peer that never reads cannot grow our output past max_writ
 // the serialized session (with the server's certificate chain, ~1.2 KB here), and nothing
 // bounds the event queue: one feed() of 5 MB of tickets from a (malicious but
 // authenticated) server queues 20,000 events, ~25 MB, about 5x the input.
-TEST_CASE("hostile: a NewSessionTicket flood does not queue unbounded events",
-          "[hostile]") {
+TEST_CASE("hostile: a NewSessionTicket flood does not queue unbounded events", "[hostile]") {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   REQUIRE(ctx != nullptr);
   REQUIRE(SSL_CTX_use_certificate_chain_file(
