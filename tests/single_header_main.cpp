@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-static std::string load(const char *name) {
+static std::string load(const char* name) {
   std::ifstream in(std::string(TLSENGINE_TEST_CERT_DIR) + "/" + name, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();

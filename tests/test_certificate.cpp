@@ -36,11 +36,11 @@ using bytes = std::vector<std::uint8_t>;
 using entries = std::vector<std::pair<std::string, std::string>>;
 
 struct x509_deleter {
-  void operator()(X509 *x) const { X509_free(x); }
+  void operator()(X509* x) const { X509_free(x); }
 };
 using x509_ptr = std::unique_ptr<X509, x509_deleter>;
 struct pkey_deleter {
-  void operator()(EVP_PKEY *k) const { EVP_PKEY_free(k); }
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
 };
 using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_deleter>;
 struct stack_deleter {
@@ -48,11 +48,11 @@ struct stack_deleter {
 };
 using stack_ptr = std::unique_ptr<STACK_OF(X509), stack_deleter>;
 
-std::string cert_path(const std::string &name) {
+std::string cert_path(const std::string& name) {
   return std::string(TLSENGINE_TEST_CERT_DIR) + "/" + name;
 }
 
-std::string read_file(const std::string &path) {
+std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;
   out << in.rdbuf();
@@ -60,11 +60,11 @@ std::string read_file(const std::string &path) {
 }
 
 // The DER bytes of the first PEM block, decoded by OpenSSL's PEM reader (not by X509).
-bytes pem_block_der(const std::string &pem) {
-  BIO *bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  char *name = nullptr;
-  char *header = nullptr;
-  unsigned char *data = nullptr;
+bytes pem_block_der(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  char* name = nullptr;
+  char* header = nullptr;
+  unsigned char* data = nullptr;
   long len = 0;
   bytes out;
   if (PEM_read_bio(bio, &name, &header, &data, &len) == 1) out.assign(data, data + len);
@@ -75,18 +75,18 @@ bytes pem_block_der(const std::string &pem) {
   return out;
 }
 
-x509_ptr load_x509(const std::string &name) {
+x509_ptr load_x509(const std::string& name) {
   const std::string pem = read_file(cert_path(name));
-  BIO *bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   x509_ptr cert(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
   BIO_free(bio);
   return cert;
 }
 
 // Runs a shell command and returns its standard output.
-std::string run(const std::string &command) {
+std::string run(const std::string& command) {
   std::string out;
-  FILE *pipe = popen(command.c_str(), "r");
+  FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return out;
   char buf[4096];
   std::size_t n;
@@ -97,7 +97,7 @@ std::string run(const std::string &command) {
 }
 
 // "key=value\n" from `openssl x509 -noout -<option>`: the value.
-std::string openssl_x509_field(const std::string &file, const std::string &option) {
+std::string openssl_x509_field(const std::string& file, const std::string& option) {
   std::string out = run("openssl x509 -in '" + cert_path(file) + "' -noout " + option);
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r'))
     out.pop_back();
@@ -105,7 +105,7 @@ std::string openssl_x509_field(const std::string &file, const std::string &optio
   return eq == std::string::npos ? std::string() : out.substr(eq + 1);
 }
 
-std::string colon_hex(const bytes &data) {
+std::string colon_hex(const bytes& data) {
   static const char digits[] = "0123456789ABCDEF";
   std::string out;
   for (std::size_t i = 0; i < data.size(); ++i) {
@@ -116,7 +116,7 @@ std::string colon_hex(const bytes &data) {
   return out;
 }
 
-bytes digest(const bytes &data, const EVP_MD *md) {
+bytes digest(const bytes& data, const EVP_MD* md) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   REQUIRE(EVP_Digest(data.data(), data.size(), out, &len, md, nullptr) == 1);
@@ -124,8 +124,8 @@ bytes digest(const bytes &data, const EVP_MD *md) {
 }
 
 // The SubjectPublicKeyInfo exactly as encoded inside the certificate.
-bytes cert_spki(X509 *cert) {
-  unsigned char *der = nullptr;
+bytes cert_spki(X509* cert) {
+  unsigned char* der = nullptr;
   const int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
   bytes out(der, der + std::max(len, 0));
   OPENSSL_free(der);
@@ -133,32 +133,32 @@ bytes cert_spki(X509 *cert) {
 }
 
 // The subjectPublicKey BIT STRING contents (for EC: the encoded point).
-bytes cert_public_key_bits(X509 *cert) {
-  const unsigned char *pk = nullptr;
+bytes cert_public_key_bits(X509* cert) {
+  const unsigned char* pk = nullptr;
   int len = 0;
   REQUIRE(X509_PUBKEY_get0_param(nullptr, &pk, &len, nullptr, X509_get_X509_PUBKEY(cert)) == 1);
   return bytes(pk, pk + len);
 }
 
-std::string name_print_multiline(const X509_NAME *name) {
-  BIO *bio = BIO_new(BIO_s_mem());
+std::string name_print_multiline(const X509_NAME* name) {
+  BIO* bio = BIO_new(BIO_s_mem());
   X509_NAME_print_ex(bio, name, 0,
                      ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL | ASN1_STRFLGS_UTF8_CONVERT |
                          XN_FLAG_SEP_MULTILINE | XN_FLAG_FN_SN);
-  char *data = nullptr;
+  char* data = nullptr;
   const long len = BIO_get_mem_data(bio, &data);
   std::string out(data, static_cast<std::size_t>(len));
   BIO_free(bio);
   return out;
 }
 
-bool node_time_format(const std::string &s) {
+bool node_time_format(const std::string& s) {
   // "Sep  3 21:30:00 2024 GMT"
-  static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   if (s.size() != 24) return false;
   if (std::find_if(std::begin(months), std::end(months),
-                   [&](const char *m) { return s.compare(0, 3, m) == 0; }) == std::end(months)) {
+                   [&](const char* m) { return s.compare(0, 3, m) == 0; }) == std::end(months)) {
     return false;
   }
   auto digit = [&](std::size_t i) { return s[i] >= '0' && s[i] <= '9'; };
@@ -172,13 +172,13 @@ const entries localhost_subject = {{"C", "US"},        {"ST", "CA"},   {"L", "SF
                                    {"O", "tlsengine"}, {"OU", "test"}, {"CN", "localhost"}};
 const entries intermediate_name = {{"O", "tlsengine"}, {"CN", "tlsengine Test Intermediate CA"}};
 const entries root_name = {{"O", "tlsengine"}, {"CN", "tlsengine Test Root CA"}};
-const char *const localhost_altnames =
+const char* const localhost_altnames =
     "DNS:localhost, DNS:*.example.test, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1";
 const entries localhost_info_access = {{"OCSP - URI", "http://ocsp.example.test/"},
                                        {"CA Issuers - URI", "http://ca.example.test/ca.pem"}};
 
 // Checks what every certificate shares: raw, fingerprints, validity, serial.
-void check_common_fields(const certificate_info &info, const std::string &file) {
+void check_common_fields(const certificate_info& info, const std::string& file) {
   INFO("file " << file);
   const std::string pem = read_file(cert_path(file));
   const bytes der = pem_block_der(pem);
@@ -207,7 +207,7 @@ void check_common_fields(const certificate_info &info, const std::string &file) 
 TEST_CASE("certificate_info of the RSA server certificate", "[certificate]") {
   const auto parsed = certificate_info::from_pem(read_file(cert_path("server-rsa.pem")));
   REQUIRE(parsed.has_value());
-  const certificate_info &info = *parsed;
+  const certificate_info& info = *parsed;
   check_common_fields(info, "server-rsa.pem");
 
   CHECK(info.subject.entries == localhost_subject);
@@ -240,7 +240,7 @@ TEST_CASE("certificate_info of the RSA server certificate", "[certificate]") {
 TEST_CASE("certificate_info of the ECDSA server certificate", "[certificate]") {
   const auto parsed = certificate_info::from_pem(read_file(cert_path("server-ecdsa.pem")));
   REQUIRE(parsed.has_value());
-  const certificate_info &info = *parsed;
+  const certificate_info& info = *parsed;
   check_common_fields(info, "server-ecdsa.pem");
   CHECK(info.subject.entries == localhost_subject);
   CHECK(info.issuer.entries == intermediate_name);
@@ -330,9 +330,9 @@ TEST_CASE("from_der and from_pem turn bad input into OpenSSL errors", "[certific
   ERR_clear_error();
   const auto leaf = certificate_info::from_pem(read_file(cert_path("server-ecdsa.pem")));
   REQUIRE(leaf.has_value());
-  const bytes &der = leaf->raw;
+  const bytes& der = leaf->raw;
 
-  auto expect_openssl_error = [](const tlsengine::result<certificate_info> &r) {
+  auto expect_openssl_error = [](const tlsengine::result<certificate_info>& r) {
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().category() == tlsengine::openssl_category());
     CHECK(ERR_reason_error_string(static_cast<unsigned long>(r.error().value())) != nullptr);
@@ -363,7 +363,7 @@ TEST_CASE("from_der and from_pem turn bad input into OpenSSL errors", "[certific
     std::mt19937 rng(12345);
     for (int i = 0; i < 2000; ++i) {
       bytes junk(1 + rng() % 600);
-      for (auto &b : junk)
+      for (auto& b : junk)
         b = static_cast<std::uint8_t>(rng());
       if (i % 2 == 0) {
         junk[0] = 0x30; // looks like a SEQUENCE, to get past the first tag check
@@ -412,9 +412,9 @@ TEST_CASE("certificate_info_with_chain links leaf, intermediate and root", "[cer
   const bytes intermediate_der = pem_block_der(read_file(cert_path("intermediate.pem")));
   const bytes root_der = pem_block_der(read_file(cert_path("ca.pem")));
 
-  auto make_stack = [](std::initializer_list<X509 *> certs) {
+  auto make_stack = [](std::initializer_list<X509*> certs) {
     stack_ptr s(sk_X509_new_null());
-    for (X509 *c : certs)
+    for (X509* c : certs)
       sk_X509_push(s.get(), c);
     return s;
   };
@@ -435,7 +435,7 @@ TEST_CASE("certificate_info_with_chain links leaf, intermediate and root", "[cer
     CHECK(info.issuer_certificate->raw == intermediate_der);
     CHECK(info.issuer_certificate->subject.entries == intermediate_name);
     REQUIRE(info.issuer_certificate->issuer_certificate != nullptr);
-    const certificate_info &r = *info.issuer_certificate->issuer_certificate;
+    const certificate_info& r = *info.issuer_certificate->issuer_certificate;
     CHECK(r.raw == root_der);
     CHECK(r.ca);
     CHECK(r.fingerprint256 == colon_hex(digest(root_der, EVP_sha256())));
@@ -485,17 +485,17 @@ TEST_CASE("certificate_info_with_chain links leaf, intermediate and root", "[cer
 namespace {
 
 // A self-signed certificate built with OpenSSL's API, with names a config file cannot hold.
-x509_ptr make_special_cert(EVP_PKEY *key, const EVP_MD *md) {
+x509_ptr make_special_cert(EVP_PKEY* key, const EVP_MD* md) {
   x509_ptr x(X509_new());
   X509_set_version(x.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(x.get()), -5);
   ASN1_TIME_set_string(X509_getm_notBefore(x.get()), "20300105010203Z");
   ASN1_TIME_set_string(X509_getm_notAfter(x.get()), "20311231235959Z");
   X509_set_pubkey(x.get(), key);
-  X509_NAME *n = X509_get_subject_name(x.get());
-  auto add = [&](const char *field, const char *value) {
+  X509_NAME* n = X509_get_subject_name(x.get());
+  auto add = [&](const char* field, const char* value) {
     REQUIRE(X509_NAME_add_entry_by_txt(n, field, MBSTRING_UTF8,
-                                       reinterpret_cast<const unsigned char *>(value), -1, -1,
+                                       reinterpret_cast<const unsigned char*>(value), -1, -1,
                                        0) == 1);
   };
   add("1.2.3.4.5", "oid value");
@@ -507,26 +507,26 @@ x509_ptr make_special_cert(EVP_PKEY *key, const EVP_MD *md) {
   add("ST", "#lead");
   X509_set_issuer_name(x.get(), n);
 
-  GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-  auto push = [&](int type, ASN1_STRING *s) {
-    GENERAL_NAME *g = GENERAL_NAME_new();
+  GENERAL_NAMES* gens = sk_GENERAL_NAME_new_null();
+  auto push = [&](int type, ASN1_STRING* s) {
+    GENERAL_NAME* g = GENERAL_NAME_new();
     GENERAL_NAME_set0_value(g, type, s);
     sk_GENERAL_NAME_push(gens, g);
   };
-  ASN1_OCTET_STRING *ip = ASN1_OCTET_STRING_new();
-  ASN1_OCTET_STRING_set(ip, reinterpret_cast<const unsigned char *>("\1\2\3\4\5"), 5);
+  ASN1_OCTET_STRING* ip = ASN1_OCTET_STRING_new();
+  ASN1_OCTET_STRING_set(ip, reinterpret_cast<const unsigned char*>("\1\2\3\4\5"), 5);
   push(GEN_IPADD, ip);
-  ASN1_IA5STRING *dns = ASN1_IA5STRING_new();
+  ASN1_IA5STRING* dns = ASN1_IA5STRING_new();
   ASN1_STRING_set(dns, "x\"y,z\x7f.example", -1);
   push(GEN_DNS, dns);
-  ASN1_IA5STRING *quote = ASN1_IA5STRING_new();
+  ASN1_IA5STRING* quote = ASN1_IA5STRING_new();
   ASN1_STRING_set(quote, "it's.example", -1);
   push(GEN_DNS, quote);
-  ASN1_OCTET_STRING *ip6 = ASN1_OCTET_STRING_new();
+  ASN1_OCTET_STRING* ip6 = ASN1_OCTET_STRING_new();
   ASN1_OCTET_STRING_set(
-      ip6, reinterpret_cast<const unsigned char *>("\xfe\x80\0\0\0\0\0\0\0\0\0\0\0\0\xab\xcd"), 16);
+      ip6, reinterpret_cast<const unsigned char*>("\xfe\x80\0\0\0\0\0\0\0\0\0\0\0\0\xab\xcd"), 16);
   push(GEN_IPADD, ip6);
-  ASN1_IA5STRING *email = ASN1_IA5STRING_new();
+  ASN1_IA5STRING* email = ASN1_IA5STRING_new();
   ASN1_STRING_set(email, "me@example.com", -1);
   push(GEN_EMAIL, email);
   REQUIRE(X509_add1_ext_i2d(x.get(), NID_subject_alt_name, gens, 0, 0) == 1);
@@ -535,13 +535,13 @@ x509_ptr make_special_cert(EVP_PKEY *key, const EVP_MD *md) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, x.get(), x.get(), nullptr, nullptr, 0);
-  X509_EXTENSION *aia = X509V3_EXT_conf_nid(
+  X509_EXTENSION* aia = X509V3_EXT_conf_nid(
       nullptr, &ctx, NID_info_access,
       "OCSP;URI:http://o1/,OCSP;URI:http://o2/,caIssuers;DNS:ca.example,1.2.3.4;URI:http://x/");
   REQUIRE(aia != nullptr);
   X509_add_ext(x.get(), aia, -1);
   X509_EXTENSION_free(aia);
-  X509_EXTENSION *eku =
+  X509_EXTENSION* eku =
       X509V3_EXT_conf_nid(nullptr, &ctx, NID_ext_key_usage, "clientAuth,1.2.3.4,codeSigning");
   REQUIRE(eku != nullptr);
   X509_add_ext(x.get(), eku, -1);
@@ -622,16 +622,16 @@ TEST_CASE("certificate_info key fields for other key types", "[certificate]") {
   SECTION("RSA with an odd size and a non-default exponent") {
     pkey_ptr key;
     {
-      std::unique_ptr<EVP_PKEY_CTX, void (*)(EVP_PKEY_CTX *)> ctx(
+      std::unique_ptr<EVP_PKEY_CTX, void (*)(EVP_PKEY_CTX*)> ctx(
           EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr), EVP_PKEY_CTX_free);
       REQUIRE(ctx);
       REQUIRE(EVP_PKEY_keygen_init(ctx.get()) == 1);
       REQUIRE(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 1023) == 1);
-      BIGNUM *e = BN_new();
+      BIGNUM* e = BN_new();
       BN_set_word(e, 3);
       REQUIRE(EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx.get(), e) == 1);
       BN_free(e);
-      EVP_PKEY *raw = nullptr;
+      EVP_PKEY* raw = nullptr;
       REQUIRE(EVP_PKEY_keygen(ctx.get(), &raw) == 1);
       key.reset(raw);
     }
@@ -639,9 +639,9 @@ TEST_CASE("certificate_info key fields for other key types", "[certificate]") {
     const certificate_info info = tlsengine::detail::certificate_info_from_x509(x.get());
     CHECK(info.bits == 1023);
     CHECK(info.exponent == "0x3");
-    BIGNUM *n = nullptr;
+    BIGNUM* n = nullptr;
     REQUIRE(EVP_PKEY_get_bn_param(key.get(), "n", &n) == 1);
-    char *hex = BN_bn2hex(n);
+    char* hex = BN_bn2hex(n);
     std::string expected = hex;
     OPENSSL_free(hex);
     BN_free(n);
@@ -675,7 +675,7 @@ TEST_CASE("ca is X509_check_ca() == 1, as Node", "[certificate]") {
   X509_gmtime_adj(X509_getm_notBefore(x.get()), 0);
   X509_gmtime_adj(X509_getm_notAfter(x.get()), 3600);
   X509_NAME_add_entry_by_txt(X509_get_subject_name(x.get()), "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char *>("v1 root"), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>("v1 root"), -1, -1, 0);
   X509_set_issuer_name(x.get(), X509_get_subject_name(x.get()));
   X509_set_pubkey(x.get(), key.get());
   REQUIRE(X509_sign(x.get(), key.get(), EVP_sha256()) > 0);

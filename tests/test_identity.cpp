@@ -32,14 +32,14 @@ using tlsengine::check_server_identity;
 using tlsengine::errc;
 
 struct identity_case {
-  const char *host;
+  const char* host;
   std::vector<std::string> cns;
-  const char *subjectaltname;
+  const char* subjectaltname;
   bool ok;
-  const char *reason; // Node's err.reason when !ok
+  const char* reason; // Node's err.reason when !ok
 };
 
-const std::vector<identity_case> &identity_cases() {
+const std::vector<identity_case>& identity_cases() {
   static const std::vector<identity_case> cases = {
       {"a.com", {"a.com"}, "", true, ""},
       {"a.com", {"A.COM"}, "", true, ""},
@@ -273,11 +273,11 @@ const std::vector<identity_case> &identity_cases() {
   return cases;
 }
 
-certificate_info make_cert(const std::vector<std::string> &cns, const std::string &san) {
+certificate_info make_cert(const std::vector<std::string>& cns, const std::string& san) {
   certificate_info cert;
   // Attributes other than CN never take part in the check.
   cert.subject.entries.emplace_back("O", "a.com");
-  for (const std::string &cn : cns)
+  for (const std::string& cn : cns)
     cert.subject.entries.emplace_back("CN", cn);
   cert.subject.entries.emplace_back("OU", "localhost");
   cert.subjectaltname = san;
@@ -285,13 +285,13 @@ certificate_info make_cert(const std::vector<std::string> &cns, const std::strin
 }
 
 struct x509_deleter {
-  void operator()(X509 *x) const { X509_free(x); }
+  void operator()(X509* x) const { X509_free(x); }
 };
 using x509_ptr = std::unique_ptr<X509, x509_deleter>;
 
-x509_ptr load_pem_file(const std::string &name) {
+x509_ptr load_pem_file(const std::string& name) {
   const std::string path = std::string(TLSENGINE_TEST_CERT_DIR) + "/" + name;
-  FILE *f = std::fopen(path.c_str(), "r");
+  FILE* f = std::fopen(path.c_str(), "r");
   if (f == nullptr) return nullptr;
   x509_ptr cert(PEM_read_X509(f, nullptr, nullptr, nullptr));
   std::fclose(f);
@@ -300,8 +300,8 @@ x509_ptr load_pem_file(const std::string &name) {
 
 // A self-signed EC certificate with the given subject CNs and subjectAltName entries,
 // built with OpenSSL's API so that the names can hold bytes a config file cannot.
-x509_ptr make_x509(const std::vector<std::string> &cns, GENERAL_NAMES *san /* consumed */) {
-  std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY *)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+x509_ptr make_x509(const std::vector<std::string>& cns, GENERAL_NAMES* san /* consumed */) {
+  std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
   x509_ptr x(X509_new());
   REQUIRE(key);
   REQUIRE(x);
@@ -309,12 +309,12 @@ x509_ptr make_x509(const std::vector<std::string> &cns, GENERAL_NAMES *san /* co
   ASN1_INTEGER_set(X509_get_serialNumber(x.get()), 7);
   X509_gmtime_adj(X509_getm_notBefore(x.get()), 0);
   X509_gmtime_adj(X509_getm_notAfter(x.get()), 3600);
-  X509_NAME *name = X509_get_subject_name(x.get());
+  X509_NAME* name = X509_get_subject_name(x.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char *>("example.com"), -1, -1, 0);
-  for (const std::string &cn : cns) {
+                             reinterpret_cast<const unsigned char*>("example.com"), -1, -1, 0);
+  for (const std::string& cn : cns) {
     REQUIRE(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                       reinterpret_cast<const unsigned char *>(cn.data()),
+                                       reinterpret_cast<const unsigned char*>(cn.data()),
                                        static_cast<int>(cn.size()), -1, 0) == 1);
   }
   X509_set_issuer_name(x.get(), name);
@@ -327,17 +327,17 @@ x509_ptr make_x509(const std::vector<std::string> &cns, GENERAL_NAMES *san /* co
   return x;
 }
 
-void add_ia5(GENERAL_NAMES *names, int type, const std::string &value) {
-  GENERAL_NAME *gen = GENERAL_NAME_new();
-  ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+void add_ia5(GENERAL_NAMES* names, int type, const std::string& value) {
+  GENERAL_NAME* gen = GENERAL_NAME_new();
+  ASN1_IA5STRING* s = ASN1_IA5STRING_new();
   ASN1_STRING_set(s, value.data(), static_cast<int>(value.size()));
   GENERAL_NAME_set0_value(gen, type, s);
   sk_GENERAL_NAME_push(names, gen);
 }
 
-void add_ip(GENERAL_NAMES *names, const std::vector<unsigned char> &bytes) {
-  GENERAL_NAME *gen = GENERAL_NAME_new();
-  ASN1_OCTET_STRING *s = ASN1_OCTET_STRING_new();
+void add_ip(GENERAL_NAMES* names, const std::vector<unsigned char>& bytes) {
+  GENERAL_NAME* gen = GENERAL_NAME_new();
+  ASN1_OCTET_STRING* s = ASN1_OCTET_STRING_new();
   ASN1_OCTET_STRING_set(s, bytes.data(), static_cast<int>(bytes.size()));
   GENERAL_NAME_set0_value(gen, GEN_IPADD, s);
   sk_GENERAL_NAME_push(names, gen);
@@ -347,7 +347,7 @@ void add_ip(GENERAL_NAMES *names, const std::vector<unsigned char> &bytes) {
 
 TEST_CASE("check_server_identity matches Node's checkServerIdentity table", "[identity]") {
   REQUIRE(identity_cases().size() >= 40);
-  for (const identity_case &c : identity_cases()) {
+  for (const identity_case& c : identity_cases()) {
     INFO("host=\"" << c.host << "\" san=\"" << c.subjectaltname << "\" cns=" << c.cns.size());
     const certificate_info cert = make_cert(c.cns, c.subjectaltname);
     std::string reason = "unchanged";
@@ -377,9 +377,9 @@ TEST_CASE("check_server_identity ignores attributes other than CN", "[identity]"
 
 TEST_CASE("net.isIP and canonicalizeIP as Node's", "[identity]") {
   struct ip_case {
-    const char *input;
+    const char* input;
     int node_is_ip;        // net.isIP()
-    const char *canonical; // canonicalizeIP(), nullptr for undefined
+    const char* canonical; // canonicalizeIP(), nullptr for undefined
   };
   const std::vector<ip_case> cases = {
       {"::1", 6, "::1"},
@@ -440,7 +440,7 @@ TEST_CASE("net.isIP and canonicalizeIP as Node's", "[identity]") {
   };
   using tlsengine::detail::identity_impl::canonicalize_ip;
   using tlsengine::detail::identity_impl::is_ip;
-  for (const ip_case &c : cases) {
+  for (const ip_case& c : cases) {
     INFO("input=\"" << c.input << "\"");
     CHECK(is_ip(c.input) == (c.node_is_ip != 0));
     const auto canonical = canonicalize_ip(c.input);
@@ -467,9 +467,9 @@ TEST_CASE("check_server_identity_x509 on the generated certificates", "[identity
                                "IP Address:0:0:0:0:0:0:0:1";
 
   struct x509_case {
-    X509 *cert;
-    const char *host;
-    const char *reason; // nullptr: matches
+    X509* cert;
+    const char* host;
+    const char* reason; // nullptr: matches
   };
   const std::string not_in_altnames = ". is not in the cert's altnames: " + altnames;
   const std::string a_b = "Host: a.b.example.test" + not_in_altnames;
@@ -498,7 +498,7 @@ TEST_CASE("check_server_identity_x509 on the generated certificates", "[identity
       {nullptr, "localhost", "Cert does not contain a DNS name"},
       {nullptr, "::1", "IP: ::1 is not in the cert's list: "},
   };
-  for (const x509_case &c : cases) {
+  for (const x509_case& c : cases) {
     INFO("host=\"" << c.host << "\"");
     std::string reason;
     const std::error_code ec = check_server_identity_x509(c.host, c.cert, &reason);
@@ -520,7 +520,7 @@ TEST_CASE("check_server_identity_x509 on the generated certificates", "[identity
 
 TEST_CASE("check_server_identity_x509 with names that Node escapes", "[identity]") {
   using tlsengine::detail::check_server_identity_x509;
-  GENERAL_NAMES *san = sk_GENERAL_NAME_new_null();
+  GENERAL_NAMES* san = sk_GENERAL_NAME_new_null();
   add_ia5(san, GEN_DNS, "a,b.example"); // printed as DNS:"a\u002cb.example"
   add_ia5(san, GEN_DNS, "*.Wild.Example");
   add_ia5(san, GEN_URI, "http://uri.example/");
@@ -535,7 +535,7 @@ TEST_CASE("check_server_identity_x509 with names that Node escapes", "[identity]
   REQUIRE(info.subjectaltname == altnames);
 
   struct x509_case {
-    const char *host;
+    const char* host;
     std::string reason; // empty: matches
   };
   const std::vector<x509_case> cases = {
@@ -550,7 +550,7 @@ TEST_CASE("check_server_identity_x509 with names that Node escapes", "[identity]
       {"2001:DB8:0::0:1", ""},
       {"1.2.3.4", "IP: 1.2.3.4 is not in the cert's list: , 2001:db8::1"},
   };
-  for (const x509_case &c : cases) {
+  for (const x509_case& c : cases) {
     INFO("host=\"" << c.host << "\"");
     std::string reason;
     const std::error_code ec = check_server_identity_x509(c.host, cert.get(), &reason);
@@ -570,7 +570,7 @@ TEST_CASE("check_server_identity_x509 falls back to every CN only without DNS na
           "[identity]") {
   using tlsengine::detail::check_server_identity_x509;
   // Only an IP SAN: the CNs are used (as Node: it looks at dnsNames only).
-  GENERAL_NAMES *san = sk_GENERAL_NAME_new_null();
+  GENERAL_NAMES* san = sk_GENERAL_NAME_new_null();
   add_ip(san, {10, 0, 0, 1});
   const x509_ptr with_ip = make_x509({"one.example", "*.two.example"}, san);
   std::string reason;
@@ -582,7 +582,7 @@ TEST_CASE("check_server_identity_x509 falls back to every CN only without DNS na
   CHECK_FALSE(check_server_identity_x509("10.0.0.1", with_ip.get(), &reason));
 
   // A DNS SAN disables the CN.
-  GENERAL_NAMES *dns = sk_GENERAL_NAME_new_null();
+  GENERAL_NAMES* dns = sk_GENERAL_NAME_new_null();
   add_ia5(dns, GEN_DNS, "dns.example");
   const x509_ptr with_dns = make_x509({"cn.example"}, dns);
   CHECK(check_server_identity_x509("cn.example", with_dns.get(), &reason) ==

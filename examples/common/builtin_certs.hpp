@@ -100,4 +100,4 @@ LaaZ+kxGawKu6eY4vZvPSUMqc5xv5WrznAb772Z+npahTOh19oX2CsCh
 -----END PRIVATE KEY-----
 )PEM";
 
-}  // namespace tlsengine_examples
+} // namespace tlsengine_examples

@@ -10,9 +10,9 @@
 namespace {
 
 // The drain loop every tlsengine user writes: events until empty, then cleartext.
-bool drain(tlsengine::connection &conn, const char *who, std::string &received) {
+bool drain(tlsengine::connection& conn, const char* who, std::string& received) {
   while (auto e = conn.next_event()) {
-    if (auto *err = std::get_if<tlsengine::events::error>(&*e)) {
+    if (auto* err = std::get_if<tlsengine::events::error>(&*e)) {
       std::fprintf(stderr, "%s: error: %s\n", who, err->message.c_str());
       return false;
     }
@@ -68,7 +68,8 @@ int main() {
               cipher ? cipher->standard_name.c_str() : "-");
   std::printf("authorized:    %s\n", client->authorized() ? "true" : "false");
   std::string subject = client->peer_certificate().subject.to_string(); // "O=..\nCN=.."
-  for (char& c : subject) c = c == '\n' ? ' ' : c;
+  for (char& c : subject)
+    c = c == '\n' ? ' ' : c;
   std::printf("peer subject:  %s\n", subject.c_str());
   std::printf("server got:    %s\n", at_server.c_str());
   std::printf("client got:    %s\n", at_client.c_str());
