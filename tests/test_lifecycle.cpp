@@ -450,3 +450,27 @@ TEST_CASE("TLS 1.3 early data: accepted as its own stream, or resent when reject
     CHECK_FALSE(status(h.client_log));
   }
 }
+
+TEST_CASE("data and close_notify in one flight can still be answered", "[lifecycle]") {
+  // allow_half_open = false (the default): our close_notify follows the peer's, but
+  // only after the application read the data that came before it.
+  auto h = test::make_pair(test::server_opts(), test::client_opts());
+  h.run();
+  h.client.write("question");
+  h.client.end();
+  bytes_view flight = h.client.pending_output();
+  REQUIRE(h.server.feed(flight) == flight.size());
+  h.client.consume_output(flight.size());
+  std::uint8_t buffer[64];
+  while (h.server.next_event()) {
+  }
+  const std::size_t n = h.server.read(buffer);
+  CHECK(std::string(reinterpret_cast<char*>(buffer), n) == "question");
+  std::error_code ec;
+  CHECK(h.server.write("answer", ec) == 6);
+  CHECK_FALSE(ec);
+  h.run();
+  CHECK(h.client_log.received == "answer");
+  CHECK(h.client_log.ends == 1);
+  CHECK(h.server.is_ended());
+}

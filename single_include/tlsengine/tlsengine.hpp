@@ -3357,7 +3357,9 @@ private:
     if (received_close_) return;
     received_close_ = true;
     events_.emplace_back(events::end{});
-    if (!config_.connection.allow_half_open) end();
+    // Node's allowHalfOpen = false: our close_notify follows, but only once the
+    // application has read what came before the peer's, so that it can still answer it.
+    if (!config_.connection.allow_half_open) auto_end_pending_ = true;
   }
 
   bool ssl_write(bytes_view data, std::size_t& written) {
@@ -3378,6 +3380,10 @@ private:
 
   void flush_writes() {
     if (!handshake_done_ || held_ || error_ || destroyed_ || !ssl_) return;
+    if (auto_end_pending_ && plain_.empty()) {
+      auto_end_pending_ = false;
+      end_requested_ = true;
+    }
     if (!staged_.empty()) {
       std::size_t written = 0;
       ssl_write(staged_.view(), written);
@@ -3941,6 +3947,7 @@ private:
   // Renegotiation, key update, trace.
   bool renegotiation_disabled_ = false;
   bool renegotiating_ = false;
+  bool auto_end_pending_ = false; // allow_half_open = false: end() once cleartext is read
   // 0-RTT.
   bool early_mode_ = false;      // client: a session that allows early data
   bool early_started_ = false;   // client: ClientHello sent
