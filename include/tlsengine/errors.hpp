@@ -23,7 +23,6 @@ enum class errc {
   invalid_state,             ///< a call that does not fit the connection's state
   invalid_argument,          ///< ERR_INVALID_ARG_VALUE
   missing_certificate,       ///< a server context without a certificate and key
-  peer_closed,               ///< the peer sent close_notify; nothing more will arrive
   dh_param_too_small,        ///< DH parameters under 1024 bits (context) or under min_dh_size
   alpn_invalid,              ///< ERR_TLS_ALPN_CALLBACK_INVALID_RESULT / a bad ALPN list
   verify_rejected,           ///< the application rejected the peer (verify_result)
@@ -49,7 +48,6 @@ public:
     case errc::invalid_state: return "the call does not fit the connection's current state";
     case errc::invalid_argument: return "invalid argument value";
     case errc::missing_certificate: return "a server needs a certificate and a private key";
-    case errc::peer_closed: return "the peer closed the TLS connection";
     case errc::dh_param_too_small: return "DH parameter is less than the minimum size";
     case errc::alpn_invalid: return "invalid ALPN protocol list or selection";
     case errc::verify_rejected: return "the application rejected the peer's certificate";
@@ -168,7 +166,6 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::invalid_state: return "ERR_TLS_INVALID_STATE";
     case errc::invalid_argument: return "ERR_INVALID_ARG_VALUE";
     case errc::missing_certificate: return "ERR_SSL_NO_CERTIFICATE_ASSIGNED";
-    case errc::peer_closed: return "EPIPE";
     case errc::dh_param_too_small: return "ERR_TLS_DH_PARAM_SIZE";
     case errc::alpn_invalid: return "ERR_TLS_ALPN_CALLBACK_INVALID_RESULT";
     case errc::verify_rejected: return "ERR_TLS_CERT_REJECTED";

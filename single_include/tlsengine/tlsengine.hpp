@@ -133,7 +133,6 @@ enum class errc {
   invalid_state,             ///< a call that does not fit the connection's state
   invalid_argument,          ///< ERR_INVALID_ARG_VALUE
   missing_certificate,       ///< a server context without a certificate and key
-  peer_closed,               ///< the peer sent close_notify; nothing more will arrive
   dh_param_too_small,        ///< DH parameters under 1024 bits (context) or under min_dh_size
   alpn_invalid,              ///< ERR_TLS_ALPN_CALLBACK_INVALID_RESULT / a bad ALPN list
   verify_rejected,           ///< the application rejected the peer (verify_result)
@@ -159,7 +158,6 @@ public:
     case errc::invalid_state: return "the call does not fit the connection's current state";
     case errc::invalid_argument: return "invalid argument value";
     case errc::missing_certificate: return "a server needs a certificate and a private key";
-    case errc::peer_closed: return "the peer closed the TLS connection";
     case errc::dh_param_too_small: return "DH parameter is less than the minimum size";
     case errc::alpn_invalid: return "invalid ALPN protocol list or selection";
     case errc::verify_rejected: return "the application rejected the peer's certificate";
@@ -278,7 +276,6 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::invalid_state: return "ERR_TLS_INVALID_STATE";
     case errc::invalid_argument: return "ERR_INVALID_ARG_VALUE";
     case errc::missing_certificate: return "ERR_SSL_NO_CERTIFICATE_ASSIGNED";
-    case errc::peer_closed: return "EPIPE";
     case errc::dh_param_too_small: return "ERR_TLS_DH_PARAM_SIZE";
     case errc::alpn_invalid: return "ERR_TLS_ALPN_CALLBACK_INVALID_RESULT";
     case errc::verify_rejected: return "ERR_TLS_CERT_REJECTED";
@@ -3120,14 +3117,10 @@ public:
   const secure_context& context() const noexcept { return context_; }
   const engine_config& config() const noexcept { return config_; }
   std::size_t buffered_write_size() const noexcept { return staged_.size(); }
-  std::size_t buffered_input_size() const noexcept { return in_.size(); }
   std::uint64_t cipher_bytes_in() const noexcept { return cipher_in_; }
   std::uint64_t cipher_bytes_out() const noexcept { return endpoint_.bytes_written; }
   std::uint64_t clear_bytes_in() const noexcept { return clear_out_; }
   std::uint64_t clear_bytes_out() const noexcept { return clear_in_; }
-  std::size_t buffered_bytes_capacity() const noexcept {
-    return in_.capacity() + out_.capacity() + plain_.capacity() + staged_.capacity();
-  }
 
 private:
   static constexpr std::size_t direct_write_threshold = 16 * 1024;

@@ -483,14 +483,10 @@ public:
   const secure_context& context() const noexcept { return context_; }
   const engine_config& config() const noexcept { return config_; }
   std::size_t buffered_write_size() const noexcept { return staged_.size(); }
-  std::size_t buffered_input_size() const noexcept { return in_.size(); }
   std::uint64_t cipher_bytes_in() const noexcept { return cipher_in_; }
   std::uint64_t cipher_bytes_out() const noexcept { return endpoint_.bytes_written; }
   std::uint64_t clear_bytes_in() const noexcept { return clear_out_; }
   std::uint64_t clear_bytes_out() const noexcept { return clear_in_; }
-  std::size_t buffered_bytes_capacity() const noexcept {
-    return in_.capacity() + out_.capacity() + plain_.capacity() + staged_.capacity();
-  }
 
 private:
   static constexpr std::size_t direct_write_threshold = 16 * 1024;
