@@ -1,0 +1,323 @@
+// tlsengine — engine, the data path: ciphertext in and out, cleartext in and out, events, and the
+// loop that drives SSL_do_handshake / SSL_read_ex / SSL_write_ex and interprets their failures. Not
+// public: included by engine.hpp, which declares the class.
+#pragma once
+
+#include "engine.hpp"
+
+namespace tlsengine::detail {
+
+// ---- ciphertext in -------------------------------------------------------------------
+inline std::size_t engine::feed(bytes_view data) {
+  if (destroyed_ || ssl_ == nullptr) return 0;
+  if (error_ || received_close_) return data.size(); // nothing more can be read: discard
+  cipher_in_ += data.size();
+  std::size_t taken = 0;
+  if (in_.empty()) {
+    // Fast path: OpenSSL reads the caller's span directly; only leftovers are copied.
+    endpoint_.set_input(data);
+    drive();
+    const std::size_t left = endpoint_.clear_input();
+    taken = data.size() - left;
+    if (left != 0 && !error_ && !received_close_) {
+      const std::size_t keep = std::min(left, config_.connection.max_input_buffer);
+      in_.append(data.subview(taken, keep));
+      taken += keep;
+    } else if (error_ || received_close_) {
+      taken = data.size();
+    }
+  } else {
+    const std::size_t room = config_.connection.max_input_buffer > in_.size()
+                                 ? config_.connection.max_input_buffer - in_.size()
+                                 : 0;
+    taken = std::min(room, data.size());
+    in_.append(data.subview(0, taken));
+    process_buffered_input();
+    if (error_ || received_close_) taken = data.size();
+  }
+  cipher_in_ -= data.size() - taken;
+  return taken;
+}
+
+inline mutable_bytes_view engine::input_window() {
+  if (destroyed_ || error_ || ssl_ == nullptr) return {};
+  const std::size_t room = config_.connection.max_input_buffer > in_.size()
+                               ? config_.connection.max_input_buffer - in_.size()
+                               : 0;
+  if (room == 0) return {};
+  mutable_bytes_view window = in_.prepare(room);
+  return mutable_bytes_view(window.data(), room);
+}
+
+inline void engine::commit_input(std::size_t n) {
+  if (destroyed_ || error_ || ssl_ == nullptr || n == 0) return;
+  in_.commit(n);
+  cipher_in_ += n;
+  process_buffered_input();
+}
+
+inline void engine::feed_eof() {
+  if (destroyed_ || error_ || transport_eof_) return;
+  transport_eof_ = true;
+  if (received_close_) return;
+  if (!handshake_done_) {
+    fail(make_error_code(errc::truncated),
+         "the transport closed before the TLS handshake completed");
+  } else if (config_.connection.allow_truncation) {
+    received_close_ = true;
+    events_.emplace_back(events::end{});
+  } else {
+    fail(make_error_code(errc::truncated),
+         "the transport closed without a TLS close_notify (truncation)");
+  }
+}
+
+// ---- ciphertext out ------------------------------------------------------------------
+inline bytes_view engine::pending_output() {
+  if (early_mode_ && !early_started_) send_early_data();
+  flush_writes();
+  return out_.view();
+}
+
+inline void engine::consume_output(std::size_t n) {
+  const bool was_full = out_.size() >= config_.connection.max_write_buffer;
+  out_.consume(n);
+  if (out_.empty()) out_.release_if_empty();
+  // Input held back because our own output was full (see read_records) can go on.
+  if (was_full && !in_.empty()) process_buffered_input();
+}
+
+// ---- cleartext -----------------------------------------------------------------------
+inline std::size_t engine::write(bytes_view data, std::error_code& ec) {
+  ec.clear();
+  if (destroyed_ || ssl_ == nullptr) {
+    ec = make_error_code(errc::destroyed);
+    return 0;
+  }
+  if (error_) {
+    ec = error_;
+    return 0;
+  }
+  if (end_requested_) {
+    ec = make_error_code(errc::write_after_end);
+    return 0;
+  }
+  const std::size_t queued = staged_.size() + out_.size();
+  const std::size_t room = config_.connection.max_write_buffer > queued
+                               ? config_.connection.max_write_buffer - queued
+                               : 0;
+  const std::size_t n = std::min(room, data.size());
+  if (n == 0) return 0;
+  if (handshake_done_ && staged_.empty() && n >= direct_write_threshold) {
+    // A large write is encrypted at once from the caller's memory: no staging copy.
+    std::size_t written = 0;
+    if (!ssl_write(data.subview(0, n), written)) return 0;
+    if (written < n) staged_.append(data.subview(written, n - written));
+  } else {
+    // Small writes wait until pending_output(): everything written since the last
+    // drain then shares full-size records.
+    staged_.append(data.subview(0, n));
+  }
+  clear_in_ += n;
+  return n;
+}
+
+inline std::size_t engine::read(mutable_bytes_view out) {
+  if (held_) return 0; // the application has not accepted the peer yet
+  const std::size_t n = std::min(out.size(), plain_.size());
+  if (n != 0) std::memcpy(out.data(), plain_.view().data(), n);
+  consume_plaintext(n);
+  return n;
+}
+
+inline void engine::consume_plaintext(std::size_t n) {
+  if (held_) return;
+  plain_.consume(n);
+  if (plain_.empty()) {
+    if (!in_.empty()) process_buffered_input(); // decrypt what backpressure held back
+    if (plain_.empty()) plain_.release_if_empty();
+  }
+}
+
+inline void engine::end() {
+  if (destroyed_ || error_ || end_requested_ || ssl_ == nullptr) return;
+  end_requested_ = true;
+  // close_notify goes out with the next pending_output(), after the queued data.
+}
+
+inline void engine::destroy() {
+  if (destroyed_) return;
+  destroyed_ = true;
+  staged_.clear();
+  staged_.release_if_empty();
+  plain_.clear();
+  plain_.release_if_empty();
+  in_.clear();
+  in_.release_if_empty();
+  free_ssl();
+}
+
+inline std::optional<event> engine::next_event() {
+  if (events_.empty()) return std::nullopt;
+  event e = std::move(events_.front());
+  events_.pop_front();
+  // Input held back because too many events were waiting can go on.
+  if (events_.empty() && !in_.empty() && handshake_done_) process_buffered_input();
+  return e;
+}
+
+inline std::optional<clock::time_point> engine::deadline() const {
+  if (handshake_done_ || error_ || destroyed_ || !config_.handshake_timeout) return std::nullopt;
+  return started_ + *config_.handshake_timeout;
+}
+
+inline void engine::on_timeout(clock::time_point now) {
+  const auto when = deadline();
+  if (when && now >= *when) fail(make_error_code(errc::handshake_timeout), "TLS handshake timeout");
+}
+
+inline void engine::process_buffered_input() {
+  if (error_ || destroyed_ || !ssl_) return;
+  endpoint_.set_input(in_.view());
+  drive();
+  const std::size_t left = endpoint_.clear_input();
+  in_.consume(in_.size() - left);
+  if (error_ || received_close_) in_.clear();
+  if (in_.empty()) in_.release_if_empty();
+}
+
+/// Advances the handshake, then decrypts into the plaintext buffer while it has room.
+inline void engine::drive() {
+  if (error_ || destroyed_ || !ssl_) return;
+  if (!handshake_done_) {
+    if (waiting_for_decision()) return;         // paused: the answer resumes the handshake
+    if (early_mode_ && !early_started_) return; // the ClientHello waits for pending_output()
+    if (config_.is_server && config_.max_early_data > 0 && !early_read_done_ && !read_early_data())
+      return;
+    ERR_clear_error();
+    const int r = SSL_do_handshake(ssl_.get());
+    if (r == 1) {
+      on_handshake_done();
+    } else if (!handle_failure(r)) {
+      return;
+    }
+    if (!handshake_done_) return;
+  }
+  read_records();
+  fail_on_callback_error();
+}
+
+inline void engine::read_records() {
+  // Bounded by what the application has not taken yet: cleartext, but also output the
+  // peer makes us produce (KeyUpdate answers...) and events (tickets...), so a peer that
+  // floods while never reading meets backpressure instead of growing our memory.
+  while (!error_ && !received_close_ && ssl_ &&
+         plain_.size() < config_.connection.max_plaintext_buffer &&
+         out_.size() < config_.connection.max_write_buffer && events_.size() < max_pending_events) {
+    if (endpoint_.input_size == 0 && SSL_has_pending(ssl_.get()) == 0) break;
+    mutable_bytes_view space = plain_.prepare(record_size);
+    std::size_t n = 0;
+    ERR_clear_error();
+    const int r = SSL_read_ex(ssl_.get(), space.data(), space.size(), &n);
+    if (r == 1) {
+      plain_.commit(n);
+      clear_out_ += n;
+      continue;
+    }
+    handle_failure(r);
+    break;
+  }
+}
+
+/// Interprets a failed SSL_* call. Returns false when the connection cannot go on now.
+inline bool engine::handle_failure(int r) {
+  switch (SSL_get_error(ssl_.get(), r)) {
+  case SSL_ERROR_WANT_READ:
+  case SSL_ERROR_WANT_WRITE:
+  case SSL_ERROR_WANT_CLIENT_HELLO_CB: // a decision event is out: wait for its answer
+  case SSL_ERROR_WANT_X509_LOOKUP:
+  case SSL_ERROR_WANT_RETRY_VERIFY: return false;
+  case SSL_ERROR_ZERO_RETURN:
+    if (!handshake_done_) {
+      fail(make_error_code(errc::truncated),
+           "the peer closed the connection before the TLS handshake completed");
+      return false;
+    }
+    on_close_notify();
+    return false;
+  case SSL_ERROR_SSL:
+    if (callback_error_) {
+      std::string text = take_openssl_error().text;
+      fail(callback_error_, callback_message_ + " (" + text + ")");
+    } else if (verify_error_ && verify_rejected_) {
+      std::string text = take_openssl_error().text;
+      fail(verify_error_, verify_error_.message() +
+                              (verify_reason_.empty() ? std::string() : ": " + verify_reason_) +
+                              " (" + text + ")");
+    } else {
+      fail_with_openssl(make_error_code(errc::invalid_state));
+    }
+    return false;
+  default: fail_with_openssl(make_error_code(errc::invalid_state)); return false;
+  }
+}
+
+inline bool engine::ssl_write(bytes_view data, std::size_t& written) {
+  written = 0;
+  while (written < data.size()) {
+    std::size_t n = 0;
+    ERR_clear_error();
+    const int r = SSL_write_ex(ssl_.get(), data.data() + written, data.size() - written, &n);
+    if (r == 1) {
+      written += n;
+      continue;
+    }
+    handle_failure(r);
+    return !error_;
+  }
+  return true;
+}
+
+inline void engine::flush_writes() {
+  if (!handshake_done_ || held_ || error_ || destroyed_ || !ssl_) return;
+  if (auto_end_pending_ && plain_.empty()) {
+    auto_end_pending_ = false;
+    end_requested_ = true;
+  }
+  if (!staged_.empty()) {
+    std::size_t written = 0;
+    ssl_write(staged_.view(), written);
+    staged_.consume(written);
+    if (staged_.empty()) staged_.release_if_empty();
+  }
+  if (SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE && !error_) {
+    // A pending KeyUpdate (ours, or the answer the peer requested) goes out with the
+    // next write; a zero-length write sends it now.
+    std::size_t ignored = 0;
+    ERR_clear_error();
+    const int r = SSL_write_ex(ssl_.get(), "", 0, &ignored);
+    if (r != 1) handle_failure(r);
+  }
+  if (end_requested_ && !shutdown_sent_ && staged_.empty() && !error_) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get()); // queues close_notify; the peer's is read by feed()
+    shutdown_sent_ = true;
+    ERR_clear_error();
+  }
+}
+
+inline void engine::fail_with_openssl(std::error_code fallback) {
+  openssl_failure failure = take_openssl_error(fallback);
+  fail(failure.code, failure.text);
+}
+
+inline void engine::fail(std::error_code code, std::string message) {
+  if (error_) return;
+  error_ = code;
+  error_message_ = std::move(message);
+  staged_.clear();
+  staged_.release_if_empty();
+  events_.emplace_back(events::error{error_, error_message_, last_alert_, last_alert_sent_});
+}
+
+} // namespace tlsengine::detail

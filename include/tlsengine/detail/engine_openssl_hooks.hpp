@@ -1,0 +1,334 @@
+// tlsengine — engine, what OpenSSL calls back during a handshake (engine_hooks and the per-SSL
+// callbacks): they record state and make only the synchronous decisions (verify, ALPN, PSK);
+// nothing here waits. Not public: included by engine.hpp, which declares the class.
+#pragma once
+
+#include "engine.hpp"
+
+namespace tlsengine::detail {
+
+// ---- OpenSSL callbacks: record state, decide nothing that waits ----------------------
+inline void engine::info_callback(const SSL* ssl, int where, int value) {
+  engine* self = from(ssl);
+  if (self == nullptr) return;
+  // A server also reports "done" after merely sending a HelloRequest: count only
+  // handshakes that saw a renegotiation ClientHello.
+  if ((where & SSL_CB_HANDSHAKE_DONE) != 0 && self->handshake_done_ &&
+      SSL_version(ssl) <= TLS1_2_VERSION &&
+      (!self->config_.is_server || self->renegotiation_hello_seen_)) {
+    self->renegotiation_hello_seen_ = false;
+    self->renegotiating_ = false;
+    self->events_.emplace_back(events::renegotiated{}); // a TLS 1.2 renegotiation ended
+    return;
+  }
+  if ((where & SSL_CB_ALERT) == 0) return;
+  // Only fatal alerts matter for the error event; close_notify is a warning.
+  if ((value >> 8) == SSL3_AL_FATAL) {
+    self->last_alert_ = value & 0xff;
+    self->last_alert_sent_ = (where & SSL_CB_WRITE) != 0;
+  }
+}
+
+/// Sees every protocol message: the peer's KeyUpdate and HelloRequest (which no other
+/// callback reports), and the trace.
+inline void engine::message_callback(int write_p, int version, int content_type, const void* buf,
+                                     size_t length, SSL* ssl, void*) {
+  engine* self = from(ssl);
+  if (self == nullptr) return;
+  if (self->trace_) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (bio != nullptr) {
+      SSL_trace(write_p, version, content_type, buf, length, ssl, bio);
+      char* text = nullptr;
+      const long n = BIO_get_mem_data(bio, &text);
+      if (n > 0) self->trace_(std::string_view(text, static_cast<std::size_t>(n)));
+      BIO_free(bio);
+    }
+  }
+  if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
+  const auto* message = static_cast<const unsigned char*>(buf);
+  if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
+    self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
+  } else if (message[0] == SSL3_MT_HELLO_REQUEST && self->renegotiation_disabled_) {
+    self->record_callback_error(make_error_code(errc::renegotiation_disabled),
+                                "the server tried to renegotiate");
+  }
+}
+
+// ---- OpenSSL callbacks (engine_hooks): record state, decide nothing that waits -------
+/// Decides inside the handshake, so that a rejection sends the proper alert (Node
+/// decides after the handshake and can only close the socket).
+inline int engine::on_verify(X509_STORE_CTX* store) {
+  if (verify_.state == decision_state::waiting) {
+    // Client: OpenSSL restarts verification on every resume; keep pausing.
+    SSL_set_retry_verify(ssl_.get());
+    return 1;
+  }
+  if (verify_.state == decision_state::answered) {
+    if (!verify_answer_) {
+      verify_error_.clear();
+      return 1;
+    }
+    verify_error_ = verify_answer_;
+    if (config_.is_server) return 1; // rejected after the handshake (see on_handshake_done)
+    verify_rejected_ = true;
+    X509_STORE_CTX_set_error(store, verify_answer_.category() == x509_category()
+                                        ? verify_answer_.value()
+                                        : X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
+  const bool chain_ok = X509_verify_cert(store) > 0;
+  std::error_code verdict;
+  if (!chain_ok) {
+    long code = X509_STORE_CTX_get_error(store);
+    if (code == X509_V_OK) code = X509_V_ERR_UNSPECIFIED;
+    verdict = std::error_code(static_cast<int>(code), x509_category());
+  } else if (!config_.is_server && !config_.identity_host.empty()) {
+    verdict = check_identity(X509_STORE_CTX_get0_cert(store));
+  }
+  verify_error_ = verdict;
+  if (config_.connection.pause_on_verify) {
+    verify_.state = decision_state::waiting;
+    events_.emplace_back(events::verify_peer{verdict});
+    if (!config_.is_server) SSL_set_retry_verify(ssl_.get());
+    return 1;
+  }
+  if (!verdict || !config_.reject_unauthorized) return 1;
+  verify_rejected_ = true;
+  if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+  return 0;
+}
+
+inline std::error_code engine::check_identity(X509* leaf) {
+  std::error_code ec;
+  std::string reason;
+  if (config_.check_identity) {
+    TLSENGINE_TRY {
+      ec = config_.check_identity(config_.identity_host, certificate_info_from_x509(leaf));
+    }
+    TLSENGINE_CATCH_ALL { ec = make_error_code(errc::decision_failed); }
+  } else {
+    ec = check_server_identity_x509(config_.identity_host, leaf, &reason);
+  }
+  if (ec) verify_reason_ = std::move(reason);
+  return ec;
+}
+
+inline int engine::on_client_hello(int* alert) {
+  if (!config_.is_server) return SSL_CLIENT_HELLO_SUCCESS;
+  if (handshake_done_) {
+    if (!renegotiation_allowed(alert)) return SSL_CLIENT_HELLO_ERROR;
+    renegotiation_hello_seen_ = true;
+  }
+  // Called again on every resume while paused, and after a context switch: idempotent.
+  if (sni_.state == decision_state::none) {
+    client_hello_sni_ = parse_server_name();
+    if (config_.pause_on_servername) {
+      sni_.state = decision_state::waiting;
+      events_.emplace_back(events::servername{client_hello_sni_});
+      return SSL_CLIENT_HELLO_RETRY;
+    }
+    sni_.state = decision_state::answered;
+    if (config_.server) {
+      if (auto chosen = config_.server->lookup(client_hello_sni_)) {
+        if (!switch_context(*chosen)) {
+          *alert = SSL_AD_INTERNAL_ERROR;
+          return SSL_CLIENT_HELLO_ERROR;
+        }
+      }
+    }
+  }
+  if (sni_.state == decision_state::waiting) return SSL_CLIENT_HELLO_RETRY;
+
+  if (config_.external_session_cache && resume_.state == decision_state::none) {
+    resume_.state = decision_state::answered;
+    std::vector<std::uint8_t> id = offered_session_id();
+    if (!id.empty()) {
+      resume_.state = decision_state::waiting;
+      events_.emplace_back(events::resume_session{std::move(id)});
+      return SSL_CLIENT_HELLO_RETRY;
+    }
+  }
+  if (resume_.state == decision_state::waiting) return SSL_CLIENT_HELLO_RETRY;
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/// The host_name of the server_name extension (SSL_get_servername is not set yet).
+inline std::string engine::parse_server_name() {
+  const unsigned char* p = nullptr;
+  std::size_t n = 0;
+  if (SSL_client_hello_get0_ext(ssl_.get(), TLSEXT_TYPE_server_name, &p, &n) != 1 || n < 2)
+    return {};
+  std::size_t list = (std::size_t(p[0]) << 8) | p[1];
+  if (list + 2 > n) return {};
+  for (std::size_t i = 2; i + 3 <= 2 + list;) {
+    const unsigned type = p[i];
+    const std::size_t length = (std::size_t(p[i + 1]) << 8) | p[i + 2];
+    if (i + 3 + length > 2 + list) return {};
+    if (type == TLSEXT_NAMETYPE_host_name)
+      return std::string(reinterpret_cast<const char*>(p + i + 3), length);
+    i += 3 + length;
+  }
+  return {};
+}
+
+inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_length,
+                                  const unsigned char* in, unsigned int in_length) {
+  if (config_.alpn_callback) {
+    alpn_request request;
+    request.servername = client_hello_sni_;
+    for (unsigned i = 0; i < in_length;) {
+      const unsigned n = in[i];
+      if (n == 0 || i + 1 + n > in_length) return SSL_TLSEXT_ERR_ALERT_FATAL;
+      request.protocols.emplace_back(reinterpret_cast<const char*>(in + i + 1), n);
+      i += 1 + n;
+    }
+    std::optional<std::string> choice;
+    TLSENGINE_TRY { choice = config_.alpn_callback(request); }
+    TLSENGINE_CATCH_ALL {
+      record_callback_error(make_error_code(errc::decision_failed), "the ALPN callback failed");
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    if (!choice) return SSL_TLSEXT_ERR_ALERT_FATAL; // no_application_protocol
+    for (unsigned i = 0; i < in_length; i += 1 + in[i]) {
+      if (in[i] == choice->size() && std::memcmp(in + i + 1, choice->data(), in[i]) == 0) {
+        *out = in + i + 1;
+        *out_length = in[i];
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+    record_callback_error(make_error_code(errc::alpn_invalid),
+                          "the ALPN callback chose a protocol the client did not offer: " +
+                              *choice);
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  if (config_.alpn.empty()) return SSL_TLSEXT_ERR_NOACK;
+  unsigned char* selected = nullptr;
+  // The server's order of preference, as Node; no overlap is a fatal
+  // no_application_protocol alert (RFC 7301 3.2).
+  if (SSL_select_next_proto(&selected, out_length, config_.alpn.data(),
+                            static_cast<unsigned>(config_.alpn.size()), in,
+                            in_length) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+inline int engine::on_certificate_needed() {
+  if (config_.is_server) {
+    if (!config_.pause_on_ocsp_request ||
+        SSL_get_tlsext_status_type(ssl_.get()) != TLSEXT_STATUSTYPE_ocsp)
+      return 1;
+    if (ocsp_.state == decision_state::none) {
+      ocsp_.state = decision_state::waiting;
+      events_.emplace_back(ocsp_request_event());
+    }
+    return ocsp_.state == decision_state::waiting ? -1 : 1;
+  }
+  if (!config_.pause_on_certificate_request) return 1;
+  if (certificate_request_.state == decision_state::none) {
+    certificate_request_.state = decision_state::waiting;
+    events::certificate_request e;
+    if (const STACK_OF(X509_NAME)* names = SSL_get0_peer_CA_list(ssl_.get())) {
+      for (int i = 0; i < sk_X509_NAME_num(names); ++i) {
+        char line[512];
+        X509_NAME_oneline(sk_X509_NAME_value(names, i), line, sizeof line);
+        e.acceptable_issuers.emplace_back(line);
+      }
+    }
+    events_.emplace_back(std::move(e));
+  }
+  return certificate_request_.state == decision_state::waiting ? -1 : 1;
+}
+
+inline events::ocsp_request engine::ocsp_request_event() {
+  events::ocsp_request e;
+  X509* cert = SSL_get_certificate(ssl_.get());
+  auto to_der = [](X509* x) {
+    std::vector<std::uint8_t> der;
+    const int n = i2d_X509(x, nullptr);
+    if (n <= 0) return der;
+    der.resize(static_cast<std::size_t>(n));
+    unsigned char* p = der.data();
+    i2d_X509(x, &p);
+    return der;
+  };
+  if (cert == nullptr) return e;
+  e.certificate = to_der(cert);
+  STACK_OF(X509)* chain = nullptr;
+  if (SSL_get0_chain_certs(ssl_.get(), &chain) == 1 && chain != nullptr) {
+    for (int i = 0; i < sk_X509_num(chain); ++i) {
+      X509* candidate = sk_X509_value(chain, i);
+      if (X509_check_issued(candidate, cert) == X509_V_OK) {
+        e.issuer = to_der(candidate);
+        break;
+      }
+    }
+  }
+  return e;
+}
+
+inline int engine::on_ocsp_status() {
+  if (config_.is_server) {
+    if (!ocsp_response_ || ocsp_response_->empty()) return SSL_TLSEXT_ERR_NOACK;
+    auto* copy = static_cast<unsigned char*>(OPENSSL_malloc(ocsp_response_->size()));
+    if (copy == nullptr) return SSL_TLSEXT_ERR_NOACK;
+    std::memcpy(copy, ocsp_response_->data(), ocsp_response_->size());
+    SSL_set_tlsext_status_ocsp_resp(ssl_.get(), copy, static_cast<long>(ocsp_response_->size()));
+    return SSL_TLSEXT_ERR_OK;
+  }
+  if (!config_.request_ocsp) return 1;
+  const unsigned char* p = nullptr;
+  const long n = SSL_get_tlsext_status_ocsp_resp(ssl_.get(), &p);
+  events::ocsp_response e;
+  if (p != nullptr && n > 0) e.response.assign(p, p + n);
+  events_.emplace_back(std::move(e));
+  return 1;
+}
+
+inline void engine::on_keylog(const char* line) {
+  if (config_.connection.enable_keylog) events_.emplace_back(events::keylog{line});
+}
+
+inline unsigned int engine::psk_client_callback(SSL* ssl, const char* hint, char* identity,
+                                                unsigned int max_identity, unsigned char* psk,
+                                                unsigned int max_psk) {
+  engine* self = from(ssl);
+  if (self == nullptr || !self->config_.psk_client) return 0;
+  std::optional<psk_credentials> answer;
+  TLSENGINE_TRY { answer = self->config_.psk_client(hint ? hint : ""); }
+  TLSENGINE_CATCH_ALL { answer.reset(); }
+  if (!answer || answer->key.empty() || answer->key.size() > max_psk ||
+      answer->identity.size() + 1 > max_identity) {
+    self->record_callback_error(make_error_code(errc::decision_failed),
+                                "the PSK callback gave no usable identity and key");
+    return 0;
+  }
+  std::memcpy(identity, answer->identity.c_str(), answer->identity.size() + 1);
+  std::memcpy(psk, answer->key.data(), answer->key.size());
+  return static_cast<unsigned int>(answer->key.size());
+}
+
+inline unsigned int engine::psk_server_callback(SSL* ssl, const char* identity, unsigned char* psk,
+                                                unsigned int max_psk) {
+  engine* self = from(ssl);
+  if (self == nullptr || !self->config_.psk_server) return 0;
+  std::optional<std::vector<std::uint8_t>> key;
+  TLSENGINE_TRY { key = self->config_.psk_server(identity ? identity : ""); }
+  TLSENGINE_CATCH_ALL { key.reset(); }
+  if (!key || key->empty() || key->size() > max_psk) return 0; // unknown identity
+  std::memcpy(psk, key->data(), key->size());
+  return static_cast<unsigned int>(key->size());
+}
+
+inline void engine::record_callback_error(std::error_code code, std::string message) {
+  if (callback_error_) return;
+  callback_error_ = code;
+  callback_message_ = std::move(message);
+}
+
+inline void engine::fail_on_callback_error() {
+  if (callback_error_ && !error_ && handshake_done_) fail(callback_error_, callback_message_);
+}
+
+} // namespace tlsengine::detail
