@@ -57,7 +57,7 @@ TEST_CASE("files: a missing file is errno's error and the message names the file
   CHECK_FALSE(load_private_key_file(missing));
   CHECK_FALSE(load_verify_file(missing));
   CHECK_FALSE(load_pfx_file(missing));
-  CHECK_FALSE(read_file(missing));
+  CHECK_FALSE(load_file(missing));
 }
 
 TEST_CASE("files: the wrong kind of file fails at load, naming the file and OpenSSL's reason",

@@ -196,7 +196,7 @@ private:
 
 /// Reads a whole file; false with `error` naming it when it cannot.
 inline bool read_file(const std::string& path, std::string& out, std::string& error) {
-  auto file = tlsengine::read_file(path);
+  auto file = tlsengine::load_file(path);
   if (!file) {
     error = file.message();
     return false;

@@ -50,8 +50,10 @@ private:
   std::string path_, detail_;
 };
 
-/// The whole file, as bytes in a string (PEM text or DER/PKCS#12 bytes).
-inline file_result<std::string> read_file(const std::string& path) {
+/// The whole file, as bytes in a string (PEM text or DER/PKCS#12 bytes). Named load_file,
+/// not read_file, so that it never collides with a read_file of the user's own under
+/// `using namespace tlsengine`.
+inline file_result<std::string> load_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return {std::error_code(errno, std::generic_category()), path};
   std::string data;
@@ -107,7 +109,7 @@ file_result<T> checked_certificates(file_result<std::string> file, T value_if_ok
 /// A certificate chain (PEM: leaf first, then intermediates) for context_options::cert —
 /// Asio's use_certificate_chain_file(). Fails unless the file holds PEM certificates.
 inline file_result<std::string> load_cert_chain_file(const std::string& path) {
-  file_result<std::string> file = read_file(path);
+  file_result<std::string> file = load_file(path);
   std::string pem = file ? *file : std::string();
   return detail::checked_certificates(std::move(file), std::move(pem));
 }
@@ -122,7 +124,7 @@ inline file_result<std::string> load_verify_file(const std::string& path) {
 /// An encrypted key is checked with `passphrase` ("bad decrypt" when it is wrong).
 inline file_result<key_entry> load_private_key_file(const std::string& path,
                                                     std::optional<std::string> passphrase = {}) {
-  file_result<std::string> file = read_file(path);
+  file_result<std::string> file = load_file(path);
   if (!file) return {file.error(), path};
   ERR_clear_error();
   detail::bio_ptr bio(BIO_new_mem_buf(file->data(), static_cast<int>(file->size())));
@@ -144,7 +146,7 @@ inline file_result<key_entry> load_private_key_file(const std::string& path,
 /// A PKCS#12 bundle for context_options::pfx, checked with `passphrase`.
 inline file_result<pfx_entry> load_pfx_file(const std::string& path,
                                             std::optional<std::string> passphrase = {}) {
-  file_result<std::string> file = read_file(path);
+  file_result<std::string> file = load_file(path);
   if (!file) return {file.error(), path};
   ERR_clear_error();
   std::vector<std::uint8_t> der(file->begin(), file->end());

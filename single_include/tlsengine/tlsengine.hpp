@@ -1514,7 +1514,7 @@ inline std::error_code ssl_reason(int reason) {
 inline std::error_code check_keys(SSL_CTX* ctx, std::size_t certificates, std::size_t keys) {
   if (certificates == 0 && keys == 0) return {};
   std::size_t pairs = 0;
-  for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
+  for (long r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
        r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
     if (SSL_CTX_check_private_key(ctx) != 1) return take_openssl_error_code();
     ++pairs;
@@ -1598,7 +1598,7 @@ inline unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
   bool ok = md != nullptr && EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1;
   static const char label[] = "tlsengine session id context";
   ok = ok && EVP_DigestUpdate(md, label, sizeof label) == 1;
-  for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); ok && r == 1;
+  for (long r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); ok && r == 1;
        r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
     unsigned char* der = nullptr;
     const int n = i2d_X509(SSL_CTX_get0_certificate(ctx), &der);
@@ -1620,7 +1620,7 @@ inline unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
 /// lookup that, with the system store, reads the certificate directory (openat, getdents)
 /// for each connection.
 inline void complete_chains(SSL_CTX* ctx) {
-  for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
+  for (long r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
        r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
     STACK_OF(X509)* chain = nullptr;
     if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && chain != nullptr && sk_X509_num(chain) > 0)
@@ -4460,8 +4460,10 @@ private:
   std::string path_, detail_;
 };
 
-/// The whole file, as bytes in a string (PEM text or DER/PKCS#12 bytes).
-inline file_result<std::string> read_file(const std::string& path) {
+/// The whole file, as bytes in a string (PEM text or DER/PKCS#12 bytes). Named load_file,
+/// not read_file, so that it never collides with a read_file of the user's own under
+/// `using namespace tlsengine`.
+inline file_result<std::string> load_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return {std::error_code(errno, std::generic_category()), path};
   std::string data;
@@ -4517,7 +4519,7 @@ file_result<T> checked_certificates(file_result<std::string> file, T value_if_ok
 /// A certificate chain (PEM: leaf first, then intermediates) for context_options::cert —
 /// Asio's use_certificate_chain_file(). Fails unless the file holds PEM certificates.
 inline file_result<std::string> load_cert_chain_file(const std::string& path) {
-  file_result<std::string> file = read_file(path);
+  file_result<std::string> file = load_file(path);
   std::string pem = file ? *file : std::string();
   return detail::checked_certificates(std::move(file), std::move(pem));
 }
@@ -4532,7 +4534,7 @@ inline file_result<std::string> load_verify_file(const std::string& path) {
 /// An encrypted key is checked with `passphrase` ("bad decrypt" when it is wrong).
 inline file_result<key_entry> load_private_key_file(const std::string& path,
                                                     std::optional<std::string> passphrase = {}) {
-  file_result<std::string> file = read_file(path);
+  file_result<std::string> file = load_file(path);
   if (!file) return {file.error(), path};
   ERR_clear_error();
   detail::bio_ptr bio(BIO_new_mem_buf(file->data(), static_cast<int>(file->size())));
@@ -4554,7 +4556,7 @@ inline file_result<key_entry> load_private_key_file(const std::string& path,
 /// A PKCS#12 bundle for context_options::pfx, checked with `passphrase`.
 inline file_result<pfx_entry> load_pfx_file(const std::string& path,
                                             std::optional<std::string> passphrase = {}) {
-  file_result<std::string> file = read_file(path);
+  file_result<std::string> file = load_file(path);
   if (!file) return {file.error(), path};
   ERR_clear_error();
   std::vector<std::uint8_t> der(file->begin(), file->end());

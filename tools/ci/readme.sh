@@ -14,6 +14,7 @@
 #
 #   bash tools/ci/readme.sh [BUILD_DIR]     (default build/, as tools/test.sh makes it)
 # Needs: build-essential cmake libssl-dev pkg-config python3 curl doxygen libasio-dev
+# libboost-dev
 # (Debian); root for the install block (it installs into /opt/tlsengine as written).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,7 +32,8 @@ failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
 # The examples the README names, built if missing.
-for target in epoll_server posix_echo_server posix_echo_client asio_echo_server asio_client; do
+for target in epoll_server posix_echo_server posix_echo_client asio_echo_server asio_client \
+  beast_https_server; do
   [ -x "$build/examples/$target" ] || nice -n 5 cmake --build "$build" --target "$target" -j2
 done
 
