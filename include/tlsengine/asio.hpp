@@ -240,10 +240,11 @@ private:
     /// Events first, in order, as the drain loop says.
     void process_events() {
       while (auto e = conn.next_event()) {
-        if (std::holds_alternative<events::secure>(*e)) {
-          handshake_done = true;
-          if (deadline_armed) deadline.cancel(); // no handshake deadline any more
-        }
+        // No handshake deadline any more once it succeeded or failed: a timer left armed
+        // would keep the io_context busy (and run() from returning) until it expired.
+        if (std::holds_alternative<events::secure>(*e)) handshake_done = true;
+        if ((handshake_done || std::holds_alternative<events::error>(*e)) && deadline_armed)
+          deadline.cancel();
         if (on_event) on_event(*e);
       }
     }
