@@ -1,5 +1,5 @@
 // beast_https_server: an HTTPS server with Boost.Beast's HTTP/1.1 over
-// tlsengine::asio::stream on Boost.Asio (TLSENGINE_USE_BOOST_ASIO) and C++20 coroutines.
+// tlsengine::asio::stream on Boost.Asio (TLSENGINE_USE_BOOST_ASIO), with completion handlers.
 // Where a Beast program would use ssl::stream<tcp::socket>, it uses the sans-I/O engine:
 // the same async_handshake(server), http::async_read / async_write, async_shutdown.
 //
@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
 
 namespace net = boost::asio;
@@ -47,55 +48,78 @@ http::response<http::string_body> answer(const http::request<http::string_body>&
   return response;
 }
 
-net::awaitable<void> session(tcp::socket socket, tlsengine::connection connection) {
-  boost::system::error_code ec;
-  const std::string peer = address_text(socket.remote_endpoint(ec).data());
-  tls_stream tls(std::move(socket), std::move(connection));
-  tls.set_event_handler([](const tlsengine::event& e) { keylog().write(e); });
-  // ssl::stream's form; the handshake is bounded by server_options::handshake_timeout.
-  co_await tls.async_handshake(tlsengine::asio::stream_base::server,
-                               net::redirect_error(net::use_awaitable, ec));
-  if (ec) {
-    std::printf("%s: handshake failed: %s\n", peer.c_str(), ec.message().c_str());
-    co_return;
+/// One connection: handshake, then requests and responses until either side ends, then
+/// close_notify. Completion handlers (C++17) keep it buildable with every compiler Boost
+/// supports; a shared_ptr keeps the session alive while an operation is in flight.
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(tcp::socket socket, tlsengine::connection connection, std::string peer)
+      : tls_(std::move(socket), std::move(connection)), peer_(std::move(peer)) {
+    tls_.set_event_handler([](const tlsengine::event& e) { keylog().write(e); });
   }
-  std::printf("%s\n", server_connected(tls.connection(), peer, request_cert).c_str());
 
-  boost::beast::flat_buffer buffer;
-  for (;;) {
-    http::request<http::string_body> request;
-    co_await http::async_read(tls, buffer, request, net::redirect_error(net::use_awaitable, ec));
-    if (ec == http::error::end_of_stream || ec == net::error::eof) break; // close_notify
-    if (ec) {
-      std::printf("%s: read: %s\n", peer.c_str(), ec.message().c_str());
-      co_return;
-    }
-    std::printf("%s: %s %s\n", peer.c_str(), std::string(request.method_string()).c_str(),
-                std::string(request.target()).c_str());
-    http::response<http::string_body> response = answer(request);
-    co_await http::async_write(tls, response, net::redirect_error(net::use_awaitable, ec));
-    if (ec) {
-      std::printf("%s: write: %s\n", peer.c_str(), ec.message().c_str());
-      co_return;
-    }
-    if (!response.keep_alive()) break;
+  void start() {
+    // ssl::stream's form; the handshake is bounded by server_options::handshake_timeout.
+    tls_.async_handshake(tlsengine::asio::stream_base::server, [self = shared_from_this()](
+                                                                   boost::system::error_code ec) {
+      if (ec) return self->log("handshake failed", ec);
+      std::printf("%s\n",
+                  server_connected(self->tls_.connection(), self->peer_, request_cert).c_str());
+      self->read_request();
+    });
   }
-  co_await tls.async_shutdown(net::redirect_error(net::use_awaitable, ec)); // close_notify
-}
 
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, tlsengine::server server) {
-  for (;;) {
-    boost::system::error_code ec;
-    tcp::socket socket =
-        co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+private:
+  void read_request() {
+    request_ = {};
+    http::async_read(tls_, buffer_, request_,
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       // The client's close_notify between requests: a normal ending.
+                       if (ec == http::error::end_of_stream || ec == net::error::eof)
+                         return self->shutdown();
+                       if (ec) return self->log("read", ec);
+                       self->respond();
+                     });
+  }
+
+  void respond() {
+    std::printf("%s: %s %s\n", peer_.c_str(), std::string(request_.method_string()).c_str(),
+                std::string(request_.target()).c_str());
+    response_ = answer(request_);
+    http::async_write(tls_, response_,
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                        if (ec) return self->log("write", ec);
+                        if (self->response_.keep_alive()) return self->read_request();
+                        self->shutdown();
+                      });
+  }
+
+  void shutdown() {
+    tls_.async_shutdown([self = shared_from_this()](boost::system::error_code) {});
+  }
+
+  void log(const char* what, const boost::system::error_code& ec) {
+    std::printf("%s: %s: %s\n", peer_.c_str(), what, ec.message().c_str());
+  }
+
+  tls_stream tls_;
+  std::string peer_;
+  boost::beast::flat_buffer buffer_;
+  http::request<http::string_body> request_;
+  http::response<http::string_body> response_;
+};
+
+void accept_next(tcp::acceptor& acceptor, tlsengine::server& server) {
+  acceptor.async_accept([&acceptor, &server](boost::system::error_code ec, tcp::socket socket) {
     if (ec) {
       std::printf("accept: %s\n", ec.message().c_str());
-      co_return;
+    } else {
+      socket.set_option(tcp::no_delay(true), ec);
+      const std::string peer = address_text(socket.remote_endpoint(ec).data());
+      std::make_shared<session>(std::move(socket), server.accept(), peer)->start();
     }
-    socket.set_option(tcp::no_delay(true), ec);
-    net::co_spawn(acceptor.get_executor(), session(std::move(socket), server.accept()),
-                  net::detached);
-  }
+    accept_next(acceptor, server);
+  });
 }
 
 } // namespace
@@ -150,7 +174,7 @@ int main(int argc, char** argv) {
 
   net::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code, int) { io.stop(); });
-  net::co_spawn(io, accept_loop(acceptor, std::move(*server)), net::detached);
+  accept_next(acceptor, *server);
   io.run();
   return 0;
 }
