@@ -443,7 +443,7 @@ private:
       return;
     }
     const bool truncated = err.code == make_error_code(tlsengine::errc::truncated);
-    if (truncated && c.secure && !c.response_in_progress() && c.input.empty()) {
+    if (truncated && c.secure && !c.response_in_progress() && c.input.empty() && c.skip_body == 0) {
       // Browsers and load tools close kept-alive connections without close_notify once
       // they have their responses: nothing was lost, so it is not an error.
       if (cfg_.verbose) log("%s: closed by the client between requests", c.peer.c_str());
