@@ -15,7 +15,8 @@ endif()
 set(TLSENGINE_DOCS_OUTPUT_DIR "${PROJECT_BINARY_DIR}/docs")
 configure_file("${PROJECT_SOURCE_DIR}/docs/Doxyfile.in" "${PROJECT_BINARY_DIR}/docs/Doxyfile" @ONLY)
 file(GLOB_RECURSE _tlsengine_doc_inputs CONFIGURE_DEPENDS
-     "${PROJECT_SOURCE_DIR}/include/tlsengine/*.hpp")
+     "${PROJECT_SOURCE_DIR}/include/tlsengine/*.hpp" "${PROJECT_SOURCE_DIR}/docs/*.md")
+list(APPEND _tlsengine_doc_inputs "${PROJECT_SOURCE_DIR}/README.md")
 add_custom_command(
   OUTPUT "${TLSENGINE_DOCS_OUTPUT_DIR}/html/index.html"
   COMMAND "${CMAKE_COMMAND}" -E remove_directory "${TLSENGINE_DOCS_OUTPUT_DIR}/html"

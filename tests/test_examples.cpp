@@ -662,7 +662,105 @@ TEST_CASE("examples: headless Chromium loads a page from epoll_server", "[exampl
   CHECK(browser.exit_code() == 0);
   CHECK(browser.out.find("<h1>Hello from tlsengine</h1>") != std::string::npos);
   peers::wait_for_line(server.child,
-                       std::regex("(server connected unauthorized from [^ ]+: TLSv1.3 [^ ]+ "
-                                  "alpn=http/1.1)"),
+                       std::regex("(server connected from [^ ]+ \\(no client certificate "
+                                  "requested\\): TLSv1.3 [^ ]+ alpn=http/1.1)"),
                        "the browser's connection");
+}
+
+// ---- what a person reads: configuration errors, plain HTTP, ordinary endings ------------
+
+namespace {
+std::string demo_cert_file(const std::string& name) {
+  return std::string(TLSENGINE_SOURCE_DIR) + "/examples/certs/" + name;
+}
+
+/// epoll_server's /stats counter `name`, read with curl (a real client).
+long epoll_stat(std::uint16_t port, const std::string& name) {
+  net::child_process curl = peers::run({"curl", "-sS", "--cacert", demo_cert_file("ca.pem"),
+                                        "https://localhost:" + std::to_string(port) + "/stats"});
+  INFO(curl.describe());
+  REQUIRE(curl.exit_code() == 0);
+  std::smatch m;
+  const std::regex line("(^|\n)" + name + " ([0-9]+)\n");
+  REQUIRE(std::regex_search(curl.out, m, line));
+  return std::stol(m[2].str());
+}
+} // namespace
+
+TEST_CASE("examples: configuration errors name the option and the file", "[examples]") {
+  const std::string key_as_cert = demo_cert_file("server.key");
+  net::child_process wrong_kind =
+      peers::run({peers::example("epoll_server"), "--port", "0", "--cert", key_as_cert, "--key",
+                  demo_cert_file("server.key")});
+  INFO(wrong_kind.describe());
+  CHECK(wrong_kind.exit_code() == 1);
+  CHECK(wrong_kind.err.find("--cert " + key_as_cert + ": ") != std::string::npos);
+  CHECK(wrong_kind.err.find("no start line") != std::string::npos);
+
+  const std::string missing = demo_cert_file("no-such-ca.pem");
+  net::child_process no_file =
+      peers::run({peers::example("posix_echo_client"), "--port", "1", "--ca", missing});
+  INFO(no_file.describe());
+  CHECK(no_file.exit_code() == 1);
+  CHECK(no_file.err.find("--ca " + missing + ": No such file or directory") != std::string::npos);
+
+  // Each file is fine on its own; together they do not match: the sources are named.
+  net::child_process mismatch =
+      peers::run({peers::example("asio_echo_server"), "--port", "0", "--cert",
+                  demo_cert_file("server-chain.pem"), "--key", demo_cert_file("client.key")});
+  INFO(mismatch.describe());
+  CHECK(mismatch.exit_code() == 1);
+  CHECK(mismatch.err.find("TLS configuration (--cert " + demo_cert_file("server-chain.pem") +
+                          ", --key " + demo_cert_file("client.key") + ")") != std::string::npos);
+  CHECK(mismatch.err.find("key values mismatch") != std::string::npos);
+}
+
+TEST_CASE("examples: plain HTTP to epoll_server's TLS port gets nginx's 400 page",
+          "[examples][epoll]") {
+  running_server server = peers::start_example_server("epoll_server", {"--verbose"});
+  net::child_process curl =
+      peers::run({"curl", "-sS", "-i", "http://127.0.0.1:" + std::to_string(server.port) + "/"});
+  INFO(curl.describe() << "\n" << server.child.describe());
+  CHECK(curl.exit_code() == 0);
+  CHECK(curl.out.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(curl.out.find("<center>The plain HTTP request was sent to HTTPS port</center>") !=
+        std::string::npos);
+  peers::wait_for_line(server.child, std::regex("(plain HTTP sent to the TLS port: answered 400)"),
+                       "the server's line about it");
+}
+
+TEST_CASE("examples: a client leaving without close_notify after its response is no error",
+          "[examples][epoll]") {
+  running_server server = peers::start_example_server("epoll_server");
+  const std::string port = std::to_string(server.port);
+  // Python's ssl module closing the socket without unwrap(): no close_notify, as browsers
+  // and load tools often do once they have their response.
+  const std::string client = R"(
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
+                    server_hostname="localhost")
+s.sendall(sys.argv[3].encode())
+data = b""
+while b"Hello from tlsengine" not in data and sys.argv[3].endswith("\r\n\r\n"):
+    data += s.recv(65536)
+s.close()  # TCP FIN without close_notify
+)";
+  const auto leave = [&](const std::string& request) {
+    net::child_process p =
+        peers::run({"python3", "-c", client, port, demo_cert_file("ca.pem"), request});
+    INFO(p.describe());
+    REQUIRE(p.exit_code() == 0);
+    // Wait (bounded by the test's timeout) until the server closed that connection: the
+    // /stats request itself is the only one open then.
+    while (epoll_stat(server.port, "connections_open") != 1) {
+    }
+  };
+  leave("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  CHECK(epoll_stat(server.port, "errors") == 0);
+  // A request cut in the middle is still an error, and logged.
+  leave("GET / HTTP/1.1\r\nHost: local");
+  CHECK(epoll_stat(server.port, "errors") == 1);
+  INFO(server.child.describe());
+  peers::wait_for_line(server.child, std::regex("(truncation)"), "the cut request's error line");
 }

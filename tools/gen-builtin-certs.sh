@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# tools/gen-builtin-certs.sh [OUTPUT]
+# tools/gen-builtin-certs.sh [OUTPUT [CERTS_DIR]]
+# tools/gen-builtin-certs.sh --check
 #
 # Regenerates examples/common/builtin_certs.hpp (or OUTPUT): the PUBLIC demo credentials
-# the examples use when run without certificate files. Run by hand and commit the result;
-# every run makes new keys, so only run it when the credentials must change.
+# the examples use when run without certificate files, and the same credentials as PEM
+# files in examples/certs/ (or CERTS_DIR) for curl --cacert, openssl -CAfile, --cert/--key.
+# Run by hand and commit the result; every run makes new keys, so only run it when the
+# credentials must change.
+#
+# --check (CI): the PEM files in examples/certs/ are exactly the header's constants.
 #
 # ECDSA P-256 everywhere, valid 100 years with fixed dates (2025-01-01 .. 2125-01-01, set
 # with `openssl ca`), so a machine whose clock is behind the generating one still accepts
@@ -17,7 +22,41 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# The header's constants and their PEM files: NAME FILE.
+PEM_FILES=(
+  "builtin_ca_pem ca.pem"
+  "builtin_server_cert_pem server-chain.pem"
+  "builtin_server_key_pem server.key"
+  "builtin_client_cert_pem client-chain.pem"
+  "builtin_client_key_pem client.key"
+)
+
+# pem_constant HEADER NAME: the text of one raw-string constant of the header.
+pem_constant() {
+  awk -v name="$2" '
+    index($0, "inline constexpr const char* " name " = R\"PEM(") == 1 {
+      on = 1; sub(/^.*R"PEM\(/, ""); }
+    on && /\)PEM";$/ { sub(/\)PEM";$/, ""); if (length($0)) print; exit }
+    on { print }' "$1"
+}
+
+if [[ ${1:-} == --check ]]; then
+  header=$ROOT/examples/common/builtin_certs.hpp
+  status=0
+  for entry in "${PEM_FILES[@]}"; do
+    read -r name file <<<"$entry"
+    if ! diff -q <(pem_constant "$header" "$name") "$ROOT/examples/certs/$file" >/dev/null; then
+      echo "gen-builtin-certs.sh: examples/certs/$file differs from $name in builtin_certs.hpp" >&2
+      status=1
+    fi
+  done
+  [ $status = 0 ] && echo "examples/certs/*.pem match examples/common/builtin_certs.hpp"
+  exit $status
+fi
+
 OUT=${1:-$ROOT/examples/common/builtin_certs.hpp}
+CERTS_DIR=${2:-$ROOT/examples/certs}
 START=20250101000000Z
 END=21250101000000Z
 
@@ -168,3 +207,9 @@ EOF
 
 mv -f "$WORK/builtin_certs.hpp" "$OUT"
 echo "wrote $OUT"
+mkdir -p "$CERTS_DIR"
+for entry in "${PEM_FILES[@]}"; do
+  read -r name file <<<"$entry"
+  pem_constant "$OUT" "$name" >"$CERTS_DIR/$file"
+done
+echo "wrote $CERTS_DIR/{ca.pem,server-chain.pem,server.key,client-chain.pem,client.key}"

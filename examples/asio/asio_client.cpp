@@ -24,7 +24,9 @@ public:
   client(asio::io_context& io, tlsengine::connection connection, std::string request, bool http,
          std::string expect)
       : io_(io), resolver_(io), timer_(io), tls_(tcp::socket(io), std::move(connection)),
-        request_(std::move(request)), http_(http), expect_(std::move(expect)) {}
+        request_(std::move(request)), http_(http), expect_(std::move(expect)) {
+    tls_.set_event_handler([](const tlsengine::event& e) { keylog().write(e); });
+  }
 
   void start(const std::string& host, int port, int timeout_ms) {
     timer_.expires_after(std::chrono::milliseconds(timeout_ms));
@@ -130,13 +132,16 @@ private:
 int main(int argc, char** argv) {
   flag_parser parser("asio_client", "A TLS client on Asio: an echo round trip or an HTTP GET.");
   tls_flags flags;
-  flags.add_client_flags(parser);
+  // By default the echo round trip with asio_echo_server; --http PATH asks epoll_server.
+  flags.add_client_flags(parser, default_port::asio_echo_server);
+  const int echo_port = flags.port;
   std::string message = "hello from asio_client\n", http_path;
   int timeout_ms = 10'000;
   parser.add("--message", &message, "text to send to an echo server");
   parser.add("--http", &http_path, "send GET PATH (HTTP/1.1) instead and print the response");
   parser.add("--timeout", &timeout_ms, "milliseconds for the whole exchange (default 10000)");
   parser.parse(argc, argv);
+  if (!http_path.empty() && flags.port == echo_port) flags.port = default_port::epoll_server;
 
   tlsengine::client_options options;
   std::string error;
@@ -146,7 +151,7 @@ int main(int argc, char** argv) {
   }
   auto connection = tlsengine::connection::client(options);
   if (!connection) {
-    std::fprintf(stderr, "asio_client: TLS configuration: %s\n",
+    std::fprintf(stderr, "asio_client: TLS configuration (%s): %s\n", flags.sources().c_str(),
                  connection.error().message().c_str());
     return 1;
   }

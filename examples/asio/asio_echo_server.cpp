@@ -34,11 +34,14 @@ std::string endpoint_text(const tcp::endpoint& e) {
   return (e.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(e.port());
 }
 
+bool request_cert = false; // --request-cert: whether clients were asked for a certificate
+
 awaitable<void> echo_session(tcp::socket socket, tlsengine::connection connection) {
   std::error_code ec;
   const std::string peer = endpoint_text(socket.remote_endpoint(ec));
   socket.set_option(tcp::no_delay(true), ec);
   tlsengine::asio::stream<tcp::socket> tls(std::move(socket), std::move(connection));
+  tls.set_event_handler([](const tlsengine::event& e) { keylog().write(e); });
 
   // Bounded by server_options::handshake_timeout (the engine's deadline()).
   co_await tls.async_handshake(redirect_error(use_awaitable, ec));
@@ -47,8 +50,7 @@ awaitable<void> echo_session(tcp::socket socket, tlsengine::connection connectio
     co_return; // the fatal alert was sent; the socket closes with `tls`
   }
   const tlsengine::connection& c = tls.connection();
-  std::printf("server connected %s from %s: %s\n", c.authorized() ? "authorized" : "unauthorized",
-              peer.c_str(), describe(c).c_str());
+  std::printf("%s\n", server_connected(c, peer, request_cert).c_str());
 
   static constexpr char welcome[] = "welcome!\n";
   co_await asio::async_write(tls, asio::buffer(welcome, sizeof welcome - 1),
@@ -91,8 +93,9 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, tlsengine::server server) {
 int main(int argc, char** argv) {
   flag_parser parser("asio_echo_server", "A TLS echo server on Asio and C++20 coroutines.");
   tls_flags flags;
-  flags.add_server_flags(parser);
+  flags.add_server_flags(parser, default_port::asio_echo_server);
   parser.parse(argc, argv);
+  request_cert = flags.request_cert;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
   tlsengine::server_options options;
@@ -107,7 +110,7 @@ int main(int argc, char** argv) {
   options.allow_half_open = true;
   auto server = tlsengine::server::create(options);
   if (!server) {
-    std::fprintf(stderr, "asio_echo_server: TLS configuration: %s\n",
+    std::fprintf(stderr, "asio_echo_server: TLS configuration (%s): %s\n", flags.sources().c_str(),
                  server.error().message().c_str());
     return 1;
   }

@@ -5,19 +5,29 @@
 
 #include <tlsengine/tlsengine.hpp>
 
+#include <tlsengine/files.hpp>
+
 #include "builtin_certs.hpp"
+#include "keylog.hpp"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <functional>
 #include <string>
 #include <variant>
 #include <vector>
 
 namespace tlsengine_examples {
+
+/// Default ports: one per example, so that the README's list runs side by side.
+namespace default_port {
+inline constexpr int posix_echo_server = 8443;
+inline constexpr int epoll_server = 8444;
+inline constexpr int asio_echo_server = 8445;
+inline constexpr int beast_https_server = 8446;
+} // namespace default_port
 
 /// A tiny flag parser: "--name value", "--name=value" and boolean "--name".
 class flag_parser {
@@ -33,6 +43,10 @@ public:
   }
   void add(const char* name, bool* value, const char* help) {
     flags_.push_back({name, value, help});
+  }
+  /// A flag that does something at once and exits (--print-ca).
+  void add_action(const char* name, std::function<void()> action, const char* help) {
+    flags_.push_back({name, std::move(action), help});
   }
 
   /// Parses argv. Prints usage and exits 0 on --help; prints the error and exits 2 on a
@@ -53,6 +67,11 @@ public:
       }
       flag* f = find(arg);
       if (f == nullptr) fail("unknown flag " + arg);
+      if (auto* action = std::get_if<std::function<void()>>(&f->target)) {
+        if (has_value) fail(arg + " takes no value");
+        (*action)();
+        std::exit(0);
+      }
       if (auto* b = std::get_if<bool*>(&f->target)) {
         if (has_value) fail(arg + " takes no value");
         **b = true;
@@ -84,7 +103,7 @@ public:
 private:
   struct flag {
     std::string name;
-    std::variant<std::string*, int*, bool*> target;
+    std::variant<std::string*, int*, bool*, std::function<void()>> target;
     std::string help;
   };
 
@@ -111,55 +130,78 @@ private:
 /// The TLS flags every example shares (the same names as Node's options where they exist).
 struct tls_flags {
   std::string host;
-  int port = 8443;
-  std::string cert, key, ca, servername, alpn, min_version, max_version;
+  int port = 0;
+  std::string cert, key, ca, servername, alpn, min_version, max_version, keylog;
   bool request_cert = false;
 
-  void add_server_flags(flag_parser& p) {
+  void add_server_flags(flag_parser& p, int default_port) {
     host = "127.0.0.1";
+    port = default_port;
+    port_help =
+        "port to listen on (default " + std::to_string(default_port) + "; 0: any free port)";
     p.add("--host", &host, "address to listen on (default 127.0.0.1)");
-    p.add("--port", &port, "port to listen on (default 8443; 0: any free port)");
+    p.add("--port", &port, port_help.c_str());
     p.add("--cert", &cert, "certificate chain PEM file (default: built-in demo certificate)");
     p.add("--key", &key, "private key PEM file (default: built-in demo key)");
     p.add("--ca", &ca, "CA PEM file for client certificates (default: built-in demo CA)");
     p.add("--alpn", &alpn, "ALPN protocols to accept, comma-separated, by preference");
     p.add("--request-cert", &request_cert, "require a client certificate signed by --ca");
-    add_version_flags(p);
+    add_common_flags(p);
   }
 
-  void add_client_flags(flag_parser& p) {
+  void add_client_flags(flag_parser& p, int default_port) {
     host = "localhost";
+    port = default_port;
+    port_help = "server port (default " + std::to_string(default_port) + ")";
     p.add("--host", &host, "server to connect to (default localhost)");
-    p.add("--port", &port, "server port (default 8443)");
+    p.add("--port", &port, port_help.c_str());
     p.add("--cert", &cert, "client certificate chain PEM file (default: built-in demo client)");
     p.add("--key", &key, "client private key PEM file (default: built-in demo client key)");
     p.add("--ca", &ca, "CA PEM file that signed the server (default: built-in demo CA)");
     p.add("--servername", &servername, "SNI and name to verify (default: --host)");
     p.add("--alpn", &alpn, "ALPN protocols to offer, comma-separated");
-    add_version_flags(p);
+    add_common_flags(p);
+  }
+
+  /// Says which files and options a configuration error may come from.
+  std::string sources() const {
+    std::string text;
+    auto add = [&](const char* option, const std::string& value) {
+      if (value.empty()) return;
+      text += text.empty() ? "" : ", ";
+      text += std::string(option) + " " + value;
+    };
+    add("--cert", cert);
+    add("--key", key);
+    add("--ca", ca);
+    add("--alpn", alpn);
+    add("--min-version", min_version);
+    add("--max-version", max_version);
+    return text.empty() ? "built-in demo credentials" : text;
   }
 
 private:
-  void add_version_flags(flag_parser& p) {
+  void add_common_flags(flag_parser& p) {
     p.add("--min-version", &min_version, "lowest TLS version: TLSv1.2 (default) or TLSv1.3");
     p.add("--max-version", &max_version, "highest TLS version: TLSv1.3 (default) or TLSv1.2");
+    p.add("--keylog", &keylog,
+          "append TLS secrets to FILE for Wireshark (default: $SSLKEYLOGFILE if set)");
+    p.add_action(
+        "--print-ca", [] { std::fputs(builtin_ca_pem, stdout); },
+        "print the built-in demo CA (PEM) and exit: curl --cacert, openssl -CAfile");
   }
+
+  std::string port_help;
 };
 
-/// Reads a whole file; false with `error` set when it cannot.
+/// Reads a whole file; false with `error` naming it when it cannot.
 inline bool read_file(const std::string& path, std::string& out, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": " + std::strerror(errno);
+  auto file = tlsengine::load_file(path);
+  if (!file) {
+    error = file.message();
     return false;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    error = path + ": read error";
-    return false;
-  }
-  out = ss.str();
+  out = std::move(*file);
   return true;
 }
 
@@ -177,16 +219,6 @@ inline std::vector<std::string> split_list(const std::string& text, char separat
 
 namespace detail {
 
-/// The file's contents, or the built-in PEM when no file was given.
-inline bool file_or_builtin(const std::string& path, const char* builtin, std::string& out,
-                            std::string& error) {
-  if (path.empty()) {
-    out = builtin;
-    return true;
-  }
-  return read_file(path, out, error);
-}
-
 /// Fills the fields shared by both roles.
 template <class Options>
 bool load_common(const tls_flags& flags, const char* builtin_cert, const char* builtin_key,
@@ -195,11 +227,24 @@ bool load_common(const tls_flags& flags, const char* builtin_cert, const char* b
     error = "--cert and --key go together";
     return false;
   }
-  std::string cert, key, ca;
-  if (!file_or_builtin(flags.cert, builtin_cert, cert, error) ||
-      !file_or_builtin(flags.key, builtin_key, key, error) ||
-      !file_or_builtin(flags.ca, builtin_ca_pem, ca, error))
-    return false;
+  std::string cert = builtin_cert, key = builtin_key, ca = builtin_ca_pem;
+  if (!flags.cert.empty()) {
+    auto loaded = tlsengine::load_cert_chain_file(flags.cert);
+    if (!loaded) return error = "--cert " + loaded.message(), false;
+    cert = std::move(*loaded);
+  }
+  if (!flags.key.empty()) {
+    auto loaded = tlsengine::load_private_key_file(flags.key);
+    if (!loaded) return error = "--key " + loaded.message(), false;
+    key = std::move(loaded->pem);
+  }
+  if (!flags.ca.empty()) {
+    auto loaded = tlsengine::load_verify_file(flags.ca);
+    if (!loaded) return error = "--ca " + loaded.message(), false;
+    ca = std::move(*loaded);
+  }
+  if (!keylog().open(flags.keylog, error)) return false;
+  o.enable_keylog = keylog().enabled();
   o.cert = {cert};
   o.key = {key};
   o.ca = {ca};
@@ -242,6 +287,20 @@ inline std::string describe(const tlsengine::connection& c) {
   if (c.is_server() && c.authorized())
     line += " client=\"" + std::string(c.peer_certificate().subject.get("CN")) + "\"";
   return line;
+}
+
+/// The server's line about a new secure connection, in words a person reads right:
+/// without --request-cert no client certificate was asked for (the usual HTTPS case, not a
+/// failure); with it, whether the client's certificate was verified, and why not.
+inline std::string server_connected(const tlsengine::connection& c, const std::string& peer,
+                                    bool requested_cert) {
+  if (!requested_cert)
+    return "server connected from " + peer + " (no client certificate requested): " + describe(c);
+  if (c.authorized()) return "server connected authorized from " + peer + ": " + describe(c);
+  const std::string why = c.authorization_error();
+  return "server connected unauthorized from " + peer +
+         " (client certificate: " + (why.empty() ? std::string("none sent") : why) +
+         "): " + describe(c);
 }
 
 } // namespace tlsengine_examples

@@ -3,6 +3,7 @@
 #include <tlsengine/tlsengine.hpp>
 
 #include "builtin_certs.hpp"
+#include "keylog.hpp"
 
 #include <cstdio>
 #include <string>
@@ -12,6 +13,7 @@ namespace {
 // The drain loop every tlsengine user writes: events until empty, then cleartext.
 bool drain(tlsengine::connection& conn, const char* who, std::string& received) {
   while (auto e = conn.next_event()) {
+    tlsengine_examples::keylog().write(*e); // --keylog FILE / SSLKEYLOGFILE
     if (auto* err = std::get_if<tlsengine::events::error>(&*e)) {
       std::fprintf(stderr, "%s: error: %s\n", who, err->message.c_str());
       return false;
@@ -26,9 +28,17 @@ bool drain(tlsengine::connection& conn, const char* who, std::string& received) 
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
   using namespace tlsengine;
+  // No sockets here, so nothing to capture; the key log still shows what a capture needs.
+  std::string keylog_error;
+  const std::string keylog_path = argc == 3 && std::string(argv[1]) == "--keylog" ? argv[2] : "";
+  if (!tlsengine_examples::keylog().open(keylog_path, keylog_error)) {
+    std::fprintf(stderr, "demo: %s\n", keylog_error.c_str());
+    return 1;
+  }
   server_options sopts;
+  sopts.enable_keylog = tlsengine_examples::keylog().enabled();
   sopts.cert = {tlsengine_examples::builtin_server_cert_pem};
   sopts.key = {tlsengine_examples::builtin_server_key_pem};
   auto srv = server::create(sopts);
@@ -38,6 +48,7 @@ int main() {
   }
 
   client_options copts;
+  copts.enable_keylog = tlsengine_examples::keylog().enabled();
   copts.ca = {tlsengine_examples::builtin_ca_pem};
   copts.servername = "localhost";
   auto client = connection::client(copts);

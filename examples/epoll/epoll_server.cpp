@@ -20,6 +20,7 @@
 
 #include "../common/cli.hpp"
 #include "../common/net.hpp"
+#include "../common/plain_http.hpp"
 #include "http.hpp"
 
 #include <fcntl.h>
@@ -88,6 +89,7 @@ struct connection_state {
   bool close_after = false;   // HTTP: end the connection after the response in progress
   bool input_blocked = false; // the engine's input buffer is full (cleartext not read)
   bool more_work = false;     // service() stopped after its rounds with work left (fairness)
+  bool plain_http = false;    // spoke HTTP without TLS: answered in cleartext, no alert
   bool reading = true;        // EPOLLIN is in the interest set
   std::uint32_t interest = 0;
   // HTTP: cleartext not parsed yet, and request-body bytes still to discard.
@@ -185,7 +187,7 @@ private:
         return false;
       }
     }
-    if (!server_options_from(cfg_.tls, options, error)) {
+    if (!server_options_from(cfg_.tls, options, error)) { // names the option and file
       std::fprintf(stderr, "epoll_server: %s\n", error.c_str());
       return false;
     }
@@ -196,7 +198,7 @@ private:
     options.max_write_buffer = 256 * 1024;
     auto server = tlsengine::server::create(options);
     if (!server) {
-      std::fprintf(stderr, "epoll_server: TLS configuration: %s\n",
+      std::fprintf(stderr, "epoll_server: TLS configuration (%s): %s\n", cfg_.tls.sources().c_str(),
                    server.error().message().c_str());
       return false;
     }
@@ -362,6 +364,7 @@ private:
   /// after reading cleartext.
   void handle_events(connection_state& c) {
     while (auto e = c.tls.next_event()) {
+      keylog().write(*e); // --keylog / SSLKEYLOGFILE
       if (std::holds_alternative<tlsengine::events::secure>(*e)) on_secure(c);
       if (std::holds_alternative<tlsengine::events::end>(*e)) c.peer_done = true;
       if (auto* created = std::get_if<tlsengine::events::new_session>(&*e))
@@ -375,20 +378,14 @@ private:
         else
           c.tls.resume_session();
       }
-      if (auto* err = std::get_if<tlsengine::events::error>(&*e)) {
-        ++stats_.errors;
-        // Browsers and load tools often close without close_notify: only --verbose says so.
-        const bool truncated = err->code == make_error_code(tlsengine::errc::truncated);
-        if ((!cfg_.quiet && !truncated) || cfg_.verbose)
-          log("%s: %s", c.peer.c_str(), err->message.c_str());
-      }
+      if (auto* err = std::get_if<tlsengine::events::error>(&*e)) on_error(c, *err);
     }
   }
 
   void service(connection_state& c) {
     handle_events(c);
     if (c.tls.error()) {
-      send_some(c); // the fatal alert, if one is due; the socket is closed either way
+      if (!c.plain_http) send_some(c); // the fatal alert, if one is due; closed either way
       return close_connection(c);
     }
 
@@ -437,6 +434,25 @@ private:
     update_interest(c);
   }
 
+  void on_error(connection_state& c, const tlsengine::events::error& err) {
+    if (!c.secure && is_plain_http_request(err.code)) {
+      // http:// to the TLS port: nginx's cleartext 400 page instead of a TLS alert.
+      c.plain_http = true;
+      ::send(c.fd, plain_http_response, sizeof plain_http_response - 1, MSG_NOSIGNAL);
+      if (cfg_.verbose) log("%s: plain HTTP sent to the TLS port: answered 400", c.peer.c_str());
+      return;
+    }
+    const bool truncated = err.code == make_error_code(tlsengine::errc::truncated);
+    if (truncated && c.secure && !c.response_in_progress() && c.input.empty() && c.skip_body == 0) {
+      // Browsers and load tools close kept-alive connections without close_notify once
+      // they have their responses: nothing was lost, so it is not an error.
+      if (cfg_.verbose) log("%s: closed by the client between requests", c.peer.c_str());
+      return;
+    }
+    ++stats_.errors;
+    if (!cfg_.quiet || cfg_.verbose) log("%s: %s", c.peer.c_str(), err.message.c_str());
+  }
+
   void on_secure(connection_state& c) {
     c.secure = true;
     ++stats_.handshakes;
@@ -444,9 +460,7 @@ private:
     const std::string alpn = c.tls.alpn_protocol();
     c.app = alpn == "echo" ? app_protocol::echo : app_protocol::http;
     set_deadline(c, steady::now() + idle_timeout());
-    if (cfg_.verbose)
-      log("server connected %s from %s: %s", c.tls.authorized() ? "authorized" : "unauthorized",
-          c.peer.c_str(), describe(c.tls).c_str());
+    if (cfg_.verbose) log("%s", server_connected(c.tls, c.peer, cfg_.tls.request_cert).c_str());
   }
 
   /// Cleartext from the engine, while no response is in progress (requests pipelined
@@ -758,7 +772,7 @@ int main(int argc, char** argv) {
                      "A single-threaded epoll TLS server: HTTP/1.1 (ALPN http/1.1 or none) "
                      "and echo (ALPN echo).");
   config cfg;
-  cfg.tls.add_server_flags(parser);
+  cfg.tls.add_server_flags(parser, default_port::epoll_server);
   parser.add("--docroot", &cfg.docroot, "serve the files under this directory");
   parser.add("--handshake-timeout", &cfg.handshake_timeout_ms,
              "milliseconds a handshake may take (default 10000)");

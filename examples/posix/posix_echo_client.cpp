@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
                      "A blocking TLS client, as in Node's tls docs: sends stdin, prints what "
                      "the server sends.");
   tls_flags flags;
-  flags.add_client_flags(parser);
+  flags.add_client_flags(parser, default_port::posix_echo_server);
   parser.parse(argc, argv);
   ::signal(SIGPIPE, SIG_IGN); // a closed stdout is an error code, not a signal
 
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   }
   auto connection = tlsengine::connection::client(options); // the ClientHello is ready now
   if (!connection) {
-    std::fprintf(stderr, "posix_echo_client: TLS configuration: %s\n",
+    std::fprintf(stderr, "posix_echo_client: TLS configuration (%s): %s\n", flags.sources().c_str(),
                  connection.error().message().c_str());
     return 1;
   }
@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   int status = 0;
   for (;;) {
     while (auto e = tls.next_event()) {
+      keylog().write(*e); // --keylog / SSLKEYLOGFILE
       if (std::holds_alternative<tlsengine::events::secure>(*e)) {
         secure = true;
         const std::string alpn = tls.alpn_protocol();

@@ -38,6 +38,7 @@ constexpr int idle_timeout_ms = 300'000; // a silent client is dropped after 5 m
 constexpr int send_timeout_seconds = 30; // a client that stops reading is dropped too
 
 std::atomic<int> active_connections{0};
+bool request_cert = false; // --request-cert: whether clients were asked for a certificate
 std::mutex log_mutex;
 
 void log_line(const char* format, ...) __attribute__((format(printf, 1, 2)));
@@ -64,11 +65,6 @@ bool write_all(blocking_tls& s, tlsengine::bytes_view data) {
   return true;
 }
 
-void describe_secure(const tlsengine::connection& c, const std::string& peer) {
-  log_line("server connected %s from %s: %s", c.authorized() ? "authorized" : "unauthorized",
-           peer.c_str(), describe(c).c_str());
-}
-
 /// One connection, start to end, on its own thread.
 void serve(int fd, tlsengine::connection connection, std::string peer) {
   // Bounded blocking: a send() that cannot progress for 30 s fails instead of hanging.
@@ -82,7 +78,9 @@ void serve(int fd, tlsengine::connection connection, std::string peer) {
   for (;;) {
     // After every input: events until empty, then cleartext, then ciphertext out.
     while (auto e = tls.next_event()) {
-      if (std::holds_alternative<tlsengine::events::secure>(*e)) describe_secure(tls, peer);
+      keylog().write(*e); // --keylog / SSLKEYLOGFILE
+      if (std::holds_alternative<tlsengine::events::secure>(*e))
+        log_line("%s", server_connected(tls, peer, request_cert).c_str());
       if (std::holds_alternative<tlsengine::events::end>(*e)) log_line("%s ended", peer.c_str());
       if (auto* err = std::get_if<tlsengine::events::error>(&*e))
         log_line("%s: error: %s", peer.c_str(), err->message.c_str());
@@ -137,8 +135,9 @@ int main(int argc, char** argv) {
                      "A blocking TLS echo server (one thread per connection), as in Node's "
                      "tls docs: it sends \"welcome!\" and echoes what it receives.");
   tls_flags flags;
-  flags.add_server_flags(parser);
+  flags.add_server_flags(parser, default_port::posix_echo_server);
   parser.parse(argc, argv);
+  request_cert = flags.request_cert;
 
   tlsengine::server_options options;
   std::string error;
@@ -150,7 +149,7 @@ int main(int argc, char** argv) {
   options.handshake_timeout = std::chrono::seconds(10);
   auto server = tlsengine::server::create(options);
   if (!server) {
-    std::fprintf(stderr, "posix_echo_server: TLS configuration: %s\n",
+    std::fprintf(stderr, "posix_echo_server: TLS configuration (%s): %s\n", flags.sources().c_str(),
                  server.error().message().c_str());
     return 1;
   }

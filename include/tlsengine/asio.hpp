@@ -1,17 +1,21 @@
-// tlsengine — an Asio adapter. tlsengine::asio::stream<NextLayer> runs a
+// tlsengine — an Asio adapter. tlsenginenet::stream<NextLayer> runs a
 // tlsengine::connection over any Asio AsyncReadStream + AsyncWriteStream (usually
-// ::asio::ip::tcp::socket) and is itself an AsyncReadStream and AsyncWriteStream:
-// ::asio::async_read / async_write / async_read_until, completion handlers, futures and
-// C++20 coroutines (::asio::awaitable, use_awaitable) all work with it.
+// ip::tcp::socket) and is itself an AsyncReadStream and AsyncWriteStream: async_read /
+// async_write / async_read_until, completion handlers, futures, C++20 coroutines, and
+// Boost.Beast's HTTP and WebSocket operations all work with it.
 //
-//   tlsengine::asio::stream<::asio::ip::tcp::socket> tls(std::move(socket), server.accept());
-//   co_await tls.async_handshake(::asio::use_awaitable);
-//   std::size_t n = co_await tls.async_read_some(::asio::buffer(data), ::asio::use_awaitable);
-//   co_await ::asio::async_write(tls, ::asio::buffer(data, n), ::asio::use_awaitable);
-//   co_await tls.async_shutdown(::asio::use_awaitable);
+//   tlsenginenet::stream<net::ip::tcp::socket> tls(std::move(socket), server.accept());
+//   co_await tls.async_handshake(tlsenginenet::stream_base::server, net::use_awaitable);
+//   std::size_t n = co_await tls.async_read_some(net::buffer(data), net::use_awaitable);
+//   co_await net::async_write(tls, net::buffer(data, n), net::use_awaitable);
+//   co_await tls.async_shutdown(net::use_awaitable);
 //
-// Standalone Asio (Debian's libasio-dev, `#include <asio.hpp>`); this header is not part
-// of the umbrella tlsengine.hpp, so the core library does not depend on Asio.
+// Standalone Asio (Debian's libasio-dev, `#include <asio.hpp>`) by default; Boost.Asio
+// (libboost-dev, `#include <boost/asio.hpp>`) when TLSENGINE_USE_BOOST_ASIO is defined
+// before this header — the same class, with boost::system::error_code in its completion
+// signatures (the engine's error_code converted: message() and category name kept;
+// stream.connection().error() has the original). This header is not part of the
+// umbrella tlsengine.hpp, so the core library does not depend on Asio.
 //
 // Threading is Asio's usual rule: the stream and its operations belong to one strand of
 // execution (an io_context run by one thread, or a strand). As with any Asio stream, at
@@ -21,25 +25,48 @@
 // How it works: the stream keeps at most one read and one write of the next layer in
 // flight, started on demand by the operations ("pumps"); the operations themselves wait
 // on a timer used as a condition variable, woken whenever a pump completed. The engine is
-// drained in DESIGN.md's order after every input: events, then cleartext, then ciphertext.
+// drained in the drain loop's order after every input: events, then cleartext, then
+// ciphertext.
 #pragma once
 
 #include "tlsengine.hpp"
 
+#if defined(TLSENGINE_USE_BOOST_ASIO)
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/version.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/system/error_code.hpp>
+#if BOOST_ASIO_VERSION >= 101900
+#include <boost/asio/cancellation_type.hpp>
+#define TLSENGINE_ASIO_HAS_CANCELLATION 1
+#endif
+#else
 #include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/basic_waitable_timer.hpp>
 #include <asio/buffer.hpp>
-#include <asio/cancellation_type.hpp>
 #include <asio/compose.hpp>
 #include <asio/error.hpp>
 #include <asio/post.hpp>
+#include <asio/version.hpp>
 #include <asio/write.hpp>
+#if ASIO_VERSION >= 101900
+#include <asio/cancellation_type.hpp>
+#define TLSENGINE_ASIO_HAS_CANCELLATION 1
+#endif
+#endif
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -47,6 +74,54 @@
 
 namespace tlsengine {
 namespace asio {
+
+#if defined(TLSENGINE_USE_BOOST_ASIO)
+namespace net = ::boost::asio;
+/// The error code of the completion signatures: Boost's under Boost.Asio.
+using error_code = ::boost::system::error_code;
+
+namespace detail {
+/// A std::error_category seen through Boost.System (Boost 1.74 converts Boost codes to
+/// std ones, not back): name and messages are the std category's.
+class boost_view_of_std_category final : public ::boost::system::error_category {
+public:
+  explicit boost_view_of_std_category(const std::error_category& c) noexcept : std_(&c) {}
+  const char* name() const noexcept override { return std_->name(); }
+  std::string message(int ev) const override { return std_->message(ev); }
+
+private:
+  const std::error_category* std_;
+};
+
+inline const ::boost::system::error_category& boost_category(const std::error_category& c) {
+  if (c == std::generic_category()) return ::boost::system::generic_category();
+  if (c == std::system_category()) return ::boost::system::system_category();
+  static const boost_view_of_std_category engine(engine_category()), openssl(openssl_category()),
+      x509(x509_category());
+  if (c == openssl_category()) return openssl;
+  if (c == x509_category()) return x509;
+  return engine; // tlsengine reports nothing else
+}
+} // namespace detail
+
+/// The engine's std::error_code as the completion signatures' error_code.
+inline error_code to_error_code(const std::error_code& ec) {
+  if (!ec) return {};
+  return error_code(ec.value(), detail::boost_category(ec.category()));
+}
+#else
+namespace net = ::asio;
+/// The error code of the completion signatures: std::error_code under standalone Asio.
+using error_code = std::error_code;
+inline error_code to_error_code(const std::error_code& ec) { return ec; }
+#endif
+
+/// The handshake role argument of ssl::stream::async_handshake, for code written against
+/// it. The connection already has its role (connection::client() or server::accept());
+/// a role that contradicts it fails the handshake with errc::invalid_argument.
+struct stream_base {
+  enum handshake_type { client, server };
+};
 
 template <class NextLayer> class stream {
 public:
@@ -86,46 +161,56 @@ public:
   const tlsengine::connection& connection() const noexcept { return core_->conn; }
   void set_event_handler(event_handler handler) { core_->on_event = std::move(handler); }
 
-  /// Runs the handshake to completion: void(std::error_code). A server's handshake is
+  /// Runs the handshake to completion: void(error_code). A server's handshake is
   /// bounded by server_options::handshake_timeout (the engine's deadline()); an error
   /// completes only after the fatal alert was sent.
-  template <class Token = ::asio::default_completion_token_t<executor_type>>
-  auto async_handshake(Token&& token = ::asio::default_completion_token_t<executor_type>()) {
+  template <class Token = net::default_completion_token_t<executor_type>>
+  auto async_handshake(Token&& token = net::default_completion_token_t<executor_type>()) {
     return start<false>(handshake_step{}, std::forward<Token>(token));
   }
 
-  /// Reads cleartext: void(std::error_code, std::size_t). Completes with
-  /// ::asio::error::eof after the peer's close_notify, with the engine's error (errc::
+  /// ssl::stream's form: the same, after checking that `type` is the connection's role.
+  template <class Token = net::default_completion_token_t<executor_type>>
+  auto async_handshake(stream_base::handshake_type type,
+                       Token&& token = net::default_completion_token_t<executor_type>()) {
+    const bool server = core_->conn.is_server();
+    handshake_step step;
+    step.wrong_role = server != (type == stream_base::server);
+    return start<false>(step, std::forward<Token>(token));
+  }
+
+  /// Reads cleartext: void(error_code, std::size_t). Completes with
+  /// net::error::eof after the peer's close_notify, with the engine's error (errc::
   /// truncated, a TLS alert, ...) when the connection failed, or with the transport's.
-  template <class MutableBuffers, class Token = ::asio::default_completion_token_t<executor_type>>
+  template <class MutableBuffers, class Token = net::default_completion_token_t<executor_type>>
   auto async_read_some(const MutableBuffers& buffers,
-                       Token&& token = ::asio::default_completion_token_t<executor_type>()) {
+                       Token&& token = net::default_completion_token_t<executor_type>()) {
     return start<true>(read_step<MutableBuffers>{buffers}, std::forward<Token>(token));
   }
 
-  /// Writes cleartext: void(std::error_code, std::size_t). Completes once the engine
+  /// Writes cleartext: void(error_code, std::size_t). Completes once the engine
   /// accepted the bytes (its write buffer is bounded: when full, once the transport took
   /// some); the ciphertext goes out in the background. Written before the handshake
   /// completes, it is buffered and sent after it.
-  template <class ConstBuffers, class Token = ::asio::default_completion_token_t<executor_type>>
+  template <class ConstBuffers, class Token = net::default_completion_token_t<executor_type>>
   auto async_write_some(const ConstBuffers& buffers,
-                        Token&& token = ::asio::default_completion_token_t<executor_type>()) {
+                        Token&& token = net::default_completion_token_t<executor_type>()) {
     return start<true>(write_step<ConstBuffers>{buffers}, std::forward<Token>(token));
   }
 
   /// Sends close_notify after everything written, then waits for the peer's (cleartext
-  /// still arriving meanwhile is discarded): void(std::error_code). A peer that closes the
+  /// still arriving meanwhile is discarded): void(error_code). A peer that closes the
   /// transport instead of answering also completes it without error. Bound it with a
   /// timer or a cancellation slot if the peer may never answer; then close next_layer().
-  template <class Token = ::asio::default_completion_token_t<executor_type>>
-  auto async_shutdown(Token&& token = ::asio::default_completion_token_t<executor_type>()) {
+  template <class Token = net::default_completion_token_t<executor_type>>
+  auto async_shutdown(Token&& token = net::default_completion_token_t<executor_type>()) {
     return start<false>(shutdown_step{}, std::forward<Token>(token));
   }
 
 private:
   using timer_type =
-      ::asio::basic_waitable_timer<std::chrono::steady_clock,
-                                   ::asio::wait_traits<std::chrono::steady_clock>, executor_type>;
+      net::basic_waitable_timer<std::chrono::steady_clock,
+                                net::wait_traits<std::chrono::steady_clock>, executor_type>;
 
   // Everything the operations share. It lives in a unique_ptr so that a moved stream keeps
   // it in place, and `alive` tells handlers that outlive the stream not to touch it.
@@ -142,7 +227,7 @@ private:
     event_handler on_event;
     bool reading = false, writing = false, deadline_armed = false;
     bool transport_eof = false, handshake_done = false;
-    std::error_code read_error, write_error;
+    error_code read_error, write_error;
 
     template <class Arg>
     core(Arg&& next_layer, tlsengine::connection connection)
@@ -152,13 +237,14 @@ private:
 
     void notify() { signal.cancel(); }
 
-    /// Events first, in order, as DESIGN.md's drain loop says.
+    /// Events first, in order, as the drain loop says.
     void process_events() {
       while (auto e = conn.next_event()) {
-        if (std::holds_alternative<events::secure>(*e)) {
-          handshake_done = true;
-          if (deadline_armed) deadline.cancel(); // no handshake deadline any more
-        }
+        // No handshake deadline any more once it succeeded or failed: a timer left armed
+        // would keep the io_context busy (and run() from returning) until it expired.
+        if (std::holds_alternative<events::secure>(*e)) handshake_done = true;
+        if ((handshake_done || std::holds_alternative<events::error>(*e)) && deadline_armed)
+          deadline.cancel();
         if (on_event) on_event(*e);
       }
     }
@@ -182,24 +268,24 @@ private:
       write_buffer.assign(out.begin(), out.end());
       conn.consume_output(out.size());
       writing = true;
-      ::asio::async_write(next, ::asio::buffer(write_buffer),
-                          [self = this, alive = alive](std::error_code ec, std::size_t) {
-                            if (!*alive) return;
-                            self->writing = false;
-                            if (ec)
-                              self->write_error = ec;
-                            else
-                              self->start_write();
-                            self->notify();
-                          });
+      net::async_write(next, net::buffer(write_buffer),
+                       [self = this, alive = alive](error_code ec, std::size_t) {
+                         if (!*alive) return;
+                         self->writing = false;
+                         if (ec)
+                           self->write_error = ec;
+                         else
+                           self->start_write();
+                         self->notify();
+                       });
     }
 
     /// Starts reading ciphertext unless a read is in flight or the transport ended.
     void start_read() {
       if (reading || transport_eof || read_offset < read_size) return;
       reading = true;
-      next.async_read_some(::asio::buffer(read_buffer),
-                           [self = this, alive = alive](std::error_code ec, std::size_t n) {
+      next.async_read_some(net::buffer(read_buffer),
+                           [self = this, alive = alive](error_code ec, std::size_t n) {
                              if (!*alive) return;
                              self->reading = false;
                              if (n > 0) {
@@ -209,7 +295,7 @@ private:
                              }
                              if (ec) {
                                self->transport_eof = true;
-                               if (ec != ::asio::error::eof) self->read_error = ec;
+                               if (ec != net::error::eof) self->read_error = ec;
                                // After our close_notify a bare FIN is how many peers finish;
                                // otherwise the engine calls it truncation (an error unless
                                // allow_truncation).
@@ -228,7 +314,7 @@ private:
       if (!when) return;
       deadline_armed = true;
       deadline.expires_at(*when);
-      deadline.async_wait([self = this, alive = alive](std::error_code ec) {
+      deadline.async_wait([self = this, alive = alive](error_code ec) {
         if (!*alive) return;
         self->deadline_armed = false;
         if (ec) return; // cancelled
@@ -251,12 +337,17 @@ private:
   // has started whatever I/O it waits for, and the operation sleeps until a pump reports.
 
   struct handshake_step {
-    bool operator()(core& c, std::error_code& ec, std::size_t&) {
+    bool wrong_role = false;
+    bool operator()(core& c, error_code& ec, std::size_t&) {
+      if (wrong_role) {
+        ec = to_error_code(make_error_code(errc::invalid_argument));
+        return true;
+      }
       c.process_events();
       if (c.conn.error()) {
         c.start_write(); // the fatal alert goes out before the operation completes
         if (c.writing && !c.write_error) return false;
-        ec = c.read_error ? c.read_error : c.conn.error();
+        ec = c.read_error ? c.read_error : to_error_code(c.conn.error());
         return true;
       }
       if (c.handshake_done) {
@@ -276,14 +367,14 @@ private:
 
   template <class MutableBuffers> struct read_step {
     MutableBuffers buffers;
-    bool operator()(core& c, std::error_code& ec, std::size_t& n) {
+    bool operator()(core& c, error_code& ec, std::size_t& n) {
       n = 0;
-      if (::asio::buffer_size(buffers) == 0) return true;
+      if (net::buffer_size(buffers) == 0) return true;
       c.feed_leftover();
       c.process_events();
-      for (auto it = ::asio::buffer_sequence_begin(buffers);
-           it != ::asio::buffer_sequence_end(buffers); ++it) {
-        const ::asio::mutable_buffer b(*it);
+      for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
+           ++it) {
+        const net::mutable_buffer b(*it);
         const std::size_t got = c.conn.read(tlsengine::mutable_bytes_view(b.data(), b.size()));
         n += got;
         if (got < b.size()) break;
@@ -297,9 +388,9 @@ private:
         ec = c.read_error;
       } else if (c.conn.error()) {
         c.start_write();
-        ec = c.conn.error();
+        ec = to_error_code(c.conn.error());
       } else if (c.conn.peer_ended() || c.transport_eof) {
-        ec = ::asio::error::eof;
+        ec = net::error::eof;
       } else {
         c.start_write(); // a handshake message, a KeyUpdate answer, ...
         c.start_read();
@@ -312,25 +403,25 @@ private:
 
   template <class ConstBuffers> struct write_step {
     ConstBuffers buffers;
-    bool operator()(core& c, std::error_code& ec, std::size_t& n) {
+    bool operator()(core& c, error_code& ec, std::size_t& n) {
       n = 0;
       if (c.write_error) {
         ec = c.write_error;
         return true;
       }
       if (c.conn.error()) {
-        ec = c.conn.error();
+        ec = to_error_code(c.conn.error());
         return true;
       }
-      if (::asio::buffer_size(buffers) == 0) return true;
-      for (auto it = ::asio::buffer_sequence_begin(buffers);
-           it != ::asio::buffer_sequence_end(buffers); ++it) {
-        const ::asio::const_buffer b(*it);
+      if (net::buffer_size(buffers) == 0) return true;
+      for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
+           ++it) {
+        const net::const_buffer b(*it);
         std::error_code refused;
         const std::size_t took = c.conn.write(tlsengine::bytes_view(b.data(), b.size()), refused);
         n += took;
         if (refused && n == 0) { // write after end(), ...
-          ec = refused;
+          ec = to_error_code(refused);
           return true;
         }
         if (took < b.size()) break;
@@ -346,7 +437,7 @@ private:
 
   struct shutdown_step {
     bool ended = false;
-    bool operator()(core& c, std::error_code& ec, std::size_t&) {
+    bool operator()(core& c, error_code& ec, std::size_t&) {
       if (!ended) {
         c.conn.end();
         ended = true;
@@ -361,7 +452,7 @@ private:
       if (c.writing) return false; // our close_notify is not out yet
       if (c.conn.peer_ended() || c.transport_eof) return true;
       if (c.conn.error()) {
-        ec = c.conn.error();
+        ec = to_error_code(c.conn.error());
         return true;
       }
       // Waiting for the peer's close_notify: what arrives before it is dropped.
@@ -380,37 +471,40 @@ private:
     std::shared_ptr<bool> alive;
     Step step;
     bool started = false, finished = false;
-    std::error_code ec;
+    error_code ec;
     std::size_t n = 0;
 
-    template <class Self> void operator()(Self& self, std::error_code wait_error = {}) {
-      if (!*alive) return finish(self, ::asio::error::operation_aborted);
+    template <class Self> void operator()(Self& self, error_code wait_error = {}) {
+      if (!*alive) return finish(self, net::error::operation_aborted);
       if (finished) return finish(self, ec); // after the post below
-      if (started && wait_error == ::asio::error::operation_aborted &&
-          self.get_cancellation_state().cancelled() != ::asio::cancellation_type::none)
-        return finish(self, ::asio::error::operation_aborted); // the caller cancelled it
+#if defined(TLSENGINE_ASIO_HAS_CANCELLATION)
+      if (started && wait_error == net::error::operation_aborted &&
+          self.get_cancellation_state().cancelled() != net::cancellation_type::none)
+        return finish(self, net::error::operation_aborted); // the caller cancelled it
+#else
+      (void)wait_error; // no per-operation cancellation before Asio 1.19 (Boost 1.77)
+#endif
       if (step(*c, ec, n)) {
         if (started) return finish(self, ec);
         // Never complete inside the initiating function: go through the executor.
         finished = true;
-        return ::asio::post(std::move(self));
+        return net::post(std::move(self));
       }
       started = true;
       c->signal.async_wait(std::move(self));
     }
 
-    template <class Self> void finish(Self& self, std::error_code result) {
+    template <class Self> void finish(Self& self, error_code result) {
       if constexpr (WithSize)
-        self.complete(result, result == ::asio::error::operation_aborted ? 0 : n);
+        self.complete(result, result == net::error::operation_aborted ? 0 : n);
       else
         self.complete(result);
     }
   };
 
   template <bool WithSize, class Step, class Token> auto start(Step step, Token&& token) {
-    using signature =
-        std::conditional_t<WithSize, void(std::error_code, std::size_t), void(std::error_code)>;
-    return ::asio::async_compose<Token, signature>(
+    using signature = std::conditional_t<WithSize, void(error_code, std::size_t), void(error_code)>;
+    return net::async_compose<Token, signature>(
         operation<WithSize, Step>(core_.get(), std::move(step)), token, core_->next);
   }
 

@@ -202,7 +202,7 @@ inline std::error_code ssl_reason(int reason) {
 inline std::error_code check_keys(SSL_CTX* ctx, std::size_t certificates, std::size_t keys) {
   if (certificates == 0 && keys == 0) return {};
   std::size_t pairs = 0;
-  for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
+  for (long r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
        r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
     if (SSL_CTX_check_private_key(ctx) != 1) return take_openssl_error_code();
     ++pairs;
@@ -286,7 +286,7 @@ inline unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
   bool ok = md != nullptr && EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1;
   static const char label[] = "tlsengine session id context";
   ok = ok && EVP_DigestUpdate(md, label, sizeof label) == 1;
-  for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); ok && r == 1;
+  for (long r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); ok && r == 1;
        r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
     unsigned char* der = nullptr;
     const int n = i2d_X509(SSL_CTX_get0_certificate(ctx), &der);
@@ -308,7 +308,7 @@ inline unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
 /// lookup that, with the system store, reads the certificate directory (openat, getdents)
 /// for each connection.
 inline void complete_chains(SSL_CTX* ctx) {
-  for (int r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
+  for (long r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
        r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
     STACK_OF(X509)* chain = nullptr;
     if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && chain != nullptr && sk_X509_num(chain) > 0)

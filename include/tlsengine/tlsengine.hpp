@@ -8,6 +8,7 @@
 #include "context.hpp"
 #include "errors.hpp"
 #include "events.hpp"
+#include "files.hpp"
 #include "globals.hpp"
 #include "identity.hpp"
 #include "options.hpp"

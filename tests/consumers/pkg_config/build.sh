@@ -27,7 +27,7 @@ done
 echo "pkg-config: tlsengine $have; cflags: $cflags; libs: $(pkg-config --libs tlsengine)"
 
 # shellcheck disable=SC2046  # pkg-config's output is meant to be split into words
-${CXX:-c++} -std=c++17 -O1 -Wall -Wextra \
+${CXX:-c++} -std=c++17 -O1 -Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Wshadow -Werror \
   -DTLSENGINE_CONSUMER_NAME='"pkg_config"' -I"$repo/examples/common" \
   $(pkg-config --cflags tlsengine) \
   "$repo/tests/consumers/common/echo_main.cpp" -o "$out/consumer" \

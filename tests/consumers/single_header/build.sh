@@ -19,7 +19,7 @@ for cxx in "${compilers[@]}"; do
   fi
   grep -q "$repo/single_include/tlsengine/tlsengine.hpp" <<<"$deps" \
     || { echo "single_header: $cxx does not read single_include/tlsengine/tlsengine.hpp" >&2; exit 1; }
-  "$cxx" -std=c++17 -O1 -Wall -Wextra \
+  "$cxx" -std=c++17 -O1 -Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Wshadow -Werror \
     -DTLSENGINE_CONSUMER_NAME="\"single_header ($(basename "$cxx"))\"" \
     -I"$repo/single_include" -I"$repo/examples/common" \
     "$repo/tests/consumers/common/echo_main.cpp" -o "$exe" -lssl -lcrypto
