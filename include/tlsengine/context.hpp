@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -330,7 +331,9 @@ struct context_state {
   std::string cipher_list;  // TLS 1.2 part of `ciphers`, re-applied after an SNI switch
   std::string ciphersuites; // TLS 1.3 part
   std::vector<unsigned char> session_id_context; // the identity sessions are bound to
-  std::vector<unsigned char> trust_digest;       // CAs, CRLs and flags client certs meet
+  // The session id context of a server connection for each verify_policy::flags(),
+  // computed once here rather than hashed for every connection.
+  std::array<std::vector<unsigned char>, verify_policy::policy_count> session_bindings;
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
@@ -395,7 +398,8 @@ public:
     if (std::error_code ec = detail::load_crls(ctx, options.crl)) return ec;
     if (options.allow_partial_trust_chain)
       X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
-    state->trust_digest = detail::trust_digest(SSL_CTX_get_cert_store(ctx), options.ca.empty());
+    const std::vector<unsigned char> trust =
+        detail::trust_digest(SSL_CTX_get_cert_store(ctx), options.ca.empty());
     if (std::error_code ec = detail::load_dhparam(ctx, options.dhparam)) return ec;
     detail::complete_chains(ctx);
 
@@ -415,6 +419,10 @@ public:
     // Servers get it per connection (apply_to): on a client it would break TLS 1.3
     // external PSKs, whose sessions carry no context.
     state->session_id_context.assign(sid, sid + sid_length);
+    for (std::size_t flags = 0; flags < detail::verify_policy::policy_count; ++flags)
+      state->session_bindings[flags] = detail::session_binding(
+          state->session_id_context, trust,
+          detail::verify_policy::from_flags(static_cast<unsigned char>(flags)));
     if (!options.session_id_context.empty() &&
         SSL_CTX_set_session_id_context(ctx, sid, sid_length) != 1)
       return detail::take_openssl_error_code();
@@ -432,13 +440,13 @@ public:
   int max_version() const noexcept { return state_ ? state_->max_version : 0; }
   /// The session id context of a server connection of this context under `policy`:
   /// its identity, the policy and, when client certificates are requested, its trust.
-  std::vector<unsigned char> session_binding(const detail::verify_policy& policy) const {
-    if (!state_) return {};
-    return detail::session_binding(state_->session_id_context, state_->trust_digest, policy);
+  const std::vector<unsigned char>& session_binding(const detail::verify_policy& policy) const {
+    static const std::vector<unsigned char> none;
+    return state_ ? state_->session_bindings[policy.flags()] : none;
   }
   /// Server connections bind their sessions to this context's identity and their policy.
   bool bind_sessions(SSL* ssl, const detail::verify_policy& policy) const {
-    const std::vector<unsigned char> binding = session_binding(policy);
+    const std::vector<unsigned char>& binding = session_binding(policy);
     return !binding.empty() && SSL_set_session_id_context(
                                    ssl, binding.data(), static_cast<unsigned>(binding.size())) == 1;
   }

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace tlsengine::detail {
@@ -35,10 +37,19 @@ struct verify_policy {
            (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
   }
 
+  /// The policy as 3 bits, 0 to policy_count - 1 (a context binds each in advance).
   unsigned char flags() const noexcept {
     return static_cast<unsigned char>((request_cert ? 1 : 0) | (require_cert ? 2 : 0) |
                                       (application_decides ? 4 : 0));
   }
+  static verify_policy from_flags(unsigned char flags) noexcept {
+    verify_policy p;
+    p.request_cert = (flags & 1) != 0;
+    p.require_cert = (flags & 2) != 0;
+    p.application_decides = (flags & 4) != 0;
+    return p;
+  }
+  static constexpr std::size_t policy_count = 8;
 };
 
 using sha256_digest = std::array<unsigned char, 32>;
