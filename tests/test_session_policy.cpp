@@ -361,3 +361,49 @@ TEST_CASE("policy: where a certificate is required, a session without one never 
   CHECK(o.cache_hit); // the forged session was handed to the server
   check_refused(o);
 }
+
+TEST_CASE("policy: a renegotiation that asks for a certificate binds its new session to that "
+          "policy",
+          "[session][policy][renegotiation]") {
+  // TLS 1.2: the lax server renegotiates with request_cert + reject_unauthorized; the new
+  // session holds the verified client certificate and belongs to the strict policy. (A
+  // renegotiation issues no ticket: the external cache keeps the session.)
+  auto lax_options = lax("TLSv1.2");
+  auto strict_options = strict("TLSv1.2");
+  for (server_options* so : {&lax_options, &strict_options}) {
+    so->external_session_cache = true;
+    so->secure_options = static_cast<long>(SSL_OP_NO_TICKET);
+  }
+  const server a = make_server(lax_options);
+  auto co = with_certificate();
+  co.max_version = "TLSv1.2"; // no random legacy session id: no cache decision to answer
+  test::harness h;
+  auto cli = connection::client(co);
+  REQUIRE(cli);
+  h.client = std::move(*cli);
+  h.server = a.accept();
+  h.run();
+  REQUIRE(h.server.is_secure());
+  REQUIRE_FALSE(h.server.authorized()); // no certificate asked for yet
+  REQUIRE_FALSE(h.server.renegotiate({true, true}));
+  h.client.write("during");
+  h.run();
+  REQUIRE(h.server.authorized());
+  REQUIRE(h.server_log.received == "during");
+  session_cache cache;
+  for (const event& e : h.server_log.events)
+    if (auto* s = std::get_if<events::new_session>(&e)) cache[s->id] = s->data;
+  REQUIRE(cache.size() == 2); // the first handshake's session and the renegotiation's
+  REQUIRE(h.client_log.sessions.size() == 2);
+  const std::vector<std::uint8_t> renegotiated = h.client_log.sessions.back();
+
+  const outcome on_strict =
+      connect(make_server(strict_options), with_certificate(), renegotiated, &cache);
+  CHECK(on_strict.cache_hit);
+  CHECK(on_strict.reused);
+  CHECK(on_strict.authorized);
+  const outcome on_lax = connect(a, with_certificate(), renegotiated, &cache);
+  CHECK(on_lax.cache_hit);
+  CHECK_FALSE(on_lax.reused);
+  CHECK(on_lax.secure);
+}
