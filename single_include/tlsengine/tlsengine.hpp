@@ -1520,7 +1520,7 @@ struct context_options {
   std::string max_version = default_max_version;
   long secure_options = 0; ///< SSL_OP_* flags added to the context
   /// Server sessions are bound to this (default: a digest of the certificates) and to
-  /// the verification policy; see README, "Sessions".
+  /// the verification policy (the README explains the binding).
   std::string session_id_context;
   long session_timeout = 300;   ///< seconds
   std::vector<pfx_entry> pfx;   ///< PKCS#12 bundles: key, certificate and chain
