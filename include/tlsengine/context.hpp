@@ -5,6 +5,7 @@
 #include "detail/callbacks.hpp"
 #include "detail/handles.hpp"
 #include "detail/openssl_error.hpp"
+#include "detail/session_policy.hpp"
 #include "errors.hpp"
 #include "result.hpp"
 
@@ -14,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -68,6 +70,8 @@ struct context_options {
   std::string min_version = default_min_version;
   std::string max_version = default_max_version;
   long secure_options = 0; ///< SSL_OP_* flags added to the context
+  /// Server sessions are bound to this (default: a digest of the certificates) and to
+  /// the verification policy (the README explains the binding).
   std::string session_id_context;
   long session_timeout = 300;   ///< seconds
   std::vector<pfx_entry> pfx;   ///< PKCS#12 bundles: key, certificate and chain
@@ -326,7 +330,10 @@ struct context_state {
   ssl_ctx_ptr ctx;
   std::string cipher_list;  // TLS 1.2 part of `ciphers`, re-applied after an SNI switch
   std::string ciphersuites; // TLS 1.3 part
-  std::vector<unsigned char> session_id_context;
+  std::vector<unsigned char> session_id_context; // the identity sessions are bound to
+  // The session id context of a server connection for each verify_policy::flags(),
+  // computed once here rather than hashed for every connection.
+  std::array<std::vector<unsigned char>, verify_policy::policy_count> session_bindings;
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
@@ -391,12 +398,15 @@ public:
     if (std::error_code ec = detail::load_crls(ctx, options.crl)) return ec;
     if (options.allow_partial_trust_chain)
       X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
+    const std::vector<unsigned char> trust =
+        detail::trust_digest(SSL_CTX_get_cert_store(ctx), options.ca.empty());
     if (std::error_code ec = detail::load_dhparam(ctx, options.dhparam)) return ec;
     detail::complete_chains(ctx);
 
     // Sessions are bound to the identity that made them: the default session id context
     // is a digest of this context's certificates, so a session (or ticket) made under one
-    // SNI context is never resumed under another.
+    // SNI context is never resumed under another. Server connections add their
+    // verification policy (session_binding).
     unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
     unsigned int sid_length = 0;
     if (!options.session_id_context.empty()) {
@@ -409,6 +419,10 @@ public:
     // Servers get it per connection (apply_to): on a client it would break TLS 1.3
     // external PSKs, whose sessions carry no context.
     state->session_id_context.assign(sid, sid + sid_length);
+    for (std::size_t flags = 0; flags < detail::verify_policy::policy_count; ++flags)
+      state->session_bindings[flags] = detail::session_binding(
+          state->session_id_context, trust,
+          detail::verify_policy::from_flags(static_cast<unsigned char>(flags)));
     if (!options.session_id_context.empty() &&
         SSL_CTX_set_session_id_context(ctx, sid, sid_length) != 1)
       return detail::take_openssl_error_code();
@@ -424,21 +438,27 @@ public:
   bool has_certificate() const noexcept { return state_ && state_->has_certificate; }
   int min_version() const noexcept { return state_ ? state_->min_version : 0; }
   int max_version() const noexcept { return state_ ? state_->max_version : 0; }
-  /// Server connections bind their sessions to this context's identity.
-  bool bind_sessions(SSL* ssl) const {
-    return state_ && SSL_set_session_id_context(
-                         ssl, state_->session_id_context.data(),
-                         static_cast<unsigned>(state_->session_id_context.size())) == 1;
+  /// The session id context of a server connection of this context under `policy`:
+  /// its identity, the policy and, when client certificates are requested, its trust.
+  const std::vector<unsigned char>& session_binding(const detail::verify_policy& policy) const {
+    static const std::vector<unsigned char> none;
+    return state_ ? state_->session_bindings[policy.flags()] : none;
+  }
+  /// Server connections bind their sessions to this context's identity and their policy.
+  bool bind_sessions(SSL* ssl, const detail::verify_policy& policy) const {
+    const std::vector<unsigned char>& binding = session_binding(policy);
+    return !binding.empty() && SSL_set_session_id_context(
+                                   ssl, binding.data(), static_cast<unsigned>(binding.size())) == 1;
   }
   const std::string& cipher_list() const noexcept { return state_->cipher_list; }
   const std::string& ciphersuites() const noexcept { return state_->ciphersuites; }
 
   /// Applies what SSL_set_SSL_CTX does not carry over (versions, ciphers, options) to an
-  /// SSL that switches to this context (SNI).
-  bool apply_to(SSL* ssl) const {
+  /// SSL that switches to this context (SNI), and binds its sessions under `policy`.
+  bool apply_to(SSL* ssl, const detail::verify_policy& policy) const {
     if (!state_) return false;
     SSL_CTX* ctx = state_->ctx.get();
-    return SSL_set_SSL_CTX(ssl, ctx) != nullptr && bind_sessions(ssl) &&
+    return SSL_set_SSL_CTX(ssl, ctx) != nullptr && bind_sessions(ssl, policy) &&
            SSL_set_min_proto_version(ssl, state_->min_version) == 1 &&
            SSL_set_max_proto_version(ssl, state_->max_version) == 1 &&
            (state_->cipher_list.empty() ||

@@ -1327,11 +1327,150 @@ take_openssl_error_code(std::error_code fallback = make_error_code(errc::invalid
 
 } // namespace tlsengine::detail
 // ---- end tlsengine/detail/openssl_error.hpp ----
+// ---- begin tlsengine/detail/session_policy.hpp ----
+// tlsengine — binds server sessions to the verification policy that made them: what was
+// asked of the client's certificate and the trust it was verified against. A session
+// (id, ticket, external cache entry) that does not match the resuming connection's policy
+// is a cache miss: the handshake is a full one, which applies the policy.
+
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace tlsengine::detail {
+
+/// What a server asks of the client's certificate.
+struct verify_policy {
+  bool request_cert = false;        // CertificateRequest sent (Node's requestCert)
+  bool require_cert = false;        // and a verified certificate required (rejectUnauthorized)
+  bool application_decides = false; // the verify_peer decision (pause_on_verify)
+
+  static verify_policy of(bool request_cert, bool reject_unauthorized, bool pause_on_verify) {
+    verify_policy p;
+    p.request_cert = request_cert;
+    p.require_cert = request_cert && reject_unauthorized;
+    p.application_decides = request_cert && pause_on_verify;
+    return p;
+  }
+
+  int ssl_verify_mode() const noexcept {
+    if (!request_cert) return SSL_VERIFY_NONE;
+    return SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE |
+           (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+  }
+
+  /// The policy as 3 bits, 0 to policy_count - 1 (a context binds each in advance).
+  unsigned char flags() const noexcept {
+    return static_cast<unsigned char>((request_cert ? 1 : 0) | (require_cert ? 2 : 0) |
+                                      (application_decides ? 4 : 0));
+  }
+  static verify_policy from_flags(unsigned char flags) noexcept {
+    verify_policy p;
+    p.request_cert = (flags & 1) != 0;
+    p.require_cert = (flags & 2) != 0;
+    p.application_decides = (flags & 4) != 0;
+    return p;
+  }
+  static constexpr std::size_t policy_count = 8;
+};
+
+using sha256_digest = std::array<unsigned char, 32>;
+
+inline bool sha256_of(const std::vector<std::pair<const void*, std::size_t>>& parts,
+                      sha256_digest& out) {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  unsigned int length = 0;
+  bool ok = md != nullptr && EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1;
+  for (const auto& part : parts)
+    ok = ok && EVP_DigestUpdate(md, part.first, part.second) == 1;
+  ok = ok && EVP_DigestFinal_ex(md, out.data(), &length) == 1 && length == out.size();
+  EVP_MD_CTX_free(md);
+  return ok;
+}
+
+/// A digest of a trust store as a set: its CA certificates and CRLs (in any order), its
+/// verification flags (CRL checking, partial chains) and whether the system's default
+/// locations are used. Taken once, when the context is made (contexts are immutable
+/// after creation); lookups the system store makes later do not change it.
+inline std::vector<unsigned char> trust_digest(X509_STORE* store, bool default_paths) {
+  std::vector<sha256_digest> members;
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+  for (int i = 0; objects != nullptr && i < sk_X509_OBJECT_num(objects); ++i) {
+    X509_OBJECT* object = sk_X509_OBJECT_value(objects, i);
+    unsigned char* der = nullptr;
+    int n = 0;
+    unsigned char kind = 0;
+    if (X509* cert = X509_OBJECT_get0_X509(object)) {
+      n = i2d_X509(cert, &der);
+      kind = 'C';
+    } else if (X509_CRL* crl = X509_OBJECT_get0_X509_CRL(object)) {
+      n = i2d_X509_CRL(crl, &der);
+      kind = 'R';
+    }
+    sha256_digest member{};
+    const bool ok = n > 0 && sha256_of({{&kind, 1}, {der, static_cast<std::size_t>(n)}}, member);
+    OPENSSL_free(der);
+    if (ok) members.push_back(member);
+  }
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  const unsigned long flags = X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(store));
+  const unsigned char header[] = {static_cast<unsigned char>(default_paths ? 1 : 0)};
+  std::vector<std::pair<const void*, std::size_t>> parts = {{header, sizeof header},
+                                                            {&flags, sizeof flags}};
+  for (const sha256_digest& member : members)
+    parts.emplace_back(member.data(), member.size());
+  sha256_digest digest{};
+  ERR_clear_error();
+  if (!sha256_of(parts, digest)) return {};
+  return std::vector<unsigned char>(digest.begin(), digest.end());
+}
+
+/// The session id context of a server connection: SHA-256 over the context's identity
+/// (its certificates, or the application's session_id_context), the policy and, when a
+/// certificate is requested, the trust it is verified against. Without client
+/// authentication the trust plays no part, so changing it does not cost resumptions.
+inline std::vector<unsigned char> session_binding(const std::vector<unsigned char>& identity,
+                                                  const std::vector<unsigned char>& trust,
+                                                  const verify_policy& policy) {
+  static const char label[] = "tlsengine session binding v1";
+  const unsigned char flags = policy.flags();
+  std::vector<std::pair<const void*, std::size_t>> parts = {
+      {label, sizeof label}, {identity.data(), identity.size()}, {&flags, 1}};
+  if (policy.request_cert) parts.emplace_back(trust.data(), trust.size());
+  sha256_digest digest{};
+  if (!sha256_of(parts, digest)) {
+    ERR_clear_error();
+    return {};
+  }
+  static_assert(sizeof(digest) <= SSL_MAX_SID_CTX_LENGTH, "fits a session id context");
+  return std::vector<unsigned char>(digest.begin(), digest.end());
+}
+
+/// May `session` be resumed by a connection bound to `binding` under `policy`? OpenSSL
+/// 3.0 already compares session id contexts; the engine checks again at each of its own
+/// entry points (tickets of both versions, the external cache), and where a certificate
+/// is required a session without one never resumes, whatever its binding says (defence
+/// in depth: a forged or mis-shared cache entry, a binding collision).
+inline bool session_meets_policy(const SSL_SESSION* session,
+                                 const std::vector<unsigned char>& binding,
+                                 const verify_policy& policy) {
+  unsigned int length = 0;
+  const unsigned char* made_under = SSL_SESSION_get0_id_context(session, &length);
+  if (binding.empty() || length != binding.size() ||
+      std::memcmp(made_under, binding.data(), length) != 0)
+    return false;
+  if (policy.require_cert && SSL_SESSION_get0_peer(const_cast<SSL_SESSION*>(session)) == nullptr)
+    return false;
+  return true;
+}
+
+} // namespace tlsengine::detail
+// ---- end tlsengine/detail/session_policy.hpp ----
 
 #include <openssl/pkcs12.h>
 
-#include <algorithm>
-#include <cstring>
 
 namespace tlsengine {
 
@@ -1380,6 +1519,8 @@ struct context_options {
   std::string min_version = default_min_version;
   std::string max_version = default_max_version;
   long secure_options = 0; ///< SSL_OP_* flags added to the context
+  /// Server sessions are bound to this (default: a digest of the certificates) and to
+  /// the verification policy (the README explains the binding).
   std::string session_id_context;
   long session_timeout = 300;   ///< seconds
   std::vector<pfx_entry> pfx;   ///< PKCS#12 bundles: key, certificate and chain
@@ -1638,7 +1779,10 @@ struct context_state {
   ssl_ctx_ptr ctx;
   std::string cipher_list;  // TLS 1.2 part of `ciphers`, re-applied after an SNI switch
   std::string ciphersuites; // TLS 1.3 part
-  std::vector<unsigned char> session_id_context;
+  std::vector<unsigned char> session_id_context; // the identity sessions are bound to
+  // The session id context of a server connection for each verify_policy::flags(),
+  // computed once here rather than hashed for every connection.
+  std::array<std::vector<unsigned char>, verify_policy::policy_count> session_bindings;
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
@@ -1703,12 +1847,15 @@ public:
     if (std::error_code ec = detail::load_crls(ctx, options.crl)) return ec;
     if (options.allow_partial_trust_chain)
       X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
+    const std::vector<unsigned char> trust =
+        detail::trust_digest(SSL_CTX_get_cert_store(ctx), options.ca.empty());
     if (std::error_code ec = detail::load_dhparam(ctx, options.dhparam)) return ec;
     detail::complete_chains(ctx);
 
     // Sessions are bound to the identity that made them: the default session id context
     // is a digest of this context's certificates, so a session (or ticket) made under one
-    // SNI context is never resumed under another.
+    // SNI context is never resumed under another. Server connections add their
+    // verification policy (session_binding).
     unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
     unsigned int sid_length = 0;
     if (!options.session_id_context.empty()) {
@@ -1721,6 +1868,10 @@ public:
     // Servers get it per connection (apply_to): on a client it would break TLS 1.3
     // external PSKs, whose sessions carry no context.
     state->session_id_context.assign(sid, sid + sid_length);
+    for (std::size_t flags = 0; flags < detail::verify_policy::policy_count; ++flags)
+      state->session_bindings[flags] = detail::session_binding(
+          state->session_id_context, trust,
+          detail::verify_policy::from_flags(static_cast<unsigned char>(flags)));
     if (!options.session_id_context.empty() &&
         SSL_CTX_set_session_id_context(ctx, sid, sid_length) != 1)
       return detail::take_openssl_error_code();
@@ -1736,21 +1887,27 @@ public:
   bool has_certificate() const noexcept { return state_ && state_->has_certificate; }
   int min_version() const noexcept { return state_ ? state_->min_version : 0; }
   int max_version() const noexcept { return state_ ? state_->max_version : 0; }
-  /// Server connections bind their sessions to this context's identity.
-  bool bind_sessions(SSL* ssl) const {
-    return state_ && SSL_set_session_id_context(
-                         ssl, state_->session_id_context.data(),
-                         static_cast<unsigned>(state_->session_id_context.size())) == 1;
+  /// The session id context of a server connection of this context under `policy`:
+  /// its identity, the policy and, when client certificates are requested, its trust.
+  const std::vector<unsigned char>& session_binding(const detail::verify_policy& policy) const {
+    static const std::vector<unsigned char> none;
+    return state_ ? state_->session_bindings[policy.flags()] : none;
+  }
+  /// Server connections bind their sessions to this context's identity and their policy.
+  bool bind_sessions(SSL* ssl, const detail::verify_policy& policy) const {
+    const std::vector<unsigned char>& binding = session_binding(policy);
+    return !binding.empty() && SSL_set_session_id_context(
+                                   ssl, binding.data(), static_cast<unsigned>(binding.size())) == 1;
   }
   const std::string& cipher_list() const noexcept { return state_->cipher_list; }
   const std::string& ciphersuites() const noexcept { return state_->ciphersuites; }
 
   /// Applies what SSL_set_SSL_CTX does not carry over (versions, ciphers, options) to an
-  /// SSL that switches to this context (SNI).
-  bool apply_to(SSL* ssl) const {
+  /// SSL that switches to this context (SNI), and binds its sessions under `policy`.
+  bool apply_to(SSL* ssl, const detail::verify_policy& policy) const {
     if (!state_) return false;
     SSL_CTX* ctx = state_->ctx.get();
-    return SSL_set_SSL_CTX(ssl, ctx) != nullptr && bind_sessions(ssl) &&
+    return SSL_set_SSL_CTX(ssl, ctx) != nullptr && bind_sessions(ssl, policy) &&
            SSL_set_min_proto_version(ssl, state_->min_version) == 1 &&
            SSL_set_max_proto_version(ssl, state_->max_version) == 1 &&
            (state_->cipher_list.empty() ||
@@ -2586,7 +2743,6 @@ inline const BIO_METHOD* engine_bio_method() {
 // session ticket keys, both changeable while connections run on other threads.
 
 
-#include <array>
 #include <mutex>
 
 namespace tlsengine::detail {
@@ -2859,6 +3015,10 @@ private:
   static std::vector<std::uint8_t> serialize(SSL_SESSION* session);
   SSL_SESSION* on_get_session(const unsigned char* id, int length) override;
   bool may_resume(SSL_SESSION* session) override;
+  /// What this server connection asks of the client's certificate now.
+  verify_policy session_policy() const;
+  /// The context in use: the SNI choice once made.
+  const secure_context& session_context() const;
   /// The key an external cache is asked for: TLS 1.2's session id, or with TLS 1.3 and
   /// stateful tickets the first PSK identity. Never TLS 1.3's random legacy_session_id.
   std::vector<std::uint8_t> offered_session_id();
@@ -2957,13 +3117,11 @@ inline engine::engine(secure_context context, engine_config config)
   if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
   if (config_.is_server) {
-    int mode = SSL_VERIFY_NONE;
-    if (config_.verify_peer) {
-      mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
-      if (config_.reject_unauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_set_verify(ssl_.get(), session_policy().ssl_verify_mode(), nullptr);
+    if (!context_.bind_sessions(ssl_.get(), session_policy())) {
+      fail_with_openssl(make_error_code(errc::invalid_state));
+      return;
     }
-    SSL_set_verify(ssl_.get(), mode, nullptr);
-    context_.bind_sessions(ssl_.get());
     // As Node: clients may renegotiate, within client_reneg_limit per window.
     SSL_set_options(ssl_.get(), SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
     if (config_.max_early_data > 0) {
@@ -3493,6 +3651,7 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
     }
     config_.verify_peer = request_cert;
     SSL_set_verify(ssl_.get(), mode, nullptr);
+    session_context().bind_sessions(ssl_.get(), session_policy()); // the new session's
     SSL_set_options(ssl_.get(), SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
   }
   ERR_clear_error();
@@ -4060,9 +4219,21 @@ inline SSL_SESSION* engine::on_get_session(const unsigned char* id, int length) 
 }
 
 inline bool engine::may_resume(SSL_SESSION* session) {
-  // Never resume a session under another server name than the one it was made for.
+  // Never resume a session under another server name than the one it was made for,
+  // nor under another verification policy (session_policy.hpp).
   const char* made_for = SSL_SESSION_get0_hostname(session);
-  return (made_for == nullptr ? std::string() : std::string(made_for)) == client_hello_sni_;
+  return (made_for == nullptr ? std::string() : std::string(made_for)) == client_hello_sni_ &&
+         session_meets_policy(session, session_context().session_binding(session_policy()),
+                              session_policy());
+}
+
+inline verify_policy engine::session_policy() const {
+  return verify_policy::of(config_.verify_peer, config_.reject_unauthorized,
+                           config_.connection.pause_on_verify);
+}
+
+inline const secure_context& engine::session_context() const {
+  return active_context_ ? active_context_ : context_;
 }
 
 /// The key an external cache is asked for: TLS 1.2's session id, or with TLS 1.3 and
@@ -4091,7 +4262,7 @@ inline std::vector<std::uint8_t> engine::offered_session_id() {
 }
 
 inline bool engine::switch_context(const secure_context& chosen) {
-  if (!chosen.apply_to(ssl_.get())) {
+  if (!chosen.apply_to(ssl_.get(), session_policy())) {
     ERR_clear_error();
     return false;
   }

@@ -14,6 +14,7 @@
 #include "openssl_error.hpp"
 #include "server_state.hpp"
 #include "engine_config.hpp"
+#include "session_policy.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/params.h>
@@ -168,6 +169,10 @@ private:
   static std::vector<std::uint8_t> serialize(SSL_SESSION* session);
   SSL_SESSION* on_get_session(const unsigned char* id, int length) override;
   bool may_resume(SSL_SESSION* session) override;
+  /// What this server connection asks of the client's certificate now.
+  verify_policy session_policy() const;
+  /// The context in use: the SNI choice once made.
+  const secure_context& session_context() const;
   /// The key an external cache is asked for: TLS 1.2's session id, or with TLS 1.3 and
   /// stateful tickets the first PSK identity. Never TLS 1.3's random legacy_session_id.
   std::vector<std::uint8_t> offered_session_id();

@@ -21,6 +21,7 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
     }
     config_.verify_peer = request_cert;
     SSL_set_verify(ssl_.get(), mode, nullptr);
+    session_context().bind_sessions(ssl_.get(), session_policy()); // the new session's
     SSL_set_options(ssl_.get(), SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
   }
   ERR_clear_error();

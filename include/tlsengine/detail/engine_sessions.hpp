@@ -76,9 +76,21 @@ inline SSL_SESSION* engine::on_get_session(const unsigned char* id, int length) 
 }
 
 inline bool engine::may_resume(SSL_SESSION* session) {
-  // Never resume a session under another server name than the one it was made for.
+  // Never resume a session under another server name than the one it was made for,
+  // nor under another verification policy (session_policy.hpp).
   const char* made_for = SSL_SESSION_get0_hostname(session);
-  return (made_for == nullptr ? std::string() : std::string(made_for)) == client_hello_sni_;
+  return (made_for == nullptr ? std::string() : std::string(made_for)) == client_hello_sni_ &&
+         session_meets_policy(session, session_context().session_binding(session_policy()),
+                              session_policy());
+}
+
+inline verify_policy engine::session_policy() const {
+  return verify_policy::of(config_.verify_peer, config_.reject_unauthorized,
+                           config_.connection.pause_on_verify);
+}
+
+inline const secure_context& engine::session_context() const {
+  return active_context_ ? active_context_ : context_;
 }
 
 /// The key an external cache is asked for: TLS 1.2's session id, or with TLS 1.3 and
@@ -107,7 +119,7 @@ inline std::vector<std::uint8_t> engine::offered_session_id() {
 }
 
 inline bool engine::switch_context(const secure_context& chosen) {
-  if (!chosen.apply_to(ssl_.get())) {
+  if (!chosen.apply_to(ssl_.get(), session_policy())) {
     ERR_clear_error();
     return false;
   }

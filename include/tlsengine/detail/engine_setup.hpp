@@ -31,13 +31,11 @@ inline engine::engine(secure_context context, engine_config config)
   if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
   if (config_.is_server) {
-    int mode = SSL_VERIFY_NONE;
-    if (config_.verify_peer) {
-      mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
-      if (config_.reject_unauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_set_verify(ssl_.get(), session_policy().ssl_verify_mode(), nullptr);
+    if (!context_.bind_sessions(ssl_.get(), session_policy())) {
+      fail_with_openssl(make_error_code(errc::invalid_state));
+      return;
     }
-    SSL_set_verify(ssl_.get(), mode, nullptr);
-    context_.bind_sessions(ssl_.get());
     // As Node: clients may renegotiate, within client_reneg_limit per window.
     SSL_set_options(ssl_.get(), SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
     if (config_.max_early_data > 0) {
