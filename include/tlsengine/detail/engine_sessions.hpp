@@ -116,10 +116,19 @@ inline bool engine::switch_context(const secure_context& chosen) {
   return true;
 }
 
+/// Encrypts under the ring's newest key; decrypts under any key of the ring, and asks
+/// OpenSSL to renew (return 2) a ticket made under an older one.
 inline int engine::on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
                                  EVP_MAC_CTX* mac, int encrypt) {
-  if (!ticket_keys_) return encrypt ? -1 : 0;
-  const ticket_key_bytes& keys = *ticket_keys_;
+  if (!ticket_keys_ || ticket_keys_->empty()) return encrypt ? -1 : 0;
+  std::size_t index = 0;
+  if (!encrypt) {
+    while (index < ticket_keys_->size() &&
+           std::memcmp(name, (*ticket_keys_)[index].data(), 16) != 0)
+      ++index;
+    if (index == ticket_keys_->size()) return 0; // an unknown key: full handshake
+  }
+  const ticket_key_bytes& keys = (*ticket_keys_)[index];
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
                                         const_cast<std::uint8_t*>(keys.data() + 16), 16),
@@ -133,11 +142,10 @@ inline int engine::on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIP
       return -1;
     return 1;
   }
-  if (std::memcmp(name, keys.data(), 16) != 0) return 0; // another key: full handshake
   if (EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
       EVP_MAC_CTX_set_params(mac, params) != 1)
     return -1;
-  return 1;
+  return index == 0 ? 1 : 2;
 }
 
 } // namespace tlsengine::detail
