@@ -183,3 +183,20 @@ TEST_CASE("ticket key ring: bad rings are refused", "[session][ticket-ring]") {
   CHECK(none.rotate_ticket_keys() == make_error_code(errc::invalid_state));
   CHECK(none.ticket_key_ring().empty());
 }
+
+TEST_CASE("ticket key ring: a TLS 1.3 resumption brings a fresh ticket", "[session][ticket-ring]") {
+  // TLS 1.3 clients use a ticket once: without a new one a second resumption needs the old.
+  auto so = test::server_opts();
+  so.max_version = "TLSv1.3";
+  auto srv = server::create(so);
+  REQUIRE(srv);
+  outcome o = connect_with(*srv, {});
+  REQUIRE_FALSE(o.session.empty());
+  for (int i = 0; i < 3; ++i) {
+    const std::vector<std::uint8_t> previous = o.ticket;
+    o = connect_with(*srv, o.session);
+    CHECK(o.reused);
+    CHECK_FALSE(o.ticket.empty());
+    CHECK(o.ticket != previous);
+  }
+}

@@ -82,9 +82,12 @@ public:
     }
     redis_options_.host = flags_.redis.substr(0, colon);
     redis_options_.port = port;
-    redis_options_.lookup_timeout = std::chrono::milliseconds(std::max(1, flags_.lookup_timeout_ms));
-    redis_options_.ring_poll_interval = std::chrono::milliseconds(std::max(10, flags_.ring_poll_ms));
+    redis_options_.lookup_timeout =
+        std::chrono::milliseconds(std::max(1, flags_.lookup_timeout_ms));
+    redis_options_.ring_poll_interval =
+        std::chrono::milliseconds(std::max(10, flags_.ring_poll_ms));
     redis_options_.ring_previous_keys = options.previous_ticket_keys;
+    options.previous_ticket_keys += 1; // and the staged key (see redis_session_store.hpp)
     return true;
   }
 
@@ -159,14 +162,14 @@ public:
     std::string names;
     for (const std::string& name : store_->ring_key_names())
       names += (names.empty() ? "" : ",") + name;
-    return line("redis_connected", store_->connected() ? 1 : 0) +
-           line("cache_lookups", s.lookups) + line("cache_hits", s.hits) +
-           line("cache_misses", s.misses) + line("cache_timeouts", s.timeouts) +
-           line("cache_unavailable", s.unavailable) + line("cache_errors", s.errors) +
-           line("cache_stores", s.stores) + line("cache_stores_dropped", s.stores_dropped) +
-           line("lookup_p50_us", percentile(50)) + line("lookup_p99_us", percentile(99)) +
-           line("ticket_ring_updates", s.ring_updates) +
-           line("ticket_ring_rotations", s.rotations) + "ticket_keys " + names + "\n";
+    return line("redis_connected", store_->connected() ? 1 : 0) + line("cache_lookups", s.lookups) +
+           line("cache_hits", s.hits) + line("cache_misses", s.misses) +
+           line("cache_timeouts", s.timeouts) + line("cache_unavailable", s.unavailable) +
+           line("cache_errors", s.errors) + line("cache_stores", s.stores) +
+           line("cache_stores_dropped", s.stores_dropped) + line("lookup_p50_us", percentile(50)) +
+           line("lookup_p99_us", percentile(99)) + line("ticket_ring_updates", s.ring_updates) +
+           line("ticket_ring_rotations", s.rotations) + "ticket_keys " + names +
+           "\n"; // current first
   }
 
 private:

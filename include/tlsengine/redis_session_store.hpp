@@ -15,7 +15,11 @@
 // The ticket-key ring: follow_ticket_key_ring(server) makes the server use the fleet's
 // ring, read from Redis every ring_poll_interval (so every node picks a rotation up within
 // that bound); rotate_ticket_key_ring() (one node, on a timer) or an external command (see
-// docs/FLEET.md) puts a new key in front. Keys are stored in hex, newest first.
+// docs/FLEET.md) puts a new key in front. Keys are stored in hex, newest first. The newest
+// key is staged: nodes accept it at once but encrypt with the one after it, so a ticket
+// made by a node that saw a rotation already resumes on a node that has not seen it yet;
+// it encrypts from the next rotation on. The server's ring is [current, staged, former...]:
+// give it previous_ticket_keys = ring_previous_keys + 1.
 #pragma once
 
 #include "server.hpp"
@@ -50,7 +54,7 @@ struct redis_store_options {
   clock::duration reconnect_delay = std::chrono::milliseconds(500);
   /// How often the ring is read (the bound on a rotation reaching every node).
   clock::duration ring_poll_interval = std::chrono::seconds(1);
-  /// The ring kept in Redis: the newest key and this many former ones.
+  /// The ring kept in Redis: the staged key, the current one and this many former ones.
   std::size_t ring_previous_keys = 2;
   /// Requests in flight beyond this are not sent (bounded memory when Redis stalls).
   std::size_t max_in_flight = 1024;
@@ -98,12 +102,18 @@ public:
 
   void on_readable(clock::time_point now) {
     now_ = now;
-    if (context_ != nullptr) redisAsyncHandleRead(context_); // may free the context
+    if (context_ != nullptr) {
+      callback_scope scope(*this);
+      redisAsyncHandleRead(context_); // may free the context
+    }
     deliver();
   }
   void on_writable(clock::time_point now) {
     now_ = now;
-    if (context_ != nullptr) redisAsyncHandleWrite(context_); // may complete the connect
+    if (context_ != nullptr) {
+      callback_scope scope(*this);
+      redisAsyncHandleWrite(context_); // may complete the connect
+    }
     deliver();
   }
   /// Expires lookups, reconnects, polls the ring.
@@ -170,8 +180,9 @@ public:
     }
     const std::uint64_t serial = ++serial_;
     const std::string key = session_key(id);
-    if (!command(&redis_session_store::on_reply_lookup, reinterpret_cast<void*>(serial),
-                 "GET %b", key.data(), key.size())) {
+    if (!command(&redis_session_store::on_reply_lookup,
+                 reinterpret_cast<void*>(static_cast<std::uintptr_t>(serial)), "GET %b", key.data(),
+                 key.size())) {
       ++stats_.unavailable;
       finish(p, lookup_outcome::unavailable, {});
       return;
@@ -193,15 +204,15 @@ public:
     std::uint8_t key[48];
     if (!can_send() || RAND_bytes(key, sizeof key) != 1) return false;
     const std::string hex = to_hex(bytes_view(key, sizeof key));
-    const std::string keep = std::to_string(96 * (options_.ring_previous_keys + 1));
+    const std::string keep = std::to_string(96 * (options_.ring_previous_keys + 2));
     const std::string name = ring_key();
-    if (!command(&redis_session_store::on_reply_ring, nullptr, "EVAL %s 1 %b %s %s",
-                 rotate_script, name.data(), name.size(), hex.c_str(), keep.c_str()))
+    if (!command(&redis_session_store::on_reply_ring, nullptr, "EVAL %s 1 %b %s %s", rotate_script,
+                 name.data(), name.size(), hex.c_str(), keep.c_str()))
       return false;
     ++stats_.rotations;
     return true;
   }
-  /// The names (first 16 bytes, hex) of the ring's keys as last applied, newest first.
+  /// The names (first 16 bytes, hex) of the server's keys: current, staged, former ones.
   std::vector<std::string> ring_key_names() const {
     std::vector<std::string> names;
     for (const auto& key : ring_server_.ticket_key_ring())
@@ -297,6 +308,10 @@ private:
     if (context_ == nullptr) return false;
     if (redisAsyncCommand(context_, fn, privdata, format, args...) != REDIS_OK) return false;
     ++in_flight_;
+    // Written at once rather than at the loop's next turn: a session stored now must be
+    // in Redis before the client can ask another node for it. A failed write frees the
+    // context (lost()); the answers it causes wait in ready_ for the next on_* call.
+    if (connected_ && !in_callback_) redisAsyncHandleWrite(context_);
     return true;
   }
   /// Counts a reply (or a null one when the connection goes); the store, or null.
@@ -308,11 +323,21 @@ private:
   }
 
   static void on_reply_ignored(redisAsyncContext* c, void*, void*) { replied(c); }
+  /// Marks hiredis's call stack: no command is written from inside it.
+  struct callback_scope {
+    explicit callback_scope(redis_session_store& s) : store(s), was(s.in_callback_) {
+      s.in_callback_ = true;
+    }
+    ~callback_scope() { store.in_callback_ = was; }
+    redis_session_store& store;
+    bool was;
+  };
 
   static void on_reply_lookup(redisAsyncContext* c, void* reply, void* privdata) {
     redis_session_store* self = replied(c);
     if (self == nullptr) return;
-    auto it = self->pending_.find(reinterpret_cast<std::uint64_t>(privdata));
+    auto it =
+        self->pending_.find(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(privdata)));
     if (it == self->pending_.end()) return; // already answered by the timeout
     const auto* r = static_cast<const redisReply*>(reply);
     if (r != nullptr && r->type == REDIS_REPLY_STRING && r->len > 0 &&
@@ -355,7 +380,9 @@ private:
     if (!ring_published_) {
       // The first node publishes its ring; the others keep what is there.
       std::string ours;
-      for (const auto& key : ring_server_.ticket_key_ring())
+      auto ring = ring_server_.ticket_key_ring();
+      if (ring.size() >= 2) std::swap(ring[0], ring[1]); // back to Redis's order
+      for (const auto& key : ring)
         ours += to_hex(bytes_view(key.data(), key.size()));
       command(&redis_session_store::on_reply_ignored, nullptr, "SET %b %s NX", name.data(),
               name.size(), ours.c_str());
@@ -377,7 +404,8 @@ private:
     const std::string text(r->str, r->len);
     if (text == self->ring_text_) return;
     std::vector<std::vector<std::uint8_t>> ring;
-    if (!parse_ring(text, ring)) return; // garbage: keep the ring we have
+    if (!parse_ring(text, ring)) return;               // garbage: keep the ring we have
+    if (ring.size() >= 2) std::swap(ring[0], ring[1]); // the staged key only decrypts
     if (!self->ring_server_.set_ticket_key_ring(ring)) {
       self->ring_text_ = text;
       ++self->stats_.ring_updates;
@@ -412,13 +440,12 @@ private:
     }
     return out;
   }
-  std::string session_key(bytes_view id) const {
-    return options_.key_prefix + "s:" + to_hex(id);
-  }
+  std::string session_key(bytes_view id) const { return options_.key_prefix + "s:" + to_hex(id); }
 
   redis_store_options options_;
   redisAsyncContext* context_ = nullptr;
   bool connected_ = false, want_read_ = false, want_write_ = false, closing_ = false;
+  bool in_callback_ = false;
   clock::time_point now_{}, reconnect_at_{}, connect_deadline_{}, ring_poll_at_{};
   std::size_t in_flight_ = 0;
   std::uint64_t serial_ = 0;

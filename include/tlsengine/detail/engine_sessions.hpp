@@ -145,7 +145,9 @@ inline int engine::on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIP
   if (EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
       EVP_MAC_CTX_set_params(mac, params) != 1)
     return -1;
-  return index == 0 ? 1 : 2;
+  // TLS 1.3 clients should use a ticket once (RFC 8446, C.4): every resumption gets a
+  // fresh one, as with OpenSSL's own ticket keys; TLS 1.2 only when the key is old.
+  return index == 0 && SSL_version(ssl_.get()) != TLS1_3_VERSION ? 1 : 2;
 }
 
 } // namespace tlsengine::detail
