@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <memory>
 #include <vector>
 
 using namespace tlsengine;
@@ -199,4 +200,45 @@ TEST_CASE("ticket key ring: a TLS 1.3 resumption brings a fresh ticket", "[sessi
     CHECK_FALSE(o.ticket.empty());
     CHECK(o.ticket != previous);
   }
+}
+
+TEST_CASE("external session cache: a TLS 1.2 ticket resumption asks for no lookup",
+          "[session][ticket-ring]") {
+  // OpenSSL resumes a TLS 1.2 ticket without its session id: asking a (networked) cache
+  // would only delay the handshake. Without a ticket the session id is still asked for.
+  auto so = test::server_opts();
+  so.external_session_cache = true;
+  auto srv = server::create(so);
+  REQUIRE(srv);
+  auto run_pair = [&](client_options co) {
+    co.max_version = "TLSv1.2"; // a TLS 1.3 client's random legacy session id is asked too
+    auto h = std::make_unique<test::harness>();
+    auto cli = connection::client(co);
+    REQUIRE(cli);
+    h->client = std::move(*cli);
+    h->server = srv->accept();
+    h->client.write("x");
+    h->run(); // resume_session is not answered: a lookup stops the handshake
+    return h;
+  };
+  auto asked = [](const test::harness& h) {
+    for (const auto& e : h.server_log.events)
+      if (std::holds_alternative<events::resume_session>(e)) return true;
+    return false;
+  };
+  auto co = test::client_opts();
+  auto first = run_pair(co);
+  REQUIRE(first->client.is_secure());
+  REQUIRE_FALSE(first->client.tls_ticket().empty());
+  co.session = first->client.session();
+  auto resumed = run_pair(co);
+  CHECK_FALSE(asked(*resumed));
+  CHECK(resumed->client.is_session_reused());
+
+  co = test::client_opts();
+  co.secure_options = static_cast<long>(SSL_OP_NO_TICKET);
+  auto full = run_pair(co);
+  REQUIRE(full->client.is_secure());
+  co.session = full->client.session();
+  CHECK(asked(*run_pair(co)));
 }

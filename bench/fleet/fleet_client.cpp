@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < count; ++i) {
     const bool offering = !session.empty();
-    const result r = one_connection(ports[static_cast<std::size_t>(i) % ports.size()], version,
-                                    session);
+    const result r =
+        one_connection(ports[static_cast<std::size_t>(i) % ports.size()], version, session);
     ok += r.ok;
     offered += offering;
     resumed += r.ok && r.reused;

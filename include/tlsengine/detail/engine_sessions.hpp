@@ -102,6 +102,11 @@ inline std::vector<std::uint8_t> engine::offered_session_id() {
     if (4 + identity > n) return {};
     return std::vector<std::uint8_t>(p + 4, p + 4 + identity);
   }
+  // TLS 1.2 with a ticket: OpenSSL decides from the ticket alone and never looks the session
+  // id up (it only echoes back a resumption), so there is nothing to wait for.
+  if ((SSL_get_options(ssl_.get()) & SSL_OP_NO_TICKET) == 0 &&
+      SSL_client_hello_get0_ext(ssl_.get(), TLSEXT_TYPE_session_ticket, &p, &n) == 1 && n > 0)
+    return {};
   const std::size_t length = SSL_client_hello_get0_session_id(ssl_.get(), &p);
   return std::vector<std::uint8_t>(p, p + length);
 }
