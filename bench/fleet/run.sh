@@ -71,12 +71,15 @@ run() { # LABEL VERSION NODE-ARGS...
   printf '%-44s %s\n' "$label" "$("$BUILD/bench/fleet_client" --ports "$(ports)" \
     --count "$COUNT" --version "$version")"
   if [[ " $* " == *" --redis "* ]]; then
-    local p50="" p99=""
+    local p50="" p99="" lookups="" timeouts=""
     for port in "${NODE_PORTS[@]}"; do
       p50+="$(stat_of "$port" lookup_p50_us) "
       p99+="$(stat_of "$port" lookup_p99_us) "
+      lookups+="$(stat_of "$port" cache_lookups) "
+      timeouts+="$(stat_of "$port" cache_timeouts) "
     done
-    printf '%-44s lookup p50 us per node: %s p99: %s\n' "" "$p50" "$p99"
+    printf '%-44s per node: lookups %s timeouts %s p50 us %s p99 us %s\n' "" "$lookups" \
+      "$timeouts" "$p50" "$p99"
   fi
   stop_nodes
 }
