@@ -43,7 +43,7 @@ namespace tlsengine {
 struct redis_store_options {
   std::string host = "127.0.0.1"; ///< an address: a host name would be resolved blocking
   int port = 6379;
-  std::string key_prefix = "tlsengine:"; ///< sessions under <prefix>s:<hex id>
+  std::string key_prefix = "tlsengine:"; ///< sessions under PREFIX + "s:" + the id in hex
   /// Past this a lookup is a miss (`timeout`) and the handshake goes on, full.
   clock::duration lookup_timeout = std::chrono::milliseconds(50);
   /// Sessions expire in Redis after this (use the context's session_timeout).
