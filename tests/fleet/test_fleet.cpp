@@ -3,9 +3,12 @@
 // with -sess_out/-sess_in — connect to one node and resume on another: TLS 1.2 by session
 // id, TLS 1.2 and 1.3 by ticket (the shared ticket-key ring), TLS 1.3 stateful (nodes with
 // --no-tickets). Then the ring rotating under load, and the faults: Redis not answering,
-// stopped, restarted, and a listener answering garbage. Outcomes are asserted, never
-// timings; every wait is bounded.
+// stopped, restarted, and a listener answering garbage; and the store alone on a clock of
+// the test's own. Outcomes are asserted, never timings; every wait is bounded, and a
+// lookup expected to hit gets a generous bound (10 s) so that a slow machine cannot miss.
 #include "../interop/peers.hpp"
+
+#include <tlsengine/redis_session_store.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -51,7 +54,7 @@ std::string redis_cli(std::uint16_t port, std::vector<std::string> command) {
 running_server start_node(std::uint16_t redis_port, std::vector<std::string> args = {}) {
   if (redis_port != 0 && std::find(args.begin(), args.end(), "--redis-timeout") == args.end()) {
     args.push_back("--redis-timeout");
-    args.push_back("5000");
+    args.push_back("10000");
   }
   if (redis_port != 0) {
     args.push_back("--redis");
@@ -257,32 +260,40 @@ TEST_CASE("fleet: the ticket-key ring rotates under load, no allowed resumption 
 TEST_CASE("fleet: Redis slow, stopped, restarted: handshakes complete, resumption returns",
           "[fleet]") {
   redis_process redis = start_redis();
-  running_server c = start_node(redis.port, {"--no-tickets", "--redis-timeout", "1000"});
-  running_server d = start_node(redis.port, {"--no-tickets", "--redis-timeout", "1000"});
-  REQUIRE(eventually([&] { return fleet_ready({c.port, d.port}); }));
+  running_server c = start_node(redis.port, {"--no-tickets"});
+  running_server d = start_node(redis.port, {"--no-tickets"});
+  // A node with a short bound for the lookups that cannot be answered.
+  running_server e = start_node(redis.port, {"--no-tickets", "--redis-timeout", "100"});
+  REQUIRE(eventually([&] { return fleet_ready({c.port, d.port, e.port}); }));
   for (const std::string version : {"TLSv1.2", "TLSv1.3"}) {
     INFO(version);
     const attempt made = https_get(c.port, version);
     REQUIRE(made.secure);
-    REQUIRE(https_get(d.port, version, made.session).reused);
+    const bool reused = https_get(d.port, version, made.session).reused;
+    auto sc = stats(c.port), sd = stats(d.port);
+    INFO("c stores " << sc["cache_stores"] << " dropped " << sc["cache_stores_dropped"]
+                     << "; d lookups " << sd["cache_lookups"] << " hits " << sd["cache_hits"]
+                     << " misses " << sd["cache_misses"] << " timeouts " << sd["cache_timeouts"]
+                     << " unavailable " << sd["cache_unavailable"] << " errors "
+                     << sd["cache_errors"]);
+    REQUIRE(reused);
   }
   const attempt made = https_get(c.port, "TLSv1.2");
   REQUIRE(made.secure);
 
-  // Redis alive but not answering (stopped by SIGSTOP): lookups time out (after 1 s here),
-  // handshakes go on.
+  // Redis alive but not answering (stopped by SIGSTOP): lookups time out, handshakes go on.
   std::smatch pid;
   const std::string info = redis_cli(redis.port, {"INFO", "server"});
   REQUIRE(std::regex_search(info, pid, std::regex("process_id:([0-9]+)")));
   const pid_t redis_pid = static_cast<pid_t>(std::stol(pid[1]));
   REQUIRE(::kill(redis_pid, SIGSTOP) == 0);
-  const std::uint64_t timeouts = stat(d.port, "cache_timeouts");
+  const std::uint64_t timeouts = stat(e.port, "cache_timeouts");
   for (int i = 0; i < 5; ++i) {
-    const attempt o = https_get(d.port, "TLSv1.2", made.session);
+    const attempt o = https_get(e.port, "TLSv1.2", made.session);
     CHECK(o.secure);
     CHECK_FALSE(o.reused);
   }
-  CHECK(stat(d.port, "cache_timeouts") == timeouts + 5);
+  CHECK(stat(e.port, "cache_timeouts") == timeouts + 5);
   REQUIRE(::kill(redis_pid, SIGCONT) == 0);
   CHECK(https_get(d.port, "TLSv1.2", made.session).reused);
 
@@ -442,4 +453,90 @@ TEST_CASE("fleet: a 'Redis' answering garbage: full handshakes, no crash", "[fle
         1);
   CHECK(node.child.running());
   CHECK(tickets.child.running());
+}
+
+// ---- the store alone, on a poll() loop and a clock of the test's own --------------------
+
+namespace {
+
+/// Drives the store's descriptor with poll() until `done` holds (bounded by real time);
+/// the store's clock is `now`, which only the test moves.
+bool drive(tlsengine::redis_session_store& store, tlsengine::clock::time_point now,
+           const std::function<bool()>& done, std::chrono::seconds limit = net::default_timeout) {
+  const net::deadline until(limit);
+  while (!done()) {
+    if (until.expired()) return false;
+    pollfd p{store.fd(), 0, 0};
+    if (store.wants_read()) p.events |= POLLIN;
+    if (store.wants_write()) p.events |= POLLOUT;
+    if (p.fd >= 0 && ::poll(&p, 1, 50) > 0) {
+      if (p.revents & (POLLIN | POLLERR | POLLHUP)) store.on_readable(now);
+      if ((p.revents & POLLOUT) && store.wants_write()) store.on_writable(now);
+    } else if (p.fd < 0) {
+      ::poll(nullptr, 0, 10);
+    }
+    store.on_timer(now);
+  }
+  return true;
+}
+
+} // namespace
+
+TEST_CASE("redis_session_store: stores, finds, and bounds a lookup by the caller's clock",
+          "[fleet]") {
+  redis_process redis = start_redis();
+  tlsengine::redis_store_options options;
+  options.port = redis.port;
+  options.lookup_timeout = std::chrono::milliseconds(50);
+  tlsengine::redis_session_store store(options);
+  tlsengine::clock::time_point now{}; // the test's clock: starts at the epoch, moves only when told
+
+  // Not connected yet: answered `unavailable`, and not from inside lookup().
+  std::optional<tlsengine::lookup_result> answer;
+  auto record = [&](tlsengine::lookup_result r) { answer = std::move(r); };
+  store.lookup(bytes_view("id"), now, record);
+  CHECK_FALSE(answer);
+  store.on_timer(now);
+  REQUIRE(answer);
+  CHECK(answer->outcome == tlsengine::lookup_outcome::unavailable);
+
+  store.start(now);
+  REQUIRE(drive(store, now, [&] { return store.connected(); }));
+  const std::vector<std::uint8_t> id{1, 2, 3}, data{9, 8, 7, 6};
+  store.store(id, data);
+  answer.reset();
+  store.lookup(id, now, record);
+  REQUIRE(drive(store, now, [&] { return answer.has_value(); }));
+  CHECK(answer->outcome == tlsengine::lookup_outcome::hit);
+  CHECK(answer->data == data);
+  answer.reset();
+  store.lookup(std::vector<std::uint8_t>{4}, now, record);
+  REQUIRE(drive(store, now, [&] { return answer.has_value(); }));
+  CHECK(answer->outcome == tlsengine::lookup_outcome::miss);
+  // Stored with the session timeout as TTL.
+  const std::string ttl = redis_cli(redis.port, {"PTTL", "tlsengine:s:010203"});
+  CHECK(std::stol(ttl) > 0);
+  CHECK(std::stol(ttl) <= 300000);
+
+  // Redis stopped: the answer comes when the caller's clock passes the bound, however long
+  // that takes in real time, and not a moment before.
+  std::smatch pid;
+  const std::string info = redis_cli(redis.port, {"INFO", "server"});
+  REQUIRE(std::regex_search(info, pid, std::regex("process_id:([0-9]+)")));
+  const pid_t redis_pid = static_cast<pid_t>(std::stol(pid[1]));
+  REQUIRE(::kill(redis_pid, SIGSTOP) == 0);
+  answer.reset();
+  store.lookup(id, now, record);
+  REQUIRE(store.next_timer());
+  CHECK(*store.next_timer() == now + std::chrono::milliseconds(50));
+  drive(
+      store, now + std::chrono::milliseconds(49), [&] { return answer.has_value(); },
+      std::chrono::seconds(1));
+  CHECK_FALSE(answer); // (drive gave up after its real-time bound: nothing came)
+  store.on_timer(now + std::chrono::milliseconds(50));
+  REQUIRE(answer);
+  CHECK(answer->outcome == tlsengine::lookup_outcome::timeout);
+  CHECK(answer->waited == std::chrono::milliseconds(50));
+  CHECK(store.stats().timeouts == 1);
+  REQUIRE(::kill(redis_pid, SIGCONT) == 0);
 }
