@@ -21,6 +21,7 @@
 #include "../common/cli.hpp"
 #include "../common/net.hpp"
 #include "../common/plain_http.hpp"
+#include "fleet.hpp"
 #include "http.hpp"
 
 #include <fcntl.h>
@@ -66,6 +67,7 @@ struct config {
   int shutdown_timeout_ms = 5'000;
   int max_connections = 100'000;
   bool verbose = false, quiet = false;
+  fleet_flags fleet; // --redis, --ticket-key-rotate, --no-tickets (fleet.hpp)
 };
 
 struct counters {
@@ -154,7 +156,8 @@ struct timer_entry {
 
 class epoll_server {
 public:
-  explicit epoll_server(config cfg) : cfg_(std::move(cfg)), scratch_(file_chunk) {}
+  explicit epoll_server(config cfg)
+      : cfg_(std::move(cfg)), scratch_(file_chunk), fleet_(cfg_.fleet) {}
 
   int run() {
     if (!setup()) return 1;
@@ -196,6 +199,10 @@ private:
     options.external_session_cache = true; // TLS 1.2 session ids; tickets need nothing
     // Bounded memory per connection: with 10,000 connections every buffer counts.
     options.max_write_buffer = 256 * 1024;
+    if (!fleet_.configure(options, error)) {
+      std::fprintf(stderr, "epoll_server: %s\n", error.c_str());
+      return false;
+    }
     auto server = tlsengine::server::create(options);
     if (!server) {
       std::fprintf(stderr, "epoll_server: TLS configuration (%s): %s\n", cfg_.tls.sources().c_str(),
@@ -229,6 +236,15 @@ private:
       std::fprintf(stderr, "epoll_server: epoll: %s\n", errno_text().c_str());
       return false;
     }
+    fleet_.start(server_, epoll_fd_, [this](int fd, std::uint64_t serial, const auto* session) {
+      connection_state* c = find(fd); // a networked cache answers later: still there?
+      if (c == nullptr || c->serial != serial) return;
+      if (session != nullptr)
+        c->tls.resume_session(*session);
+      else
+        c->tls.resume_session();
+      service(*c);
+    });
     log("listening on %s (pid %d, alpn %s, up to %llu descriptors)",
         local_address(listen_fd_).c_str(), static_cast<int>(::getpid()), cfg_.tls.alpn.c_str(),
         static_cast<unsigned long long>(files));
@@ -255,6 +271,7 @@ private:
   void dispatch(const epoll_event& ev) {
     const int fd = ev.data.fd;
     if (fd == listen_fd_) return accept_all();
+    if (fleet_.owns(fd)) return fleet_.on_event(ev.events);
     if (fd == signal_fd_) {
       signalfd_siginfo info;
       while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
@@ -283,6 +300,7 @@ private:
     if (!timers_.empty()) next = timers_.top().when;
     if (accept_paused_) next = std::min(next, accept_resume_at_);
     if (stopping_) next = std::min(next, shutdown_deadline_);
+    if (const auto fleet = fleet_.next_timer()) next = std::min(next, *fleet);
     if (next == steady::time_point::max()) return -1;
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(next - steady::now()).count();
@@ -367,9 +385,11 @@ private:
       keylog().write(*e); // --keylog / SSLKEYLOGFILE
       if (std::holds_alternative<tlsengine::events::secure>(*e)) on_secure(c);
       if (std::holds_alternative<tlsengine::events::end>(*e)) c.peer_done = true;
-      if (auto* created = std::get_if<tlsengine::events::new_session>(&*e))
+      auto* created = std::get_if<tlsengine::events::new_session>(&*e);
+      if (created && !fleet_.new_session(created->id, created->data))
         sessions_.store(created->id, std::move(created->data), steady::now());
-      if (auto* wanted = std::get_if<tlsengine::events::resume_session>(&*e)) {
+      auto* wanted = std::get_if<tlsengine::events::resume_session>(&*e);
+      if (wanted && !fleet_.resume_session(c.fd, c.serial, wanted->id)) {
         // A decision event: the handshake waits for the answer. An in-memory cache can
         // answer at once (a networked one would answer later, then call service()).
         const auto* data = sessions_.find(wanted->id, steady::now());
@@ -679,6 +699,7 @@ private:
   }
 
   void run_timers() {
+    fleet_.on_timer(); // lookups past their bound, reconnects, the ticket-key ring
     const steady::time_point now = steady::now();
     while (!timers_.empty() && timers_.top().when <= now) {
       const timer_entry entry = timers_.top();
@@ -749,7 +770,8 @@ private:
            line("sessions_resumed", stats_.resumed) + line("requests", stats_.requests) +
            line("backpressure_pauses", stats_.backpressure_pauses) +
            line("handshake_timeouts", stats_.handshake_timeouts) +
-           line("idle_closes", stats_.idle_closes) + line("errors", stats_.errors);
+           line("idle_closes", stats_.idle_closes) + line("errors", stats_.errors) +
+           fleet_.stats_text();
   }
 
   config cfg_;
@@ -761,6 +783,7 @@ private:
   std::uint64_t serial_ = 0;
   counters stats_;
   session_cache sessions_;
+  fleet_node fleet_;
   bool stopping_ = false, accept_paused_ = false;
   steady::time_point shutdown_deadline_, accept_resume_at_;
 };
@@ -783,6 +806,7 @@ int main(int argc, char** argv) {
   parser.add("--max-connections", &cfg.max_connections, "refuse more (default 100000)");
   parser.add("--verbose", &cfg.verbose, "log every connection");
   parser.add("--quiet", &cfg.quiet, "do not log connection errors");
+  cfg.fleet.add(parser);
   parser.parse(argc, argv);
   if (!cfg.docroot.empty() && cfg.docroot.back() == '/') cfg.docroot.pop_back();
   std::setvbuf(stdout, nullptr, _IOLBF, 0);

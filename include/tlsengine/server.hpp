@@ -14,6 +14,8 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <tuple>
+#include <vector>
 
 namespace tlsengine {
 
@@ -41,6 +43,9 @@ struct server_options : context_options, connection_options {
   std::string psk_identity_hint;
   /// 48 bytes in Node's layout (name, HMAC secret, AES key); empty: random.
   std::vector<std::uint8_t> ticket_keys;
+  /// After rotate_ticket_keys(), tickets under this many former keys still resume (and
+  /// get a new ticket under the newest key).
+  std::size_t previous_ticket_keys = 2;
   /// Node's tls.CLIENT_RENEG_LIMIT / CLIENT_RENEG_WINDOW: more client-initiated TLS 1.2
   /// renegotiations than this within the window fail the connection.
   /// TLS 1.3 0-RTT: accept up to this many bytes of early data (0: none). Tickets then
@@ -90,6 +95,7 @@ public:
     } else if (RAND_bytes(keys.data(), static_cast<int>(keys.size())) != 1) {
       return detail::take_openssl_error_code();
     }
+    state->shared->set_previous_ticket_keys(options.previous_ticket_keys);
     state->shared->set_ticket_keys(keys);
     state->context = std::move(context);
     state->config.is_server = true;
@@ -125,14 +131,13 @@ public:
     return {};
   }
 
-  /// The 48 bytes of session ticket keys (Node's getTicketKeys()).
+  /// The 48 bytes of the newest session ticket key (Node's getTicketKeys()).
   std::vector<std::uint8_t> ticket_keys() const {
-    if (!state_) return {};
-    auto keys = state_->shared->ticket_keys();
-    return keys ? std::vector<std::uint8_t>(keys->begin(), keys->end())
-                : std::vector<std::uint8_t>();
+    auto ring = ticket_key_ring();
+    return ring.empty() ? std::vector<std::uint8_t>() : std::move(ring.front());
   }
-  /// Node's setTicketKeys(): new connections use these; those under way keep theirs.
+  /// Node's setTicketKeys(): one key replaces the ring; new connections use it, those under
+  /// way keep theirs.
   std::error_code set_ticket_keys(bytes_view keys) {
     if (!state_) return make_error_code(errc::invalid_state);
     detail::ticket_key_bytes bytes{};
@@ -140,6 +145,48 @@ public:
     std::copy(keys.begin(), keys.end(), bytes.begin());
     state_->shared->set_ticket_keys(bytes);
     return {};
+  }
+
+  /// Key rotation: `newest` (48 bytes; empty: random) encrypts the tickets of new
+  /// connections; tickets under the former keys, up to previous_ticket_keys of them, still
+  /// resume and are renewed under the newest. Connections under way keep their keys.
+  std::error_code rotate_ticket_keys(bytes_view newest = {}) {
+    if (!state_) return make_error_code(errc::invalid_state);
+    detail::ticket_key_bytes bytes{};
+    if (newest.empty()) {
+      if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+        return detail::take_openssl_error_code();
+    } else if (newest.size() != bytes.size()) {
+      return make_error_code(errc::invalid_argument);
+    } else {
+      std::copy(newest.begin(), newest.end(), bytes.begin());
+    }
+    state_->shared->rotate_ticket_keys(bytes);
+    return {};
+  }
+  /// The whole ring at once, newest first (a fleet's shared keys): 48 bytes each, at least
+  /// one; keys beyond the newest and previous_ticket_keys older ones are dropped.
+  std::error_code set_ticket_key_ring(const std::vector<std::vector<std::uint8_t>>& newest_first) {
+    if (!state_) return make_error_code(errc::invalid_state);
+    if (newest_first.empty()) return make_error_code(errc::invalid_argument);
+    detail::ticket_key_ring ring;
+    for (const auto& key : newest_first) {
+      if (key.size() != std::tuple_size<detail::ticket_key_bytes>::value)
+        return make_error_code(errc::invalid_argument);
+      ring.emplace_back();
+      std::copy(key.begin(), key.end(), ring.back().begin());
+    }
+    state_->shared->set_ticket_key_ring(std::move(ring));
+    return {};
+  }
+  /// The keys accepted now, newest first (48 bytes each; the first 16 are the key's name).
+  std::vector<std::vector<std::uint8_t>> ticket_key_ring() const {
+    std::vector<std::vector<std::uint8_t>> out;
+    if (!state_) return out;
+    if (auto ring = state_->shared->ticket_keys())
+      for (const auto& key : *ring)
+        out.emplace_back(key.begin(), key.end());
+    return out;
   }
 
 private:

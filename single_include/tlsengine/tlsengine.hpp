@@ -2740,7 +2740,7 @@ inline const BIO_METHOD* engine_bio_method() {
 // ---- end tlsengine/detail/bio.hpp ----
 // ---- begin tlsengine/detail/server_state.hpp ----
 // tlsengine — what a server shares with its connections: the SNI context table and the
-// session ticket keys, both changeable while connections run on other threads.
+// ring of session ticket keys, both changeable while connections run on other threads.
 
 
 #include <mutex>
@@ -2749,6 +2749,8 @@ namespace tlsengine::detail {
 
 /// Node's ticket key layout: 16 bytes key name, 16 bytes HMAC secret, 16 bytes AES key.
 using ticket_key_bytes = std::array<std::uint8_t, 48>;
+/// The ticket keys a server accepts, newest first: new tickets use the front one.
+using ticket_key_ring = std::vector<ticket_key_bytes>;
 
 /// Node's addContext patterns: '*' stands for any run of characters without a dot;
 /// comparison ignores ASCII case; the whole name must match.
@@ -2792,20 +2794,38 @@ public:
     return std::nullopt;
   }
 
-  std::shared_ptr<const ticket_key_bytes> ticket_keys() const {
+  /// A snapshot: connections keep the ring they started with.
+  std::shared_ptr<const ticket_key_ring> ticket_keys() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return ticket_keys_;
   }
-  void set_ticket_keys(const ticket_key_bytes& keys) {
-    auto fresh = std::make_shared<const ticket_key_bytes>(keys);
+  /// Node's setTicketKeys: one key, the previous ones forgotten.
+  void set_ticket_keys(const ticket_key_bytes& keys) { set_ticket_key_ring(ticket_key_ring{keys}); }
+  /// Keys beyond the newest and `previous_keys` older ones are dropped.
+  void set_ticket_key_ring(ticket_key_ring ring) {
     std::lock_guard<std::mutex> lock(mutex_);
-    ticket_keys_ = std::move(fresh);
+    if (ring.size() > previous_keys_ + 1) ring.resize(previous_keys_ + 1);
+    ticket_keys_ = std::make_shared<const ticket_key_ring>(std::move(ring));
+  }
+  /// `newest` encrypts new tickets; the former keys still decrypt, up to `previous_keys`.
+  void rotate_ticket_keys(const ticket_key_bytes& newest) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ticket_key_ring ring{newest};
+    if (ticket_keys_)
+      for (const ticket_key_bytes& key : *ticket_keys_)
+        if (ring.size() <= previous_keys_) ring.push_back(key);
+    ticket_keys_ = std::make_shared<const ticket_key_ring>(std::move(ring));
+  }
+  void set_previous_ticket_keys(std::size_t previous_keys) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    previous_keys_ = previous_keys;
   }
 
 private:
   mutable std::mutex mutex_;
   std::vector<std::pair<std::string, secure_context>> contexts_;
-  std::shared_ptr<const ticket_key_bytes> ticket_keys_;
+  std::shared_ptr<const ticket_key_ring> ticket_keys_;
+  std::size_t previous_keys_ = 2;
 };
 
 } // namespace tlsengine::detail
@@ -3065,7 +3085,7 @@ private:
   std::optional<std::vector<std::uint8_t>> ocsp_response_;
   std::error_code verify_answer_;
   bool held_ = false; // server: application data waits for verify_result()
-  std::shared_ptr<const ticket_key_bytes> ticket_keys_;
+  std::shared_ptr<const ticket_key_ring> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
   // Renegotiation, key update, trace.
@@ -4257,6 +4277,11 @@ inline std::vector<std::uint8_t> engine::offered_session_id() {
     if (4 + identity > n) return {};
     return std::vector<std::uint8_t>(p + 4, p + 4 + identity);
   }
+  // TLS 1.2 with a ticket: OpenSSL decides from the ticket alone and never looks the session
+  // id up (it only echoes back a resumption), so there is nothing to wait for.
+  if ((SSL_get_options(ssl_.get()) & SSL_OP_NO_TICKET) == 0 &&
+      SSL_client_hello_get0_ext(ssl_.get(), TLSEXT_TYPE_session_ticket, &p, &n) == 1 && n > 0)
+    return {};
   const std::size_t length = SSL_client_hello_get0_session_id(ssl_.get(), &p);
   return std::vector<std::uint8_t>(p, p + length);
 }
@@ -4271,10 +4296,19 @@ inline bool engine::switch_context(const secure_context& chosen) {
   return true;
 }
 
+/// Encrypts under the ring's newest key; decrypts under any key of the ring, and asks
+/// OpenSSL to renew (return 2) a ticket made under an older one.
 inline int engine::on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
                                  EVP_MAC_CTX* mac, int encrypt) {
-  if (!ticket_keys_) return encrypt ? -1 : 0;
-  const ticket_key_bytes& keys = *ticket_keys_;
+  if (!ticket_keys_ || ticket_keys_->empty()) return encrypt ? -1 : 0;
+  std::size_t index = 0;
+  if (!encrypt) {
+    while (index < ticket_keys_->size() &&
+           std::memcmp(name, (*ticket_keys_)[index].data(), 16) != 0)
+      ++index;
+    if (index == ticket_keys_->size()) return 0; // an unknown key: full handshake
+  }
+  const ticket_key_bytes& keys = (*ticket_keys_)[index];
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
                                         const_cast<std::uint8_t*>(keys.data() + 16), 16),
@@ -4288,11 +4322,12 @@ inline int engine::on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIP
       return -1;
     return 1;
   }
-  if (std::memcmp(name, keys.data(), 16) != 0) return 0; // another key: full handshake
   if (EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
       EVP_MAC_CTX_set_params(mac, params) != 1)
     return -1;
-  return 1;
+  // TLS 1.3 clients should use a ticket once (RFC 8446, C.4): every resumption gets a
+  // fresh one, as with OpenSSL's own ticket keys; TLS 1.2 only when the key is old.
+  return index == 0 && SSL_version(ssl_.get()) != TLS1_3_VERSION ? 1 : 2;
 }
 
 } // namespace tlsengine::detail
@@ -5025,6 +5060,7 @@ inline std::size_t pump(connection& a, connection& b, pump_options options = {})
 
 
 
+#include <tuple>
 
 namespace tlsengine {
 
@@ -5052,6 +5088,9 @@ struct server_options : context_options, connection_options {
   std::string psk_identity_hint;
   /// 48 bytes in Node's layout (name, HMAC secret, AES key); empty: random.
   std::vector<std::uint8_t> ticket_keys;
+  /// After rotate_ticket_keys(), tickets under this many former keys still resume (and
+  /// get a new ticket under the newest key).
+  std::size_t previous_ticket_keys = 2;
   /// Node's tls.CLIENT_RENEG_LIMIT / CLIENT_RENEG_WINDOW: more client-initiated TLS 1.2
   /// renegotiations than this within the window fail the connection.
   /// TLS 1.3 0-RTT: accept up to this many bytes of early data (0: none). Tickets then
@@ -5101,6 +5140,7 @@ public:
     } else if (RAND_bytes(keys.data(), static_cast<int>(keys.size())) != 1) {
       return detail::take_openssl_error_code();
     }
+    state->shared->set_previous_ticket_keys(options.previous_ticket_keys);
     state->shared->set_ticket_keys(keys);
     state->context = std::move(context);
     state->config.is_server = true;
@@ -5136,14 +5176,13 @@ public:
     return {};
   }
 
-  /// The 48 bytes of session ticket keys (Node's getTicketKeys()).
+  /// The 48 bytes of the newest session ticket key (Node's getTicketKeys()).
   std::vector<std::uint8_t> ticket_keys() const {
-    if (!state_) return {};
-    auto keys = state_->shared->ticket_keys();
-    return keys ? std::vector<std::uint8_t>(keys->begin(), keys->end())
-                : std::vector<std::uint8_t>();
+    auto ring = ticket_key_ring();
+    return ring.empty() ? std::vector<std::uint8_t>() : std::move(ring.front());
   }
-  /// Node's setTicketKeys(): new connections use these; those under way keep theirs.
+  /// Node's setTicketKeys(): one key replaces the ring; new connections use it, those under
+  /// way keep theirs.
   std::error_code set_ticket_keys(bytes_view keys) {
     if (!state_) return make_error_code(errc::invalid_state);
     detail::ticket_key_bytes bytes{};
@@ -5151,6 +5190,48 @@ public:
     std::copy(keys.begin(), keys.end(), bytes.begin());
     state_->shared->set_ticket_keys(bytes);
     return {};
+  }
+
+  /// Key rotation: `newest` (48 bytes; empty: random) encrypts the tickets of new
+  /// connections; tickets under the former keys, up to previous_ticket_keys of them, still
+  /// resume and are renewed under the newest. Connections under way keep their keys.
+  std::error_code rotate_ticket_keys(bytes_view newest = {}) {
+    if (!state_) return make_error_code(errc::invalid_state);
+    detail::ticket_key_bytes bytes{};
+    if (newest.empty()) {
+      if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+        return detail::take_openssl_error_code();
+    } else if (newest.size() != bytes.size()) {
+      return make_error_code(errc::invalid_argument);
+    } else {
+      std::copy(newest.begin(), newest.end(), bytes.begin());
+    }
+    state_->shared->rotate_ticket_keys(bytes);
+    return {};
+  }
+  /// The whole ring at once, newest first (a fleet's shared keys): 48 bytes each, at least
+  /// one; keys beyond the newest and previous_ticket_keys older ones are dropped.
+  std::error_code set_ticket_key_ring(const std::vector<std::vector<std::uint8_t>>& newest_first) {
+    if (!state_) return make_error_code(errc::invalid_state);
+    if (newest_first.empty()) return make_error_code(errc::invalid_argument);
+    detail::ticket_key_ring ring;
+    for (const auto& key : newest_first) {
+      if (key.size() != std::tuple_size<detail::ticket_key_bytes>::value)
+        return make_error_code(errc::invalid_argument);
+      ring.emplace_back();
+      std::copy(key.begin(), key.end(), ring.back().begin());
+    }
+    state_->shared->set_ticket_key_ring(std::move(ring));
+    return {};
+  }
+  /// The keys accepted now, newest first (48 bytes each; the first 16 are the key's name).
+  std::vector<std::vector<std::uint8_t>> ticket_key_ring() const {
+    std::vector<std::vector<std::uint8_t>> out;
+    if (!state_) return out;
+    if (auto ring = state_->shared->ticket_keys())
+      for (const auto& key : *ring)
+        out.emplace_back(key.begin(), key.end());
+    return out;
   }
 
 private:

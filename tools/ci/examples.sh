@@ -5,7 +5,8 @@
 # fails its test instead of skipping it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-packages=(openssl gnutls-bin curl chromium libnss3-tools python3 libasio-dev)
+packages=(openssl gnutls-bin curl chromium libnss3-tools python3 libasio-dev
+  redis-server libhiredis-dev) # the fleet tests (tests/fleet) start redis-server themselves
 # Node.js comes with the CI image; Debian's nodejs only when there is no node at all.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 bash tools/deps.sh "${packages[@]}"

@@ -219,7 +219,7 @@ private:
   std::optional<std::vector<std::uint8_t>> ocsp_response_;
   std::error_code verify_answer_;
   bool held_ = false; // server: application data waits for verify_result()
-  std::shared_ptr<const ticket_key_bytes> ticket_keys_;
+  std::shared_ptr<const ticket_key_ring> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
   // Renegotiation, key update, trace.

@@ -114,6 +114,11 @@ inline std::vector<std::uint8_t> engine::offered_session_id() {
     if (4 + identity > n) return {};
     return std::vector<std::uint8_t>(p + 4, p + 4 + identity);
   }
+  // TLS 1.2 with a ticket: OpenSSL decides from the ticket alone and never looks the session
+  // id up (it only echoes back a resumption), so there is nothing to wait for.
+  if ((SSL_get_options(ssl_.get()) & SSL_OP_NO_TICKET) == 0 &&
+      SSL_client_hello_get0_ext(ssl_.get(), TLSEXT_TYPE_session_ticket, &p, &n) == 1 && n > 0)
+    return {};
   const std::size_t length = SSL_client_hello_get0_session_id(ssl_.get(), &p);
   return std::vector<std::uint8_t>(p, p + length);
 }
@@ -128,10 +133,19 @@ inline bool engine::switch_context(const secure_context& chosen) {
   return true;
 }
 
+/// Encrypts under the ring's newest key; decrypts under any key of the ring, and asks
+/// OpenSSL to renew (return 2) a ticket made under an older one.
 inline int engine::on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
                                  EVP_MAC_CTX* mac, int encrypt) {
-  if (!ticket_keys_) return encrypt ? -1 : 0;
-  const ticket_key_bytes& keys = *ticket_keys_;
+  if (!ticket_keys_ || ticket_keys_->empty()) return encrypt ? -1 : 0;
+  std::size_t index = 0;
+  if (!encrypt) {
+    while (index < ticket_keys_->size() &&
+           std::memcmp(name, (*ticket_keys_)[index].data(), 16) != 0)
+      ++index;
+    if (index == ticket_keys_->size()) return 0; // an unknown key: full handshake
+  }
+  const ticket_key_bytes& keys = (*ticket_keys_)[index];
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
                                         const_cast<std::uint8_t*>(keys.data() + 16), 16),
@@ -145,11 +159,12 @@ inline int engine::on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIP
       return -1;
     return 1;
   }
-  if (std::memcmp(name, keys.data(), 16) != 0) return 0; // another key: full handshake
   if (EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
       EVP_MAC_CTX_set_params(mac, params) != 1)
     return -1;
-  return 1;
+  // TLS 1.3 clients should use a ticket once (RFC 8446, C.4): every resumption gets a
+  // fresh one, as with OpenSSL's own ticket keys; TLS 1.2 only when the key is old.
+  return index == 0 && SSL_version(ssl_.get()) != TLS1_3_VERSION ? 1 : 2;
 }
 
 } // namespace tlsengine::detail

@@ -1,5 +1,5 @@
 // tlsengine — what a server shares with its connections: the SNI context table and the
-// session ticket keys, both changeable while connections run on other threads.
+// ring of session ticket keys, both changeable while connections run on other threads.
 #pragma once
 
 #include "../context.hpp"
@@ -19,6 +19,8 @@ namespace tlsengine::detail {
 
 /// Node's ticket key layout: 16 bytes key name, 16 bytes HMAC secret, 16 bytes AES key.
 using ticket_key_bytes = std::array<std::uint8_t, 48>;
+/// The ticket keys a server accepts, newest first: new tickets use the front one.
+using ticket_key_ring = std::vector<ticket_key_bytes>;
 
 /// Node's addContext patterns: '*' stands for any run of characters without a dot;
 /// comparison ignores ASCII case; the whole name must match.
@@ -62,20 +64,38 @@ public:
     return std::nullopt;
   }
 
-  std::shared_ptr<const ticket_key_bytes> ticket_keys() const {
+  /// A snapshot: connections keep the ring they started with.
+  std::shared_ptr<const ticket_key_ring> ticket_keys() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return ticket_keys_;
   }
-  void set_ticket_keys(const ticket_key_bytes& keys) {
-    auto fresh = std::make_shared<const ticket_key_bytes>(keys);
+  /// Node's setTicketKeys: one key, the previous ones forgotten.
+  void set_ticket_keys(const ticket_key_bytes& keys) { set_ticket_key_ring(ticket_key_ring{keys}); }
+  /// Keys beyond the newest and `previous_keys` older ones are dropped.
+  void set_ticket_key_ring(ticket_key_ring ring) {
     std::lock_guard<std::mutex> lock(mutex_);
-    ticket_keys_ = std::move(fresh);
+    if (ring.size() > previous_keys_ + 1) ring.resize(previous_keys_ + 1);
+    ticket_keys_ = std::make_shared<const ticket_key_ring>(std::move(ring));
+  }
+  /// `newest` encrypts new tickets; the former keys still decrypt, up to `previous_keys`.
+  void rotate_ticket_keys(const ticket_key_bytes& newest) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ticket_key_ring ring{newest};
+    if (ticket_keys_)
+      for (const ticket_key_bytes& key : *ticket_keys_)
+        if (ring.size() <= previous_keys_) ring.push_back(key);
+    ticket_keys_ = std::make_shared<const ticket_key_ring>(std::move(ring));
+  }
+  void set_previous_ticket_keys(std::size_t previous_keys) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    previous_keys_ = previous_keys;
   }
 
 private:
   mutable std::mutex mutex_;
   std::vector<std::pair<std::string, secure_context>> contexts_;
-  std::shared_ptr<const ticket_key_bytes> ticket_keys_;
+  std::shared_ptr<const ticket_key_ring> ticket_keys_;
+  std::size_t previous_keys_ = 2;
 };
 
 } // namespace tlsengine::detail
