@@ -18,6 +18,10 @@ struct bio_endpoint {
   byte_buffer* output = nullptr; // where records OpenSSL writes go
   std::uint64_t bytes_read = 0;  // ciphertext in, for the counters
   std::uint64_t bytes_written = 0;
+  /// After destroy(): what OpenSSL still writes is not sent, except a fatal alert (the
+  /// engine keeps the last write when the info callback reports one).
+  bool discard = false;
+  byte_buffer last_discarded;
 
   void set_input(bytes_view in) noexcept {
     input = in.data();
@@ -56,6 +60,12 @@ inline int engine_bio_write(BIO* bio, const char* in, std::size_t size, std::siz
   if (endpoint == nullptr || endpoint->output == nullptr) {
     *written = 0;
     return 0;
+  }
+  if (endpoint->discard) {
+    endpoint->last_discarded.clear();
+    endpoint->last_discarded.append(bytes_view(in, size));
+    *written = size;
+    return 1;
   }
   endpoint->output->append(bytes_view(in, size));
   endpoint->bytes_written += size;

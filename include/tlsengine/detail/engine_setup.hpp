@@ -75,9 +75,29 @@ inline engine::engine(secure_context context, engine_config config)
     SSL_SESSION* session = SSL_get_session(ssl_.get());
     early_mode_ =
         config_.early_data && session != nullptr && SSL_SESSION_get_max_early_data(session) > 0;
-    // With 0-RTT the ClientHello waits for pending_output(), to carry what was written.
-    if (!early_mode_) drive(); // the ClientHello is ready in pending_output() at once
   }
+}
+
+inline void engine::start() {
+  if (config_.is_server || !ssl_ || error_ || destroyed_ || in_openssl()) return;
+  openssl_guard guard(*this);
+  // With 0-RTT the ClientHello waits for pending_output(), to carry what was written.
+  if (!early_mode_) drive(); // the ClientHello is ready in pending_output() at once
+}
+
+inline void engine::release() {
+  staged_.clear();
+  staged_.release_if_empty();
+  plain_.clear();
+  plain_.release_if_empty();
+  in_.clear();
+  in_.release_if_empty();
+  early_copy_.clear();
+  early_copy_.release_if_empty();
+  resume_choice_.reset();
+  endpoint_.last_discarded.clear();
+  endpoint_.last_discarded.release_if_empty();
+  free_ssl();
 }
 
 inline void engine::free_ssl() {
