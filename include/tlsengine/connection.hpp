@@ -228,8 +228,9 @@ public:
   /// Node's authorizationError: "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID", ...;
   /// empty when authorized() or before the handshake.
   std::string authorization_error() const {
-    if (!engine_ || !engine_->ssl()) return {};
+    if (!engine_) return {};
     if (engine_->verify_error()) return error_code_name(engine_->verify_error());
+    if (!engine_->ssl()) return {};
     if (!engine_->handshake_done() || authorized()) return {};
     if (SSL_get0_peer_certificate(engine_->ssl()) == nullptr)
       return std::string(verify_code_name(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT));

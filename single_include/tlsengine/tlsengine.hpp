@@ -140,6 +140,7 @@ enum class errc {
   renegotiation_disabled,    ///< ERR_TLS_RENEGOTIATION_DISABLED
   renegotiation_limit,       ///< ERR_TLS_SESSION_ATTACK: too many client renegotiations
   invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
+  too_many_key_updates,      ///< more than 32 TLS 1.3 KeyUpdates without data (BoringSSL's rule)
 };
 
 namespace detail {
@@ -165,6 +166,7 @@ public:
     case errc::renegotiation_disabled: return "TLS session renegotiation disabled for this socket";
     case errc::renegotiation_limit: return "TLS session renegotiation attack detected";
     case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
+    case errc::too_many_key_updates: return "too many KeyUpdate messages without application data";
     }
     return "unknown tlsengine error";
   }
@@ -283,6 +285,7 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::renegotiation_disabled: return "ERR_TLS_RENEGOTIATION_DISABLED";
     case errc::renegotiation_limit: return "ERR_TLS_SESSION_ATTACK";
     case errc::invalid_max_send_fragment: return "ERR_OUT_OF_RANGE";
+    case errc::too_many_key_updates: return "ERR_SSL_TOO_MANY_KEY_UPDATES";
     }
   }
   if (ec.category() == openssl_category()) {
@@ -2506,6 +2509,13 @@ struct bio_endpoint {
   /// engine keeps the last write when the info callback reports one).
   bool discard = false;
   byte_buffer last_discarded;
+  /// Asked before each read: false while the engine's output, events or cleartext are at
+  /// their limits, so that one SSL_* call does bounded work (the input waits).
+  bool (*may_read)(const void* owner) = nullptr;
+  const void* owner = nullptr;
+  /// Bytes OpenSSL reads before any input: the engine's way to make OpenSSL itself fail
+  /// a connection with the proper (encrypted) alert.
+  bytes_view injected;
 
   void set_input(bytes_view in) noexcept {
     input = in.data();
@@ -2522,7 +2532,15 @@ struct bio_endpoint {
 inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
   auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  if (endpoint == nullptr || endpoint->input_size == 0) {
+  if (endpoint != nullptr && !endpoint->injected.empty()) {
+    const std::size_t n = size < endpoint->injected.size() ? size : endpoint->injected.size();
+    std::memcpy(out, endpoint->injected.data(), n);
+    endpoint->injected = endpoint->injected.subview(n, endpoint->injected.size() - n);
+    *read = n;
+    return 1;
+  }
+  if (endpoint == nullptr || endpoint->input_size == 0 ||
+      (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner))) {
     // No more input for now: OpenSSL sees "want read", never EOF. The engine decides
     // what a transport EOF means (feed_eof()).
     BIO_set_retry_read(bio);
@@ -2860,7 +2878,12 @@ private:
   public:
     explicit openssl_guard(engine& e) noexcept : engine_(e) { ++engine_.openssl_depth_; }
     ~openssl_guard() {
-      if (--engine_.openssl_depth_ == 0 && engine_.destroyed_) engine_.release();
+      if (--engine_.openssl_depth_ != 0) return;
+      if (engine_.destroyed_) {
+        engine_.release();
+      } else {
+        engine_.release_after_failure();
+      }
     }
     openssl_guard(const openssl_guard&) = delete;
     openssl_guard& operator=(const openssl_guard&) = delete;
@@ -2883,6 +2906,12 @@ private:
 
   /// Frees the SSL and every buffer except the pending output (after destroy()).
   void release();
+  /// After a fatal error, once its alert was handed out: frees the SSL and the buffers,
+  /// keeping what error(), the counters and the unread cleartext still need.
+  void release_after_failure();
+  /// The BIO's question before each read: are output, events and cleartext under their
+  /// limits? Keeps the work of one SSL_* call bounded (see read_records).
+  static bool input_allowed(const void* self) noexcept;
 
   // ---- setup (engine_setup.hpp) ----------------------------------------------------------
   void free_ssl();
@@ -2960,6 +2989,7 @@ private:
 
   static constexpr std::size_t record_size = 16 * 1024;
   static constexpr std::size_t max_pending_events = 1024;
+  static constexpr int max_key_updates_in_row = 32; // BoringSSL's kMaxKeyUpdates
 
   secure_context context_;
   engine_config config_;
@@ -3013,8 +3043,9 @@ private:
   std::deque<clock::time_point> renegotiations_;
   std::function<void(std::string_view)> trace_;
   // Re-entrancy.
-  int openssl_depth_ = 0; // openssl_guard nesting
-  void* owner_ = nullptr; // the connection object, for current_connection()
+  int openssl_depth_ = 0;      // openssl_guard nesting
+  int key_updates_in_row_ = 0; // received without application data between them
+  void* owner_ = nullptr;      // the connection object, for current_connection()
 };
 
 } // namespace tlsengine::detail
@@ -3032,6 +3063,8 @@ inline engine::engine(secure_context context, engine_config config)
   if (!config_.connection.now) config_.connection.now = [] { return clock::now(); };
   started_ = config_.connection.now();
   endpoint_.output = &out_;
+  endpoint_.may_read = &engine::input_allowed;
+  endpoint_.owner = this;
   ERR_clear_error();
   ssl_.reset(SSL_new(context_.native_handle()));
   if (!ssl_) {
@@ -3106,6 +3139,29 @@ inline void engine::start() {
   if (!early_mode_) drive(); // the ClientHello is ready in pending_output() at once
 }
 
+inline bool engine::input_allowed(const void* self) noexcept {
+  const engine& e = *static_cast<const engine*>(self);
+  return e.plain_.size() < e.config_.connection.max_plaintext_buffer &&
+         e.out_.size() < e.config_.connection.max_write_buffer &&
+         e.events_.size() < max_pending_events;
+}
+
+inline void engine::release_after_failure() {
+  if (!error_ || !ssl_ || in_openssl() || !out_.empty()) return;
+  staged_.clear();
+  staged_.release_if_empty();
+  in_.clear();
+  in_.release_if_empty();
+  early_copy_.clear();
+  early_copy_.release_if_empty();
+  resume_choice_.reset();
+  out_.release_if_empty();
+  endpoint_.last_discarded.clear();
+  endpoint_.last_discarded.release_if_empty();
+  endpoint_.injected = bytes_view();
+  free_ssl();
+}
+
 inline void engine::release() {
   staged_.clear();
   staged_.release_if_empty();
@@ -3143,8 +3199,9 @@ namespace tlsengine::detail {
 
 // ---- ciphertext in -------------------------------------------------------------------
 inline std::size_t engine::feed(bytes_view data) {
-  if (destroyed_ || ssl_ == nullptr) return 0;
+  if (destroyed_) return 0;
   if (error_ || received_close_) return data.size(); // nothing more can be read: discard
+  if (ssl_ == nullptr) return 0;
   // From inside a callback OpenSSL is reading the previous input: this waits (taken: 0).
   if (in_openssl()) return 0;
   openssl_guard guard(*this);
@@ -3226,6 +3283,10 @@ inline void engine::consume_output(std::size_t n) {
   out_.consume(n);
   if (in_openssl()) return; // OpenSSL may be appending: no release, no processing
   if (out_.empty()) out_.release_if_empty();
+  if (error_) {
+    release_after_failure(); // the alert is out: OpenSSL's state is of no more use
+    return;
+  }
   // Input held back because our own output was full (see read_records) can go on.
   if (was_full && !in_.empty()) {
     openssl_guard guard(*this);
@@ -3236,12 +3297,16 @@ inline void engine::consume_output(std::size_t n) {
 // ---- cleartext -----------------------------------------------------------------------
 inline std::size_t engine::write(bytes_view data, std::error_code& ec) {
   ec.clear();
-  if (destroyed_ || ssl_ == nullptr) {
+  if (destroyed_) {
     ec = make_error_code(errc::destroyed);
     return 0;
   }
   if (error_) {
     ec = error_;
+    return 0;
+  }
+  if (ssl_ == nullptr) {
+    ec = make_error_code(errc::destroyed);
     return 0;
   }
   if (end_requested_) {
@@ -3377,6 +3442,7 @@ inline void engine::read_records() {
     if (r == 1) {
       plain_.commit(n);
       clear_out_ += n;
+      if (n != 0) key_updates_in_row_ = 0;
       continue;
     }
     handle_failure(r);
@@ -3518,7 +3584,9 @@ inline std::error_code engine::use_context(const secure_context& context) {
 
 /// The default answer to whichever decision is waiting.
 inline std::error_code engine::resume() {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
+  if (error_) return error_;
+  if (!ssl_) return make_error_code(errc::destroyed);
   if (in_openssl()) return make_error_code(errc::invalid_state);
   if (sni_.state == decision_state::waiting) {
     if (config_.server)
@@ -3592,8 +3660,9 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
 }
 
 inline std::error_code engine::answer_check(const decision& d) const {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
+  if (!ssl_) return make_error_code(errc::destroyed);
   // From inside a callback no decision can be answered: OpenSSL is mid-call.
   if (in_openssl() || d.state != decision_state::waiting)
     return make_error_code(errc::invalid_state);
@@ -3633,8 +3702,9 @@ namespace tlsengine::detail {
 
 // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
 inline std::error_code engine::renegotiate(bool reject_unauthorized, bool request_cert) {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
+  if (!ssl_) return make_error_code(errc::destroyed);
   if (in_openssl() || !handshake_done_ || SSL_version(ssl_.get()) > TLS1_2_VERSION)
     return make_error_code(errc::invalid_state); // TLS 1.3 has no renegotiation
   config_.reject_unauthorized = reject_unauthorized;
@@ -3665,8 +3735,9 @@ inline void engine::disable_renegotiation() {
 }
 
 inline std::error_code engine::key_update(bool request_peer) {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
+  if (!ssl_) return make_error_code(errc::destroyed);
   // Not from a callback: SSL_key_update changes the state OpenSSL is in the middle of.
   if (in_openssl() || !handshake_done_ || SSL_version(ssl_.get()) != TLS1_3_VERSION)
     return make_error_code(errc::invalid_state);
@@ -3888,6 +3959,17 @@ inline void engine::message_callback(int write_p, int version, int content_type,
   if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
   const auto* message = static_cast<const unsigned char*>(buf);
   if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
+    if (++self->key_updates_in_row_ > max_key_updates_in_row) {
+      // OpenSSL 3.0 has no limit and cannot be told to fail here: the BIO hands it a
+      // ChangeCipherSpec record next, which it refuses with unexpected_message (the
+      // alert BoringSSL sends), encrypted as it must be.
+      static const unsigned char change_cipher_spec[] = {20, 3, 3, 0, 1, 1};
+      self->record_callback_error(make_error_code(errc::too_many_key_updates),
+                                  "the peer sent more than 32 KeyUpdate messages without "
+                                  "application data");
+      self->endpoint_.injected = bytes_view(change_cipher_spec, sizeof change_cipher_spec);
+      return;
+    }
     self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
   } else if (message[0] == SSL3_MT_HELLO_REQUEST && self->renegotiation_disabled_) {
     self->record_callback_error(make_error_code(errc::renegotiation_disabled),
@@ -4566,8 +4648,9 @@ public:
   /// Node's authorizationError: "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID", ...;
   /// empty when authorized() or before the handshake.
   std::string authorization_error() const {
-    if (!engine_ || !engine_->ssl()) return {};
+    if (!engine_) return {};
     if (engine_->verify_error()) return error_code_name(engine_->verify_error());
+    if (!engine_->ssl()) return {};
     if (!engine_->handshake_done() || authorized()) return {};
     if (SSL_get0_peer_certificate(engine_->ssl()) == nullptr)
       return std::string(verify_code_name(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT));

@@ -122,7 +122,12 @@ private:
   public:
     explicit openssl_guard(engine& e) noexcept : engine_(e) { ++engine_.openssl_depth_; }
     ~openssl_guard() {
-      if (--engine_.openssl_depth_ == 0 && engine_.destroyed_) engine_.release();
+      if (--engine_.openssl_depth_ != 0) return;
+      if (engine_.destroyed_) {
+        engine_.release();
+      } else {
+        engine_.release_after_failure();
+      }
     }
     openssl_guard(const openssl_guard&) = delete;
     openssl_guard& operator=(const openssl_guard&) = delete;
@@ -145,6 +150,12 @@ private:
 
   /// Frees the SSL and every buffer except the pending output (after destroy()).
   void release();
+  /// After a fatal error, once its alert was handed out: frees the SSL and the buffers,
+  /// keeping what error(), the counters and the unread cleartext still need.
+  void release_after_failure();
+  /// The BIO's question before each read: are output, events and cleartext under their
+  /// limits? Keeps the work of one SSL_* call bounded (see read_records).
+  static bool input_allowed(const void* self) noexcept;
 
   // ---- setup (engine_setup.hpp) ----------------------------------------------------------
   void free_ssl();
@@ -222,6 +233,7 @@ private:
 
   static constexpr std::size_t record_size = 16 * 1024;
   static constexpr std::size_t max_pending_events = 1024;
+  static constexpr int max_key_updates_in_row = 32; // BoringSSL's kMaxKeyUpdates
 
   secure_context context_;
   engine_config config_;
@@ -275,8 +287,9 @@ private:
   std::deque<clock::time_point> renegotiations_;
   std::function<void(std::string_view)> trace_;
   // Re-entrancy.
-  int openssl_depth_ = 0; // openssl_guard nesting
-  void* owner_ = nullptr; // the connection object, for current_connection()
+  int openssl_depth_ = 0;      // openssl_guard nesting
+  int key_updates_in_row_ = 0; // received without application data between them
+  void* owner_ = nullptr;      // the connection object, for current_connection()
 };
 
 } // namespace tlsengine::detail

@@ -9,8 +9,9 @@ namespace tlsengine::detail {
 
 // ---- ciphertext in -------------------------------------------------------------------
 inline std::size_t engine::feed(bytes_view data) {
-  if (destroyed_ || ssl_ == nullptr) return 0;
+  if (destroyed_) return 0;
   if (error_ || received_close_) return data.size(); // nothing more can be read: discard
+  if (ssl_ == nullptr) return 0;
   // From inside a callback OpenSSL is reading the previous input: this waits (taken: 0).
   if (in_openssl()) return 0;
   openssl_guard guard(*this);
@@ -92,6 +93,10 @@ inline void engine::consume_output(std::size_t n) {
   out_.consume(n);
   if (in_openssl()) return; // OpenSSL may be appending: no release, no processing
   if (out_.empty()) out_.release_if_empty();
+  if (error_) {
+    release_after_failure(); // the alert is out: OpenSSL's state is of no more use
+    return;
+  }
   // Input held back because our own output was full (see read_records) can go on.
   if (was_full && !in_.empty()) {
     openssl_guard guard(*this);
@@ -102,12 +107,16 @@ inline void engine::consume_output(std::size_t n) {
 // ---- cleartext -----------------------------------------------------------------------
 inline std::size_t engine::write(bytes_view data, std::error_code& ec) {
   ec.clear();
-  if (destroyed_ || ssl_ == nullptr) {
+  if (destroyed_) {
     ec = make_error_code(errc::destroyed);
     return 0;
   }
   if (error_) {
     ec = error_;
+    return 0;
+  }
+  if (ssl_ == nullptr) {
+    ec = make_error_code(errc::destroyed);
     return 0;
   }
   if (end_requested_) {
@@ -243,6 +252,7 @@ inline void engine::read_records() {
     if (r == 1) {
       plain_.commit(n);
       clear_out_ += n;
+      if (n != 0) key_updates_in_row_ = 0;
       continue;
     }
     handle_failure(r);

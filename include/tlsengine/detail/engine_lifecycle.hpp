@@ -8,8 +8,9 @@ namespace tlsengine::detail {
 
 // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
 inline std::error_code engine::renegotiate(bool reject_unauthorized, bool request_cert) {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
+  if (!ssl_) return make_error_code(errc::destroyed);
   if (in_openssl() || !handshake_done_ || SSL_version(ssl_.get()) > TLS1_2_VERSION)
     return make_error_code(errc::invalid_state); // TLS 1.3 has no renegotiation
   config_.reject_unauthorized = reject_unauthorized;
@@ -40,8 +41,9 @@ inline void engine::disable_renegotiation() {
 }
 
 inline std::error_code engine::key_update(bool request_peer) {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
+  if (!ssl_) return make_error_code(errc::destroyed);
   // Not from a callback: SSL_key_update changes the state OpenSSL is in the middle of.
   if (in_openssl() || !handshake_done_ || SSL_version(ssl_.get()) != TLS1_3_VERSION)
     return make_error_code(errc::invalid_state);

@@ -64,6 +64,17 @@ inline void engine::message_callback(int write_p, int version, int content_type,
   if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
   const auto* message = static_cast<const unsigned char*>(buf);
   if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
+    if (++self->key_updates_in_row_ > max_key_updates_in_row) {
+      // OpenSSL 3.0 has no limit and cannot be told to fail here: the BIO hands it a
+      // ChangeCipherSpec record next, which it refuses with unexpected_message (the
+      // alert BoringSSL sends), encrypted as it must be.
+      static const unsigned char change_cipher_spec[] = {20, 3, 3, 0, 1, 1};
+      self->record_callback_error(make_error_code(errc::too_many_key_updates),
+                                  "the peer sent more than 32 KeyUpdate messages without "
+                                  "application data");
+      self->endpoint_.injected = bytes_view(change_cipher_spec, sizeof change_cipher_spec);
+      return;
+    }
     self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
   } else if (message[0] == SSL3_MT_HELLO_REQUEST && self->renegotiation_disabled_) {
     self->record_callback_error(make_error_code(errc::renegotiation_disabled),
