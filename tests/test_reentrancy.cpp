@@ -383,3 +383,27 @@ TEST_CASE("current_connection() is null outside callbacks and nests", "[reentran
   CHECK(inner_seen == &inner.client);
   CHECK(current_connection() == nullptr);
 }
+
+TEST_CASE("key_update() after our close_notify: invalid_state, the connection stays healthy",
+          "[lifecycle][reentrancy]") {
+  // Found by fuzz_pair's new operations: the KeyUpdate OpenSSL cannot send after
+  // close_notify failed the connection ("protocol is shutdown").
+  auto so = test::server_opts();
+  so.min_version = "TLSv1.3";
+  so.allow_half_open = true; // the server may go on sending after the client's end()
+  auto h = test::make_pair(so, test::client_opts());
+  h.run();
+  REQUIRE(h.client.is_secure());
+  h.client.end();
+  h.run();
+  CHECK(h.client.key_update(true) == errc::invalid_state);
+  h.run();
+  CHECK_FALSE(h.client.error());
+  // The server asks for a KeyUpdate: the client, closed for writing, does not answer.
+  CHECK_FALSE(h.server.key_update(true));
+  h.server.write("after");
+  h.run();
+  CHECK_FALSE(h.client.error());
+  CHECK_FALSE(h.server.error());
+  CHECK(h.client_log.received == "after");
+}

@@ -3524,7 +3524,8 @@ inline void engine::flush_writes() {
     if (staged_.empty()) staged_.release_if_empty();
   }
   if (destroyed_) return;
-  if (SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE && !error_) {
+  // After our close_notify nothing more is sent, not even the KeyUpdate the peer asked for.
+  if (SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE && !error_ && !shutdown_sent_) {
     // A pending KeyUpdate (ours, or the answer the peer requested) goes out with the
     // next write; a zero-length write sends it now.
     std::size_t ignored = 0;
@@ -3739,7 +3740,9 @@ inline std::error_code engine::key_update(bool request_peer) {
   if (error_) return error_;
   if (!ssl_) return make_error_code(errc::destroyed);
   // Not from a callback: SSL_key_update changes the state OpenSSL is in the middle of.
-  if (in_openssl() || !handshake_done_ || SSL_version(ssl_.get()) != TLS1_3_VERSION)
+  // Nor after our close_notify: nothing may follow it (OpenSSL would fail the connection).
+  if (in_openssl() || shutdown_sent_ || !handshake_done_ ||
+      SSL_version(ssl_.get()) != TLS1_3_VERSION)
     return make_error_code(errc::invalid_state);
   ERR_clear_error();
   if (SSL_key_update(ssl_.get(),

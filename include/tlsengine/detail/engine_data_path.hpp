@@ -334,7 +334,8 @@ inline void engine::flush_writes() {
     if (staged_.empty()) staged_.release_if_empty();
   }
   if (destroyed_) return;
-  if (SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE && !error_) {
+  // After our close_notify nothing more is sent, not even the KeyUpdate the peer asked for.
+  if (SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE && !error_ && !shutdown_sent_) {
     // A pending KeyUpdate (ours, or the answer the peer requested) goes out with the
     // next write; a zero-length write sends it now.
     std::size_t ignored = 0;

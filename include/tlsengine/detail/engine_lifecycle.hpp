@@ -45,7 +45,9 @@ inline std::error_code engine::key_update(bool request_peer) {
   if (error_) return error_;
   if (!ssl_) return make_error_code(errc::destroyed);
   // Not from a callback: SSL_key_update changes the state OpenSSL is in the middle of.
-  if (in_openssl() || !handshake_done_ || SSL_version(ssl_.get()) != TLS1_3_VERSION)
+  // Nor after our close_notify: nothing may follow it (OpenSSL would fail the connection).
+  if (in_openssl() || shutdown_sent_ || !handshake_done_ ||
+      SSL_version(ssl_.get()) != TLS1_3_VERSION)
     return make_error_code(errc::invalid_state);
   ERR_clear_error();
   if (SSL_key_update(ssl_.get(),
