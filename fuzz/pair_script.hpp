@@ -44,10 +44,25 @@ enum opcode : std::uint8_t {
   op_flush,       // move and read everything both ways (no EOF)
   op_peek,        // side: peek_plaintext(), check it, consume_plaintext(size(a))
   op_window,      // dir: deliver through input_window()/commit_input(), up to size(a)
-  op_key_update,  // side: NO-OP until connection::key_update() exists (TLS 1.3 KeyUpdate;
-                  //       a = update_requested). Keep the opcode so corpora stay valid.
-  op_renegotiate, // side: NO-OP until connection::renegotiate() exists (TLS 1.2).
+  op_key_update,  // side: key_update(a & 1) (TLS 1.3; invalid_state otherwise)
+  op_renegotiate, // side: renegotiate() (TLS 1.2; invalid_state otherwise)
+  op_arm,         // side: run action a % arm_count (write: b as write size) inside the next
+                  //       callback of this side (its trace sink, inside OpenSSL)
+  op_answer,      // side: resume(), the default answer to a waiting decision
   op_count
+};
+
+/// What op_arm runs inside a callback (see script::inside_callback).
+enum arm_action : std::uint8_t {
+  arm_destroy = 0,
+  arm_write,
+  arm_end,
+  arm_key_update,
+  arm_renegotiate,
+  arm_answer,
+  arm_feed,
+  arm_read,
+  arm_count
 };
 
 /// Byte counts from one argument byte: 0-127 as is, then steps of 128 up to 16 KiB.
@@ -236,14 +251,10 @@ public:
       case op_flush: flush(); break;
       case op_peek: peek(which, size_arg(a)); break;
       case op_window: deliver(which, a == 0 ? SIZE_MAX : size_arg(a), true); break;
-      case op_key_update:
-        // NO-OP: connection::key_update() does not exist yet. When it lands:
-        //   side(which).conn.key_update(a & 1); then drain(side(which)).
-        break;
-      case op_renegotiate:
-        // NO-OP: connection::renegotiate() (TLS 1.2) does not exist yet. When it lands:
-        //   side(which).conn.renegotiate(); then drain(side(which)).
-        break;
+      case op_key_update: key_update(which, a & 1); break;
+      case op_renegotiate: renegotiate(which); break;
+      case op_arm: arm(which, a, b); break;
+      case op_answer: answer(which); break;
       case op_count: break;
       }
     }
@@ -430,7 +441,9 @@ private:
     std::size_t n = 0;
     {
       rng_scope scope(s.rng);
+      in_write_[which] = true;
       n = s.conn.write(data, ec);
+      in_write_[which] = false;
     }
     if (n > len) fail("pair: write() accepted more than offered");
     if (n != 0 && (s.ended || s.destroyed || s.conn.error()))
@@ -508,6 +521,92 @@ private:
       fail("pair: a transport EOF without close_notify did not end in an error");
   }
 
+  void key_update(int which, bool request_peer) {
+    side_state& s = side(which);
+    rng_scope scope(s.rng);
+    // More than 32 KeyUpdates without data between them is refused (errc::too_many_key_updates):
+    // past that the run is no longer a clean one.
+    if (++key_updates_ > 30) disrupted_ = true;
+    s.conn.key_update(request_peer);
+    drain(which);
+  }
+
+  void renegotiate(int which) {
+    side_state& s = side(which);
+    rng_scope scope(s.rng);
+    // Client renegotiations are limited (client_reneg_limit), and a server's options change
+    // the verification: not a clean run any more when one starts.
+    if (!s.conn.renegotiate()) disrupted_ = true;
+    drain(which);
+  }
+
+  void answer(int which) {
+    side_state& s = side(which);
+    rng_scope scope(s.rng);
+    s.conn.resume(); // invalid_state unless a decision waits (none is requested here)
+    drain(which);
+  }
+
+  /// The action runs inside the next message callback (the trace sink) of this side: with
+  /// SSL_do_handshake / SSL_read_ex / SSL_write_ex below it on the stack.
+  void arm(int which, std::uint8_t action, std::uint8_t size) {
+    side_state& s = side(which);
+    if (s.destroyed) return;
+    armed_[which] = action % arm_count;
+    armed_size_[which] = size;
+    s.conn.enable_trace([this, which](std::string_view) { inside_callback(which); });
+  }
+
+  void inside_callback(int which) {
+    side_state& s = side(which);
+    if (armed_[which] < 0) return;
+    const int action = armed_[which];
+    armed_[which] = -1;
+    if (tlsengine::current_connection() != &s.conn)
+      fail("pair: current_connection() is not the connection the callback runs for");
+    const bool healthy = !s.destroyed && !s.conn.error();
+    const auto refused = [&](std::error_code ec) {
+      return ec == tlsengine::errc::invalid_state || ec == tlsengine::errc::destroyed ||
+             (ec && ec == s.conn.error());
+    };
+    switch (action) {
+    case arm_destroy:
+      s.conn.destroy();
+      s.destroyed = true;
+      disrupted_ = true;
+      return; // destroy() also ends the trace
+    case arm_write:
+      // Inside an outer write() of the same side the bytes go after the outer ones, whose
+      // count the pattern cannot know yet: only from other calls.
+      if (!in_write_[which]) write(which, armed_size_[which]);
+      break;
+    case arm_end:
+      if (healthy) s.ended = true;
+      s.conn.end();
+      break;
+    case arm_key_update:
+      if (!refused(s.conn.key_update(true))) fail("pair: key_update() inside a callback worked");
+      break;
+    case arm_renegotiate:
+      if (!refused(s.conn.renegotiate())) fail("pair: renegotiate() inside a callback worked");
+      break;
+    case arm_answer:
+      if (!refused(s.conn.resume())) fail("pair: resume() inside a callback worked");
+      break;
+    case arm_feed:
+      if (healthy && !s.conn.peer_ended() && s.conn.feed("junk") != 0)
+        fail("pair: feed() inside a callback took input");
+      break;
+    case arm_read: {
+      std::uint8_t buffer[16];
+      if (s.conn.read(buffer) != 0) fail("pair: read() inside a callback returned cleartext");
+      break;
+    }
+    default: break;
+    }
+    s.conn.enable_trace({}); // disarmed: replacing the running sink is safe
+  }
+
   void destroy(int which) {
     side_state& s = side(which);
     rng_scope scope(s.rng);
@@ -575,6 +674,10 @@ private:
   direction_state dirs_[2];
   bool disrupted_ = false;
   std::size_t total_written_ = 0;
+  int key_updates_ = 0;
+  int armed_[2] = {-1, -1};
+  std::uint8_t armed_size_[2] = {0, 0};
+  bool in_write_[2] = {false, false};
 };
 
 inline void run_pair_input(const std::uint8_t* data, std::size_t size) {

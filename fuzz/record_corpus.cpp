@@ -7,7 +7,9 @@
 // mode (TLS 1.3, TLS 1.2, mTLS, HelloRetryRequest, TLS 1.2 and 1.3 resumption), recorded on
 // the wire; each recording is replayed through the harness code before it is written, and
 // must complete the handshake and deliver the greeting there too.
-// pair: scripts (pair_script.hpp) for every configuration bit, clean and hostile.
+// pair: scripts (pair_script.hpp) for every configuration bit, clean and hostile, and
+//   actions inside callbacks (op_arm).
+// flood: post-handshake floods from a raw OpenSSL peer (fuzz_flood.cpp).
 // context: the test credentials as PEM, DER and PKCS#12, a CRL, option strings.
 // certificate: the test certificates and a few made here with every kind of name.
 // Deterministic mode makes the output the same on every run.
@@ -252,6 +254,45 @@ void record_pair() {
     run_pair_input(b.bytes.data(), b.bytes.size());
     write_file("pair", "reserved-ops-destroy", b.bytes);
   }
+  // Every action run inside a callback (op_arm) of either side, during the handshake and
+  // after it, TLS 1.2 and 1.3; decision answers and KeyUpdates from outside.
+  static const char* action_names[] = {"destroy",     "write",  "end",  "key-update",
+                                       "renegotiate", "answer", "feed", "read"};
+  static_assert(sizeof action_names / sizeof *action_names == arm_count, "one name per action");
+  for (std::uint8_t action = 0; action < arm_count; ++action) {
+    for (std::uint8_t config : {std::uint8_t(1), std::uint8_t(2)}) {
+      builder b(config, static_cast<std::uint8_t>(9 + action));
+      b.op(op_arm, action & 1, action, 40).op(op_write, S, 20).op(op_flush, 0);
+      b.op(op_arm, 1 - (action & 1), action, 60).op(op_write, V, 30).op(op_write, S, 30);
+      b.op(op_flush, 0).op(op_key_update, S, 1).op(op_answer, V).op(op_flush, 0);
+      b.op(op_end, S).op(op_flush, 0);
+      run_pair_input(b.bytes.data(), b.bytes.size());
+      write_file("pair",
+                 std::string("arm-") + action_names[action] + (config == 1 ? "-tls12" : "-tls13"),
+                 b.bytes);
+    }
+  }
+}
+
+// ---- flood inputs (fuzz_flood.cpp) ------------------------------------------------------------
+
+void record_flood() {
+  // [config] then [op][n]: see fuzz_flood.cpp.
+  auto repeat = [](std::vector<std::uint8_t> head, std::vector<std::uint8_t> ops, int times,
+                   std::vector<std::uint8_t> tail) {
+    for (int i = 0; i < times; ++i)
+      head.insert(head.end(), ops.begin(), ops.end());
+    head.insert(head.end(), tail.begin(), tail.end());
+    return head;
+  };
+  write_file("flood", "key-update-flood-tls13", repeat({0}, {0, 255}, 4, {5, 0, 6, 0}));
+  write_file("flood", "key-update-with-data-bytewise",
+             repeat({0}, {0, 15, 2, 0}, 40, {5, 0, 6, 0, 7, 0}));
+  write_file("flood", "key-update-not-requested-small", repeat({4}, {1, 200}, 2, {5, 1, 6, 0}));
+  write_file("flood", "ticket-flood", repeat({2}, {3, 255}, 4, {5, 0, 6, 0}));
+  write_file("flood", "hello-requests-tls12", repeat({3}, {4, 20, 5, 0, 6, 0, 7, 0}, 4, {}));
+  write_file("flood", "renegotiations-tls12", repeat({1}, {4, 0, 5, 0, 6, 0, 7, 0}, 6, {}));
+  write_file("flood", "data-small-buffers", repeat({4}, {2, 255}, 40, {5, 3, 6, 0}));
 }
 
 // ---- credentials as bytes ---------------------------------------------------------------------
@@ -537,6 +578,7 @@ int main(int argc, char** argv) {
   std::printf("handshakes:\n");
   record_handshakes();
   record_pair();
+  record_flood();
   record_context_and_certificates();
   std::printf("wrote %zu files, %zu bytes, under %s\n", g_files, g_bytes, g_out.c_str());
   return 0;

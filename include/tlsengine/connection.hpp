@@ -82,6 +82,17 @@ class server;
 class connection {
 public:
   connection() = default;
+  connection(connection&& other) noexcept : engine_(std::move(other.engine_)) { adopt(); }
+  /// Do not move-assign over (or otherwise drop) a connection from inside one of its own
+  /// callbacks: call destroy() there instead (see docs/HARDENING.md).
+  connection& operator=(connection&& other) noexcept {
+    if (this != &other) {
+      engine_ = std::move(other.engine_);
+      adopt();
+    }
+    return *this;
+  }
+  ~connection() = default;
 
   /// A client connection; the ClientHello is in pending_output() at once.
   static result<connection> client(const client_options& options) {
@@ -112,6 +123,7 @@ public:
     config.pause_on_certificate_request = options.pause_on_certificate_request;
     config.early_data = options.early_data;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
+    c.engine_->start(); // the ClientHello, now that callbacks can reach `c`
     // Setup failures (a bad session blob) are reported now rather than on first use.
     if (c.engine_->error() && !c.engine_->handshake_done() && c.engine_->cipher_bytes_out() == 0)
       return c.engine_->error();
@@ -216,8 +228,9 @@ public:
   /// Node's authorizationError: "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID", ...;
   /// empty when authorized() or before the handshake.
   std::string authorization_error() const {
-    if (!engine_ || !engine_->ssl()) return {};
+    if (!engine_) return {};
     if (engine_->verify_error()) return error_code_name(engine_->verify_error());
+    if (!engine_->ssl()) return {};
     if (!engine_->handshake_done() || authorized()) return {};
     if (SSL_get0_peer_certificate(engine_->ssl()) == nullptr)
       return std::string(verify_code_name(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT));
@@ -297,6 +310,7 @@ public:
   /// Node's setMaxSendFragment(): records of at most `size` bytes (512..16384).
   std::error_code set_max_send_fragment(std::size_t size) {
     if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
+    if (engine_->in_openssl()) return make_error_code(errc::invalid_state);
     if (size < 512 || size > 16384) return make_error_code(errc::invalid_max_send_fragment);
     if (SSL_set_max_send_fragment(engine_->ssl(), static_cast<long>(size)) != 1)
       return detail::take_openssl_error_code();
@@ -465,7 +479,12 @@ public:
 
 private:
   friend class server;
-  explicit connection(std::unique_ptr<detail::engine> engine) : engine_(std::move(engine)) {}
+  explicit connection(std::unique_ptr<detail::engine> engine) : engine_(std::move(engine)) {
+    adopt();
+  }
+  void adopt() noexcept {
+    if (engine_) engine_->set_owner(this);
+  }
 
   std::vector<std::uint8_t> finished_message(bool peer) const {
     if (!engine_ || !engine_->ssl()) return {};
@@ -485,5 +504,14 @@ private:
 
   std::unique_ptr<detail::engine> engine_;
 };
+
+/// Inside a callback the engine runs for a connection (alpn_callback,
+/// check_server_identity, psk_callback, the enable_trace sink, connection_options::now):
+/// that connection, as Node passes the socket as `this`. Null outside such callbacks.
+/// Every public call on it is safe there: it works, or returns errc::invalid_state /
+/// takes nothing when OpenSSL is mid-call (see docs/HARDENING.md).
+inline connection* current_connection() noexcept {
+  return static_cast<connection*>(detail::current_callback_owner());
+}
 
 } // namespace tlsengine

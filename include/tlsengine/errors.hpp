@@ -30,6 +30,7 @@ enum class errc {
   renegotiation_disabled,    ///< ERR_TLS_RENEGOTIATION_DISABLED
   renegotiation_limit,       ///< ERR_TLS_SESSION_ATTACK: too many client renegotiations
   invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
+  too_many_key_updates,      ///< more than 32 TLS 1.3 KeyUpdates without data (BoringSSL's rule)
 };
 
 namespace detail {
@@ -55,6 +56,7 @@ public:
     case errc::renegotiation_disabled: return "TLS session renegotiation disabled for this socket";
     case errc::renegotiation_limit: return "TLS session renegotiation attack detected";
     case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
+    case errc::too_many_key_updates: return "too many KeyUpdate messages without application data";
     }
     return "unknown tlsengine error";
   }
@@ -173,6 +175,7 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::renegotiation_disabled: return "ERR_TLS_RENEGOTIATION_DISABLED";
     case errc::renegotiation_limit: return "ERR_TLS_SESSION_ATTACK";
     case errc::invalid_max_send_fragment: return "ERR_OUT_OF_RANGE";
+    case errc::too_many_key_updates: return "ERR_SSL_TOO_MANY_KEY_UPDATES";
     }
   }
   if (ec.category() == openssl_category()) {

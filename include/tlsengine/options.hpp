@@ -80,8 +80,14 @@ struct psk_credentials {
   std::vector<std::uint8_t> key;
 };
 /// Client: given the server's identity hint (may be empty), the identity and key to use,
-/// or nothing to abort the handshake.
+/// or nothing to abort the handshake (with a handshake_failure alert).
+/// OpenSSL also asks once before the server has spoken, while it builds a ClientHello that
+/// may offer TLS 1.3: that probe's hint is a null string_view (is_psk_probe(hint)), and
+/// answering nothing to it only means "no TLS 1.3 external PSK" (TLS 1.2 PSK goes on).
 using psk_client_function = std::function<std::optional<psk_credentials>(std::string_view hint)>;
+/// True for the hint of the ClientHello probe (see psk_client_function); a real hint,
+/// even an empty one, is never null.
+inline bool is_psk_probe(std::string_view hint) noexcept { return hint.data() == nullptr; }
 /// Server: the key for a client's identity, or nothing to refuse it.
 using psk_server_function =
     std::function<std::optional<std::vector<std::uint8_t>>(std::string_view identity)>;

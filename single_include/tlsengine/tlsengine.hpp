@@ -140,6 +140,7 @@ enum class errc {
   renegotiation_disabled,    ///< ERR_TLS_RENEGOTIATION_DISABLED
   renegotiation_limit,       ///< ERR_TLS_SESSION_ATTACK: too many client renegotiations
   invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
+  too_many_key_updates,      ///< more than 32 TLS 1.3 KeyUpdates without data (BoringSSL's rule)
 };
 
 namespace detail {
@@ -165,6 +166,7 @@ public:
     case errc::renegotiation_disabled: return "TLS session renegotiation disabled for this socket";
     case errc::renegotiation_limit: return "TLS session renegotiation attack detected";
     case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
+    case errc::too_many_key_updates: return "too many KeyUpdate messages without application data";
     }
     return "unknown tlsengine error";
   }
@@ -283,6 +285,7 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::renegotiation_disabled: return "ERR_TLS_RENEGOTIATION_DISABLED";
     case errc::renegotiation_limit: return "ERR_TLS_SESSION_ATTACK";
     case errc::invalid_max_send_fragment: return "ERR_OUT_OF_RANGE";
+    case errc::too_many_key_updates: return "ERR_SSL_TOO_MANY_KEY_UPDATES";
     }
   }
   if (ec.category() == openssl_category()) {
@@ -2538,8 +2541,14 @@ struct psk_credentials {
   std::vector<std::uint8_t> key;
 };
 /// Client: given the server's identity hint (may be empty), the identity and key to use,
-/// or nothing to abort the handshake.
+/// or nothing to abort the handshake (with a handshake_failure alert).
+/// OpenSSL also asks once before the server has spoken, while it builds a ClientHello that
+/// may offer TLS 1.3: that probe's hint is a null string_view (is_psk_probe(hint)), and
+/// answering nothing to it only means "no TLS 1.3 external PSK" (TLS 1.2 PSK goes on).
 using psk_client_function = std::function<std::optional<psk_credentials>(std::string_view hint)>;
+/// True for the hint of the ClientHello probe (see psk_client_function); a real hint,
+/// even an empty one, is never null.
+inline bool is_psk_probe(std::string_view hint) noexcept { return hint.data() == nullptr; }
 /// Server: the key for a client's identity, or nothing to refuse it.
 using psk_server_function =
     std::function<std::optional<std::vector<std::uint8_t>>(std::string_view identity)>;
@@ -2653,6 +2662,17 @@ struct bio_endpoint {
   byte_buffer* output = nullptr; // where records OpenSSL writes go
   std::uint64_t bytes_read = 0;  // ciphertext in, for the counters
   std::uint64_t bytes_written = 0;
+  /// After destroy(): what OpenSSL still writes is not sent, except a fatal alert (the
+  /// engine keeps the last write when the info callback reports one).
+  bool discard = false;
+  byte_buffer last_discarded;
+  /// Asked before each read: false while the engine's output, events or cleartext are at
+  /// their limits, so that one SSL_* call does bounded work (the input waits).
+  bool (*may_read)(const void* owner) = nullptr;
+  const void* owner = nullptr;
+  /// Bytes OpenSSL reads before any input: the engine's way to make OpenSSL itself fail
+  /// a connection with the proper (encrypted) alert.
+  bytes_view injected;
 
   void set_input(bytes_view in) noexcept {
     input = in.data();
@@ -2669,7 +2689,15 @@ struct bio_endpoint {
 inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
   auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  if (endpoint == nullptr || endpoint->input_size == 0) {
+  if (endpoint != nullptr && !endpoint->injected.empty()) {
+    const std::size_t n = size < endpoint->injected.size() ? size : endpoint->injected.size();
+    std::memcpy(out, endpoint->injected.data(), n);
+    endpoint->injected = endpoint->injected.subview(n, endpoint->injected.size() - n);
+    *read = n;
+    return 1;
+  }
+  if (endpoint == nullptr || endpoint->input_size == 0 ||
+      (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner))) {
     // No more input for now: OpenSSL sees "want read", never EOF. The engine decides
     // what a transport EOF means (feed_eof()).
     BIO_set_retry_read(bio);
@@ -2691,6 +2719,12 @@ inline int engine_bio_write(BIO* bio, const char* in, std::size_t size, std::siz
   if (endpoint == nullptr || endpoint->output == nullptr) {
     *written = 0;
     return 0;
+  }
+  if (endpoint->discard) {
+    endpoint->last_discarded.clear();
+    endpoint->last_discarded.append(bytes_view(in, size));
+    *written = size;
+    return 1;
   }
   endpoint->output->append(bytes_view(in, size));
   endpoint->bytes_written += size;
@@ -2888,6 +2922,38 @@ struct decision {
 
 } // namespace tlsengine::detail
 // ---- end tlsengine/detail/engine_config.hpp ----
+// ---- begin tlsengine/detail/reentrancy.hpp ----
+// tlsengine — which connection a user callback runs for. OpenSSL calls the engine back
+// from inside SSL_do_handshake / SSL_read_ex; the engine then calls the application's
+// callback (ALPN, identity check, PSK, trace). The callback finds its connection through
+// tlsengine::current_connection(), as Node's callbacks find the socket as `this`.
+
+namespace tlsengine::detail {
+
+/// The owner (a tlsengine::connection*) of the callback running on this thread; null
+/// outside callbacks.
+inline void*& current_callback_owner() noexcept {
+  static thread_local void* owner = nullptr;
+  return owner;
+}
+
+/// Sets the current owner for the duration of one user callback; nests (a callback of
+/// one connection may drive another).
+class callback_owner_scope {
+public:
+  explicit callback_owner_scope(void* owner) noexcept : saved_(current_callback_owner()) {
+    current_callback_owner() = owner;
+  }
+  ~callback_owner_scope() { current_callback_owner() = saved_; }
+  callback_owner_scope(const callback_owner_scope&) = delete;
+  callback_owner_scope& operator=(const callback_owner_scope&) = delete;
+
+private:
+  void* saved_;
+};
+
+} // namespace tlsengine::detail
+// ---- end tlsengine/detail/reentrancy.hpp ----
 
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -2903,6 +2969,17 @@ public:
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
   ~engine() { free_ssl(); }
+
+  /// Client: builds the ClientHello (unless it waits for 0-RTT data). Called by
+  /// connection once it owns the engine, so that callbacks made meanwhile (the PSK
+  /// probe) already reach their connection.
+  void start();
+  /// The connection object that owns this engine: what current_connection() returns
+  /// inside its callbacks.
+  void set_owner(void* owner) noexcept { owner_ = owner; }
+  /// Inside a call into OpenSSL (so inside one of this connection's callbacks, when asked
+  /// from one): public calls then take the re-entrant path (see HARDENING.md).
+  bool in_openssl() const noexcept { return openssl_depth_ > 0; }
 
   // ---- ciphertext in -------------------------------------------------------------------
   std::size_t feed(bytes_view data);
@@ -2944,7 +3021,8 @@ public:
   void enable_trace(std::function<void(std::string_view)> sink) { trace_ = std::move(sink); }
 
   // ---- state and introspection ---------------------------------------------------------
-  SSL* ssl() const noexcept { return ssl_.get(); }
+  /// The SSL; null after destroy() (even while a callback that destroyed it still runs).
+  SSL* ssl() const noexcept { return destroyed_ ? nullptr : ssl_.get(); }
   bool is_server() const noexcept { return config_.is_server; }
   bool handshake_done() const noexcept { return handshake_done_; }
   bool destroyed() const noexcept { return destroyed_; }
@@ -2967,6 +3045,49 @@ private:
   static constexpr std::size_t direct_write_threshold = 16 * 1024;
 
   static engine* from(const SSL* ssl) { return static_cast<engine*>(hooks_of(ssl)); }
+
+  /// The one guard around every call into OpenSSL, held by each public entry point that
+  /// may make one. Nested (a callback calling back in) it only counts; when the outermost
+  /// one ends, a destroy() made meanwhile frees the SSL and the buffers, none of which
+  /// OpenSSL or the engine can still be using then.
+  class openssl_guard {
+  public:
+    explicit openssl_guard(engine& e) noexcept : engine_(e) { ++engine_.openssl_depth_; }
+    ~openssl_guard() {
+      if (--engine_.openssl_depth_ != 0) return;
+      if (engine_.destroyed_) {
+        engine_.release();
+      } else {
+        engine_.release_after_failure();
+      }
+    }
+    openssl_guard(const openssl_guard&) = delete;
+    openssl_guard& operator=(const openssl_guard&) = delete;
+
+  private:
+    engine& engine_;
+  };
+
+  /// Runs a user callback (ALPN, identity check, PSK, trace, clock) with
+  /// current_connection() set to this connection. Returns false when the callback
+  /// destroyed or failed the connection: the caller then aborts the handshake (with an
+  /// alert) instead of reading state the callback may have changed.
+  template <class F> bool call_user(F&& f) {
+    {
+      callback_owner_scope scope(owner_);
+      f();
+    }
+    return !destroyed_ && !error_;
+  }
+
+  /// Frees the SSL and every buffer except the pending output (after destroy()).
+  void release();
+  /// After a fatal error, once its alert was handed out: frees the SSL and the buffers,
+  /// keeping what error(), the counters and the unread cleartext still need.
+  void release_after_failure();
+  /// The BIO's question before each read: are output, events and cleartext under their
+  /// limits? Keeps the work of one SSL_* call bounded (see read_records).
+  static bool input_allowed(const void* self) noexcept;
 
   // ---- setup (engine_setup.hpp) ----------------------------------------------------------
   void free_ssl();
@@ -3048,6 +3169,7 @@ private:
 
   static constexpr std::size_t record_size = 16 * 1024;
   static constexpr std::size_t max_pending_events = 1024;
+  static constexpr int max_key_updates_in_row = 32; // BoringSSL's kMaxKeyUpdates
 
   secure_context context_;
   engine_config config_;
@@ -3100,6 +3222,10 @@ private:
   bool renegotiation_hello_seen_ = false;
   std::deque<clock::time_point> renegotiations_;
   std::function<void(std::string_view)> trace_;
+  // Re-entrancy.
+  int openssl_depth_ = 0;      // openssl_guard nesting
+  int key_updates_in_row_ = 0; // received without application data between them
+  void* owner_ = nullptr;      // the connection object, for current_connection()
 };
 
 } // namespace tlsengine::detail
@@ -3117,6 +3243,8 @@ inline engine::engine(secure_context context, engine_config config)
   if (!config_.connection.now) config_.connection.now = [] { return clock::now(); };
   started_ = config_.connection.now();
   endpoint_.output = &out_;
+  endpoint_.may_read = &engine::input_allowed;
+  endpoint_.owner = this;
   ERR_clear_error();
   ssl_.reset(SSL_new(context_.native_handle()));
   if (!ssl_) {
@@ -3179,9 +3307,52 @@ inline engine::engine(secure_context context, engine_config config)
     SSL_SESSION* session = SSL_get_session(ssl_.get());
     early_mode_ =
         config_.early_data && session != nullptr && SSL_SESSION_get_max_early_data(session) > 0;
-    // With 0-RTT the ClientHello waits for pending_output(), to carry what was written.
-    if (!early_mode_) drive(); // the ClientHello is ready in pending_output() at once
   }
+}
+
+inline void engine::start() {
+  if (config_.is_server || !ssl_ || error_ || destroyed_ || in_openssl()) return;
+  openssl_guard guard(*this);
+  // With 0-RTT the ClientHello waits for pending_output(), to carry what was written.
+  if (!early_mode_) drive(); // the ClientHello is ready in pending_output() at once
+}
+
+inline bool engine::input_allowed(const void* self) noexcept {
+  const engine& e = *static_cast<const engine*>(self);
+  return e.plain_.size() < e.config_.connection.max_plaintext_buffer &&
+         e.out_.size() < e.config_.connection.max_write_buffer &&
+         e.events_.size() < max_pending_events;
+}
+
+inline void engine::release_after_failure() {
+  if (!error_ || !ssl_ || in_openssl() || !out_.empty()) return;
+  staged_.clear();
+  staged_.release_if_empty();
+  in_.clear();
+  in_.release_if_empty();
+  early_copy_.clear();
+  early_copy_.release_if_empty();
+  resume_choice_.reset();
+  out_.release_if_empty();
+  endpoint_.last_discarded.clear();
+  endpoint_.last_discarded.release_if_empty();
+  endpoint_.injected = bytes_view();
+  free_ssl();
+}
+
+inline void engine::release() {
+  staged_.clear();
+  staged_.release_if_empty();
+  plain_.clear();
+  plain_.release_if_empty();
+  in_.clear();
+  in_.release_if_empty();
+  early_copy_.clear();
+  early_copy_.release_if_empty();
+  resume_choice_.reset();
+  endpoint_.last_discarded.clear();
+  endpoint_.last_discarded.release_if_empty();
+  free_ssl();
 }
 
 inline void engine::free_ssl() {
@@ -3206,8 +3377,12 @@ namespace tlsengine::detail {
 
 // ---- ciphertext in -------------------------------------------------------------------
 inline std::size_t engine::feed(bytes_view data) {
-  if (destroyed_ || ssl_ == nullptr) return 0;
+  if (destroyed_) return 0;
   if (error_ || received_close_) return data.size(); // nothing more can be read: discard
+  if (ssl_ == nullptr) return 0;
+  // From inside a callback OpenSSL is reading the previous input: this waits (taken: 0).
+  if (in_openssl()) return 0;
+  openssl_guard guard(*this);
   cipher_in_ += data.size();
   std::size_t taken = 0;
   if (in_.empty()) {
@@ -3216,7 +3391,9 @@ inline std::size_t engine::feed(bytes_view data) {
     drive();
     const std::size_t left = endpoint_.clear_input();
     taken = data.size() - left;
-    if (left != 0 && !error_ && !received_close_) {
+    if (destroyed_) {
+      taken = data.size();
+    } else if (left != 0 && !error_ && !received_close_) {
       const std::size_t keep = std::min(left, config_.connection.max_input_buffer);
       in_.append(data.subview(taken, keep));
       taken += keep;
@@ -3230,14 +3407,14 @@ inline std::size_t engine::feed(bytes_view data) {
     taken = std::min(room, data.size());
     in_.append(data.subview(0, taken));
     process_buffered_input();
-    if (error_ || received_close_) taken = data.size();
+    if (error_ || received_close_ || destroyed_) taken = data.size();
   }
   cipher_in_ -= data.size() - taken;
   return taken;
 }
 
 inline mutable_bytes_view engine::input_window() {
-  if (destroyed_ || error_ || ssl_ == nullptr) return {};
+  if (destroyed_ || error_ || ssl_ == nullptr || in_openssl()) return {};
   const std::size_t room = config_.connection.max_input_buffer > in_.size()
                                ? config_.connection.max_input_buffer - in_.size()
                                : 0;
@@ -3247,7 +3424,8 @@ inline mutable_bytes_view engine::input_window() {
 }
 
 inline void engine::commit_input(std::size_t n) {
-  if (destroyed_ || error_ || ssl_ == nullptr || n == 0) return;
+  if (destroyed_ || error_ || ssl_ == nullptr || n == 0 || in_openssl()) return;
+  openssl_guard guard(*this);
   in_.commit(n);
   cipher_in_ += n;
   process_buffered_input();
@@ -3271,7 +3449,9 @@ inline void engine::feed_eof() {
 
 // ---- ciphertext out ------------------------------------------------------------------
 inline bytes_view engine::pending_output() {
-  if (early_mode_ && !early_started_) send_early_data();
+  if (in_openssl()) return out_.view(); // from a callback: what is there, nothing encrypted
+  openssl_guard guard(*this);
+  if (early_mode_ && !early_started_ && !destroyed_ && ssl_) send_early_data();
   flush_writes();
   return out_.view();
 }
@@ -3279,20 +3459,32 @@ inline bytes_view engine::pending_output() {
 inline void engine::consume_output(std::size_t n) {
   const bool was_full = out_.size() >= config_.connection.max_write_buffer;
   out_.consume(n);
+  if (in_openssl()) return; // OpenSSL may be appending: no release, no processing
   if (out_.empty()) out_.release_if_empty();
+  if (error_) {
+    release_after_failure(); // the alert is out: OpenSSL's state is of no more use
+    return;
+  }
   // Input held back because our own output was full (see read_records) can go on.
-  if (was_full && !in_.empty()) process_buffered_input();
+  if (was_full && !in_.empty()) {
+    openssl_guard guard(*this);
+    process_buffered_input();
+  }
 }
 
 // ---- cleartext -----------------------------------------------------------------------
 inline std::size_t engine::write(bytes_view data, std::error_code& ec) {
   ec.clear();
-  if (destroyed_ || ssl_ == nullptr) {
+  if (destroyed_) {
     ec = make_error_code(errc::destroyed);
     return 0;
   }
   if (error_) {
     ec = error_;
+    return 0;
+  }
+  if (ssl_ == nullptr) {
+    ec = make_error_code(errc::destroyed);
     return 0;
   }
   if (end_requested_) {
@@ -3305,7 +3497,8 @@ inline std::size_t engine::write(bytes_view data, std::error_code& ec) {
                                : 0;
   const std::size_t n = std::min(room, data.size());
   if (n == 0) return 0;
-  if (handshake_done_ && staged_.empty() && n >= direct_write_threshold) {
+  if (handshake_done_ && staged_.empty() && n >= direct_write_threshold && !in_openssl()) {
+    openssl_guard guard(*this);
     // A large write is encrypted at once from the caller's memory: no staging copy.
     std::size_t written = 0;
     if (!ssl_write(data.subview(0, n), written)) return 0;
@@ -3321,6 +3514,8 @@ inline std::size_t engine::write(bytes_view data, std::error_code& ec) {
 
 inline std::size_t engine::read(mutable_bytes_view out) {
   if (held_) return 0; // the application has not accepted the peer yet
+  // From a callback: OpenSSL may be decrypting into the plaintext buffer; read after.
+  if (in_openssl()) return 0;
   const std::size_t n = std::min(out.size(), plain_.size());
   if (n != 0) std::memcpy(out.data(), plain_.view().data(), n);
   consume_plaintext(n);
@@ -3328,10 +3523,13 @@ inline std::size_t engine::read(mutable_bytes_view out) {
 }
 
 inline void engine::consume_plaintext(std::size_t n) {
-  if (held_) return;
+  if (held_ || in_openssl()) return;
   plain_.consume(n);
   if (plain_.empty()) {
-    if (!in_.empty()) process_buffered_input(); // decrypt what backpressure held back
+    if (!in_.empty()) { // decrypt what backpressure held back
+      openssl_guard guard(*this);
+      process_buffered_input();
+    }
     if (plain_.empty()) plain_.release_if_empty();
   }
 }
@@ -3345,13 +3543,11 @@ inline void engine::end() {
 inline void engine::destroy() {
   if (destroyed_) return;
   destroyed_ = true;
-  staged_.clear();
-  staged_.release_if_empty();
-  plain_.clear();
-  plain_.release_if_empty();
-  in_.clear();
-  in_.release_if_empty();
-  free_ssl();
+  endpoint_.clear_input();  // OpenSSL reads nothing more
+  endpoint_.discard = true; // and what it writes now is not sent, but a fatal alert
+  // Inside a callback OpenSSL (and the engine below it) still use the SSL and the
+  // buffers: the outermost openssl_guard frees them when it ends.
+  if (!in_openssl()) release();
 }
 
 inline std::optional<event> engine::next_event() {
@@ -3359,7 +3555,10 @@ inline std::optional<event> engine::next_event() {
   event e = std::move(events_.front());
   events_.pop_front();
   // Input held back because too many events were waiting can go on.
-  if (events_.empty() && !in_.empty() && handshake_done_) process_buffered_input();
+  if (events_.empty() && !in_.empty() && handshake_done_ && !in_openssl()) {
+    openssl_guard guard(*this);
+    process_buffered_input();
+  }
   return e;
 }
 
@@ -3379,7 +3578,7 @@ inline void engine::process_buffered_input() {
   drive();
   const std::size_t left = endpoint_.clear_input();
   in_.consume(in_.size() - left);
-  if (error_ || received_close_) in_.clear();
+  if (error_ || received_close_ || destroyed_) in_.clear();
   if (in_.empty()) in_.release_if_empty();
 }
 
@@ -3393,9 +3592,11 @@ inline void engine::drive() {
       return;
     ERR_clear_error();
     const int r = SSL_do_handshake(ssl_.get());
+    if (destroyed_) return; // a callback destroyed the connection: nothing more to read
     if (r == 1) {
       on_handshake_done();
     } else if (!handle_failure(r)) {
+      fail_on_callback_error();
       return;
     }
     if (!handshake_done_) return;
@@ -3408,7 +3609,7 @@ inline void engine::read_records() {
   // Bounded by what the application has not taken yet: cleartext, but also output the
   // peer makes us produce (KeyUpdate answers...) and events (tickets...), so a peer that
   // floods while never reading meets backpressure instead of growing our memory.
-  while (!error_ && !received_close_ && ssl_ &&
+  while (!error_ && !received_close_ && !destroyed_ && ssl_ &&
          plain_.size() < config_.connection.max_plaintext_buffer &&
          out_.size() < config_.connection.max_write_buffer && events_.size() < max_pending_events) {
     if (endpoint_.input_size == 0 && SSL_has_pending(ssl_.get()) == 0) break;
@@ -3419,6 +3620,7 @@ inline void engine::read_records() {
     if (r == 1) {
       plain_.commit(n);
       clear_out_ += n;
+      if (n != 0) key_updates_in_row_ = 0;
       continue;
     }
     handle_failure(r);
@@ -3428,6 +3630,10 @@ inline void engine::read_records() {
 
 /// Interprets a failed SSL_* call. Returns false when the connection cannot go on now.
 inline bool engine::handle_failure(int r) {
+  if (destroyed_) { // by a callback: whatever OpenSSL says next is of no interest
+    ERR_clear_error();
+    return false;
+  }
   switch (SSL_get_error(ssl_.get(), r)) {
   case SSL_ERROR_WANT_READ:
   case SSL_ERROR_WANT_WRITE:
@@ -3465,6 +3671,7 @@ inline bool engine::ssl_write(bytes_view data, std::size_t& written) {
     std::size_t n = 0;
     ERR_clear_error();
     const int r = SSL_write_ex(ssl_.get(), data.data() + written, data.size() - written, &n);
+    if (destroyed_) return false;
     if (r == 1) {
       written += n;
       continue;
@@ -3482,12 +3689,21 @@ inline void engine::flush_writes() {
     end_requested_ = true;
   }
   if (!staged_.empty()) {
+    // OpenSSL reads from `sending`; a write() made from a callback meanwhile (the trace)
+    // appends to a fresh staged_ instead of moving the bytes being encrypted.
+    byte_buffer sending;
+    std::swap(sending, staged_);
     std::size_t written = 0;
-    ssl_write(staged_.view(), written);
-    staged_.consume(written);
+    ssl_write(sending.view(), written);
+    if (destroyed_ || error_) return;
+    sending.consume(written);
+    sending.append(staged_.view());
+    std::swap(sending, staged_);
     if (staged_.empty()) staged_.release_if_empty();
   }
-  if (SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE && !error_) {
+  if (destroyed_) return;
+  // After our close_notify nothing more is sent, not even the KeyUpdate the peer asked for.
+  if (SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE && !error_ && !shutdown_sent_) {
     // A pending KeyUpdate (ours, or the answer the peer requested) goes out with the
     // next write; a zero-length write sends it now.
     std::size_t ignored = 0;
@@ -3495,7 +3711,7 @@ inline void engine::flush_writes() {
     const int r = SSL_write_ex(ssl_.get(), "", 0, &ignored);
     if (r != 1) handle_failure(r);
   }
-  if (end_requested_ && !shutdown_sent_ && staged_.empty() && !error_) {
+  if (end_requested_ && !shutdown_sent_ && staged_.empty() && !error_ && !destroyed_) {
     ERR_clear_error();
     SSL_shutdown(ssl_.get()); // queues close_notify; the peer's is read by feed()
     shutdown_sent_ = true;
@@ -3547,7 +3763,10 @@ inline std::error_code engine::use_context(const secure_context& context) {
 
 /// The default answer to whichever decision is waiting.
 inline std::error_code engine::resume() {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
+  if (error_) return error_;
+  if (!ssl_) return make_error_code(errc::destroyed);
+  if (in_openssl()) return make_error_code(errc::invalid_state);
   if (sni_.state == decision_state::waiting) {
     if (config_.server)
       if (auto chosen = config_.server->lookup(client_hello_sni_)) return use_context(*chosen);
@@ -3620,14 +3839,18 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
 }
 
 inline std::error_code engine::answer_check(const decision& d) const {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
-  if (d.state != decision_state::waiting) return make_error_code(errc::invalid_state);
+  if (!ssl_) return make_error_code(errc::destroyed);
+  // From inside a callback no decision can be answered: OpenSSL is mid-call.
+  if (in_openssl() || d.state != decision_state::waiting)
+    return make_error_code(errc::invalid_state);
   return {};
 }
 
 inline std::error_code engine::answered(decision& d) {
   d.state = decision_state::answered;
+  openssl_guard guard(*this);
   if (in_.empty()) {
     drive();
   } else {
@@ -3658,9 +3881,10 @@ namespace tlsengine::detail {
 
 // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
 inline std::error_code engine::renegotiate(bool reject_unauthorized, bool request_cert) {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
-  if (!handshake_done_ || SSL_version(ssl_.get()) > TLS1_2_VERSION)
+  if (!ssl_) return make_error_code(errc::destroyed);
+  if (in_openssl() || !handshake_done_ || SSL_version(ssl_.get()) > TLS1_2_VERSION)
     return make_error_code(errc::invalid_state); // TLS 1.3 has no renegotiation
   config_.reject_unauthorized = reject_unauthorized;
   if (config_.is_server) {
@@ -3677,6 +3901,7 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
   ERR_clear_error();
   if (SSL_renegotiate(ssl_.get()) != 1) return take_openssl_error_code();
   renegotiating_ = true;
+  openssl_guard guard(*this);
   const int r = SSL_do_handshake(ssl_.get()); // writes the HelloRequest / ClientHello
   if (r != 1) handle_failure(r);
   return error_;
@@ -3690,9 +3915,13 @@ inline void engine::disable_renegotiation() {
 }
 
 inline std::error_code engine::key_update(bool request_peer) {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
-  if (!handshake_done_ || SSL_version(ssl_.get()) != TLS1_3_VERSION)
+  if (!ssl_) return make_error_code(errc::destroyed);
+  // Not from a callback: SSL_key_update changes the state OpenSSL is in the middle of.
+  // Nor after our close_notify: nothing may follow it (OpenSSL would fail the connection).
+  if (in_openssl() || shutdown_sent_ || !handshake_done_ ||
+      SSL_version(ssl_.get()) != TLS1_3_VERSION)
     return make_error_code(errc::invalid_state);
   ERR_clear_error();
   if (SSL_key_update(ssl_.get(),
@@ -3703,6 +3932,12 @@ inline std::error_code engine::key_update(bool request_peer) {
 
 inline void engine::on_handshake_done() {
   handshake_done_ = true;
+  if (callback_error_) {
+    // A callback failed but OpenSSL went on (it cannot be told to stop from every
+    // callback): never report `secure` for such a handshake.
+    fail(callback_error_, callback_message_);
+    return;
+  }
   if (!config_.is_server && config_.min_dh_size > 0) {
     // As Node: a client refuses weak finite-field DH after the fact.
     EVP_PKEY* key = nullptr;
@@ -3772,7 +4007,11 @@ inline bool engine::renegotiation_allowed(int* alert) {
     *alert = SSL_AD_NO_RENEGOTIATION;
     return false;
   }
-  const clock::time_point now = config_.connection.now();
+  clock::time_point now{};
+  if (!call_user([&] { now = config_.connection.now(); })) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return false;
+  }
   while (!renegotiations_.empty() && now - renegotiations_.front() > config_.reneg_window)
     renegotiations_.pop_front();
   renegotiations_.push_back(now);
@@ -3790,15 +4029,23 @@ inline bool engine::renegotiation_allowed(int* alert) {
 inline void engine::send_early_data() {
   early_started_ = true;
   const std::size_t limit = SSL_SESSION_get_max_early_data(SSL_get_session(ssl_.get()));
-  const bytes_view data = staged_.view().subview(0, limit);
+  // As in flush_writes: a write() from a callback must not move the bytes being sent.
+  byte_buffer sending;
+  std::swap(sending, staged_);
+  const bytes_view data = sending.view().subview(0, limit);
   std::size_t written = 0;
   ERR_clear_error();
-  if (!data.empty() && SSL_write_early_data(ssl_.get(), data.data(), data.size(), &written) == 1) {
+  const bool ok =
+      !data.empty() && SSL_write_early_data(ssl_.get(), data.data(), data.size(), &written) == 1;
+  if (destroyed_) return;
+  if (ok) {
     early_copy_.append(data.subview(0, written));
-    staged_.consume(written);
-  } else if (!data.empty()) {
-    const int r = 0;
-    handle_failure(r);
+    sending.consume(written);
+  }
+  sending.append(staged_.view());
+  std::swap(sending, staged_);
+  if (!ok && !data.empty()) {
+    handle_failure(0);
     if (error_) return;
   }
   drive();
@@ -3812,6 +4059,7 @@ inline bool engine::read_early_data() {
     std::size_t n = 0;
     ERR_clear_error();
     const int r = SSL_read_early_data(ssl_.get(), buffer, sizeof buffer, &n);
+    if (destroyed_) return false;
     if (r == SSL_READ_EARLY_DATA_SUCCESS) {
       if (n != 0)
         events_.emplace_back(events::early_data{std::vector<std::uint8_t>(buffer, buffer + n)});
@@ -3855,6 +4103,13 @@ inline void engine::info_callback(const SSL* ssl, int where, int value) {
   if ((value >> 8) == SSL3_AL_FATAL) {
     self->last_alert_ = value & 0xff;
     self->last_alert_sent_ = (where & SSL_CB_WRITE) != 0;
+    // Destroyed from a callback: the handshake aborts, and of what OpenSSL wrote since
+    // only this alert (its one record, the last write) goes out.
+    if (self->destroyed_ && self->last_alert_sent_ && self->endpoint_.discard) {
+      self->out_.append(self->endpoint_.last_discarded.view());
+      self->endpoint_.bytes_written += self->endpoint_.last_discarded.size();
+      self->endpoint_.last_discarded.clear();
+    }
   }
 }
 
@@ -3863,20 +4118,40 @@ inline void engine::info_callback(const SSL* ssl, int where, int value) {
 inline void engine::message_callback(int write_p, int version, int content_type, const void* buf,
                                      size_t length, SSL* ssl, void*) {
   engine* self = from(ssl);
-  if (self == nullptr) return;
+  if (self == nullptr || self->destroyed_) return;
   if (self->trace_) {
     BIO* bio = BIO_new(BIO_s_mem());
     if (bio != nullptr) {
       SSL_trace(write_p, version, content_type, buf, length, ssl, bio);
       char* text = nullptr;
       const long n = BIO_get_mem_data(bio, &text);
-      if (n > 0) self->trace_(std::string_view(text, static_cast<std::size_t>(n)));
+      // A copy: the sink may replace itself (enable_trace) while it runs.
+      std::function<void(std::string_view)> sink = self->trace_;
+      if (n > 0) {
+        self->call_user([&] {
+          TLSENGINE_TRY { sink(std::string_view(text, static_cast<std::size_t>(n))); }
+          TLSENGINE_CATCH_ALL {}
+        });
+      }
       BIO_free(bio);
     }
+    // A message callback cannot stop OpenSSL; after destroy() it reads no more input.
+    if (self->destroyed_) return;
   }
   if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
   const auto* message = static_cast<const unsigned char*>(buf);
   if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
+    if (++self->key_updates_in_row_ > max_key_updates_in_row) {
+      // OpenSSL 3.0 has no limit and cannot be told to fail here: the BIO hands it a
+      // ChangeCipherSpec record next, which it refuses with unexpected_message (the
+      // alert BoringSSL sends), encrypted as it must be.
+      static const unsigned char change_cipher_spec[] = {20, 3, 3, 0, 1, 1};
+      self->record_callback_error(make_error_code(errc::too_many_key_updates),
+                                  "the peer sent more than 32 KeyUpdate messages without "
+                                  "application data");
+      self->endpoint_.injected = bytes_view(change_cipher_spec, sizeof change_cipher_spec);
+      return;
+    }
     self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
   } else if (message[0] == SSL3_MT_HELLO_REQUEST && self->renegotiation_disabled_) {
     self->record_callback_error(make_error_code(errc::renegotiation_disabled),
@@ -3888,6 +4163,10 @@ inline void engine::message_callback(int write_p, int version, int content_type,
 /// Decides inside the handshake, so that a rejection sends the proper alert (Node
 /// decides after the handshake and can only close the socket).
 inline int engine::on_verify(X509_STORE_CTX* store) {
+  if (destroyed_ || error_) {
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
   if (verify_.state == decision_state::waiting) {
     // Client: OpenSSL restarts verification on every resume; keep pausing.
     SSL_set_retry_verify(ssl_.get());
@@ -3914,6 +4193,10 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
     verdict = std::error_code(static_cast<int>(code), x509_category());
   } else if (!config_.is_server && !config_.identity_host.empty()) {
     verdict = check_identity(X509_STORE_CTX_get0_cert(store));
+    if (destroyed_ || error_) { // the identity callback ended the connection
+      X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+      return 0;
+    }
   }
   verify_error_ = verdict;
   if (config_.connection.pause_on_verify) {
@@ -3932,10 +4215,11 @@ inline std::error_code engine::check_identity(X509* leaf) {
   std::error_code ec;
   std::string reason;
   if (config_.check_identity) {
-    TLSENGINE_TRY {
-      ec = config_.check_identity(config_.identity_host, certificate_info_from_x509(leaf));
-    }
-    TLSENGINE_CATCH_ALL { ec = make_error_code(errc::decision_failed); }
+    const certificate_info info = certificate_info_from_x509(leaf);
+    call_user([&] {
+      TLSENGINE_TRY { ec = config_.check_identity(config_.identity_host, info); }
+      TLSENGINE_CATCH_ALL { ec = make_error_code(errc::decision_failed); }
+    });
   } else {
     ec = check_server_identity_x509(config_.identity_host, leaf, &reason);
   }
@@ -3945,6 +4229,10 @@ inline std::error_code engine::check_identity(X509* leaf) {
 
 inline int engine::on_client_hello(int* alert) {
   if (!config_.is_server) return SSL_CLIENT_HELLO_SUCCESS;
+  if (destroyed_ || error_) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
   if (handshake_done_) {
     if (!renegotiation_allowed(alert)) return SSL_CLIENT_HELLO_ERROR;
     renegotiation_hello_seen_ = true;
@@ -4003,6 +4291,7 @@ inline std::string engine::parse_server_name() {
 
 inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_length,
                                   const unsigned char* in, unsigned int in_length) {
+  if (destroyed_ || error_) return SSL_TLSEXT_ERR_ALERT_FATAL;
   if (config_.alpn_callback) {
     alpn_request request;
     request.servername = client_hello_sni_;
@@ -4013,8 +4302,14 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
       i += 1 + n;
     }
     std::optional<std::string> choice;
-    TLSENGINE_TRY { choice = config_.alpn_callback(request); }
-    TLSENGINE_CATCH_ALL {
+    bool threw = false;
+    const bool alive = call_user([&] {
+      TLSENGINE_TRY { choice = config_.alpn_callback(request); }
+      TLSENGINE_CATCH_ALL { threw = true; }
+    });
+    // Destroyed or failed from inside: abort with the alert, without reading `in` again.
+    if (!alive) return SSL_TLSEXT_ERR_ALERT_FATAL;
+    if (threw) {
       record_callback_error(make_error_code(errc::decision_failed), "the ALPN callback failed");
       return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
@@ -4044,6 +4339,7 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
 }
 
 inline int engine::on_certificate_needed() {
+  if (destroyed_ || error_) return 0;
   if (config_.is_server) {
     if (!config_.pause_on_ocsp_request ||
         SSL_get_tlsext_status_type(ssl_.get()) != TLSEXT_STATUSTYPE_ocsp)
@@ -4098,6 +4394,7 @@ inline events::ocsp_request engine::ocsp_request_event() {
 }
 
 inline int engine::on_ocsp_status() {
+  if (destroyed_ || error_) return config_.is_server ? SSL_TLSEXT_ERR_ALERT_FATAL : 0;
   if (config_.is_server) {
     if (!ocsp_response_ || ocsp_response_->empty()) return SSL_TLSEXT_ERR_NOACK;
     auto* copy = static_cast<unsigned char*>(OPENSSL_malloc(ocsp_response_->size()));
@@ -4123,10 +4420,22 @@ inline unsigned int engine::psk_client_callback(SSL* ssl, const char* hint, char
                                                 unsigned int max_identity, unsigned char* psk,
                                                 unsigned int max_psk) {
   engine* self = from(ssl);
-  if (self == nullptr || !self->config_.psk_client) return 0;
+  if (self == nullptr || !self->config_.psk_client || self->destroyed_ || self->error_) return 0;
+  // OpenSSL first asks while it builds a TLS 1.3 ClientHello, before the server said
+  // anything (hint NULL): that probe gets a null string_view (is_psk_probe()), and a
+  // declined probe only means "no TLS 1.3 external PSK".
+  const bool probe = hint == nullptr && SSL_get_state(ssl) == TLS_ST_CW_CLNT_HELLO;
   std::optional<psk_credentials> answer;
-  TLSENGINE_TRY { answer = self->config_.psk_client(hint ? hint : ""); }
-  TLSENGINE_CATCH_ALL { answer.reset(); }
+  bool threw = false;
+  if (!self->call_user([&] {
+        TLSENGINE_TRY {
+          answer = self->config_.psk_client(probe ? std::string_view()
+                                                  : std::string_view(hint ? hint : ""));
+        }
+        TLSENGINE_CATCH_ALL { threw = true; }
+      }))
+    return 0; // destroyed or failed from inside: no PSK, the handshake stops
+  if (probe && !answer && !threw) return 0;
   if (!answer || answer->key.empty() || answer->key.size() > max_psk ||
       answer->identity.size() + 1 > max_identity) {
     self->record_callback_error(make_error_code(errc::decision_failed),
@@ -4141,10 +4450,13 @@ inline unsigned int engine::psk_client_callback(SSL* ssl, const char* hint, char
 inline unsigned int engine::psk_server_callback(SSL* ssl, const char* identity, unsigned char* psk,
                                                 unsigned int max_psk) {
   engine* self = from(ssl);
-  if (self == nullptr || !self->config_.psk_server) return 0;
+  if (self == nullptr || !self->config_.psk_server || self->destroyed_ || self->error_) return 0;
   std::optional<std::vector<std::uint8_t>> key;
-  TLSENGINE_TRY { key = self->config_.psk_server(identity ? identity : ""); }
-  TLSENGINE_CATCH_ALL { key.reset(); }
+  if (!self->call_user([&] {
+        TLSENGINE_TRY { key = self->config_.psk_server(identity ? identity : ""); }
+        TLSENGINE_CATCH_ALL { key.reset(); }
+      }))
+    return 0; // destroyed or failed from inside: unknown identity, the handshake fails
   if (!key || key->empty() || key->size() > max_psk) return 0; // unknown identity
   std::memcpy(psk, key->data(), key->size());
   return static_cast<unsigned int>(key->size());
@@ -4157,7 +4469,9 @@ inline void engine::record_callback_error(std::error_code code, std::string mess
 }
 
 inline void engine::fail_on_callback_error() {
-  if (callback_error_ && !error_ && handshake_done_) fail(callback_error_, callback_message_);
+  // A callback failed and OpenSSL went on: fail now (a failure OpenSSL acted on fails in
+  // handle_failure, with its alert).
+  if (callback_error_ && !error_ && !destroyed_) fail(callback_error_, callback_message_);
 }
 
 } // namespace tlsengine::detail
@@ -4397,6 +4711,17 @@ class server;
 class connection {
 public:
   connection() = default;
+  connection(connection&& other) noexcept : engine_(std::move(other.engine_)) { adopt(); }
+  /// Do not move-assign over (or otherwise drop) a connection from inside one of its own
+  /// callbacks: call destroy() there instead (see docs/HARDENING.md).
+  connection& operator=(connection&& other) noexcept {
+    if (this != &other) {
+      engine_ = std::move(other.engine_);
+      adopt();
+    }
+    return *this;
+  }
+  ~connection() = default;
 
   /// A client connection; the ClientHello is in pending_output() at once.
   static result<connection> client(const client_options& options) {
@@ -4427,6 +4752,7 @@ public:
     config.pause_on_certificate_request = options.pause_on_certificate_request;
     config.early_data = options.early_data;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
+    c.engine_->start(); // the ClientHello, now that callbacks can reach `c`
     // Setup failures (a bad session blob) are reported now rather than on first use.
     if (c.engine_->error() && !c.engine_->handshake_done() && c.engine_->cipher_bytes_out() == 0)
       return c.engine_->error();
@@ -4531,8 +4857,9 @@ public:
   /// Node's authorizationError: "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID", ...;
   /// empty when authorized() or before the handshake.
   std::string authorization_error() const {
-    if (!engine_ || !engine_->ssl()) return {};
+    if (!engine_) return {};
     if (engine_->verify_error()) return error_code_name(engine_->verify_error());
+    if (!engine_->ssl()) return {};
     if (!engine_->handshake_done() || authorized()) return {};
     if (SSL_get0_peer_certificate(engine_->ssl()) == nullptr)
       return std::string(verify_code_name(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT));
@@ -4612,6 +4939,7 @@ public:
   /// Node's setMaxSendFragment(): records of at most `size` bytes (512..16384).
   std::error_code set_max_send_fragment(std::size_t size) {
     if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
+    if (engine_->in_openssl()) return make_error_code(errc::invalid_state);
     if (size < 512 || size > 16384) return make_error_code(errc::invalid_max_send_fragment);
     if (SSL_set_max_send_fragment(engine_->ssl(), static_cast<long>(size)) != 1)
       return detail::take_openssl_error_code();
@@ -4780,7 +5108,12 @@ public:
 
 private:
   friend class server;
-  explicit connection(std::unique_ptr<detail::engine> engine) : engine_(std::move(engine)) {}
+  explicit connection(std::unique_ptr<detail::engine> engine) : engine_(std::move(engine)) {
+    adopt();
+  }
+  void adopt() noexcept {
+    if (engine_) engine_->set_owner(this);
+  }
 
   std::vector<std::uint8_t> finished_message(bool peer) const {
     if (!engine_ || !engine_->ssl()) return {};
@@ -4800,6 +5133,15 @@ private:
 
   std::unique_ptr<detail::engine> engine_;
 };
+
+/// Inside a callback the engine runs for a connection (alpn_callback,
+/// check_server_identity, psk_callback, the enable_trace sink, connection_options::now):
+/// that connection, as Node passes the socket as `this`. Null outside such callbacks.
+/// Every public call on it is safe there: it works, or returns errc::invalid_state /
+/// takes nothing when OpenSSL is mid-call (see docs/HARDENING.md).
+inline connection* current_connection() noexcept {
+  return static_cast<connection*>(detail::current_callback_owner());
+}
 
 } // namespace tlsengine
 // ---- end tlsengine/connection.hpp ----

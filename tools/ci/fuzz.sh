@@ -9,7 +9,7 @@
 # Run from the repository root:  bash tools/ci/fuzz.sh
 # Environment:
 #   FUZZ_SECONDS=60         fuzzing time per harness
-#   FUZZ_HARNESSES="..."    a subset (default: server client pair context certificate)
+#   FUZZ_HARNESSES="..."    a subset (default: server client pair context certificate flood)
 #   FUZZ_BUILD_DIR=dir      reuse a build tree (default: a temporary one)
 #   FUZZ_KEEP=1             keep the temporary directory (new corpus units, artifacts, logs)
 #   TLSENGINE_FUZZ_DETERMINISTIC=0   fuzz without the deterministic RNG and clock
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.." || exit 1
 bash tools/deps.sh clang libclang-rt-14-dev cmake make libssl-dev || exit 1
 
 seconds=${FUZZ_SECONDS:-60}
-harnesses=${FUZZ_HARNESSES:-"server client pair context certificate"}
+harnesses=${FUZZ_HARNESSES:-"server client pair context certificate flood"}
 jobs=$(nproc 2>/dev/null || echo 2)
 work=$(mktemp -d "${TMPDIR:-/tmp}/tlsengine-fuzz.XXXXXX") || exit 1
 if [ "${FUZZ_KEEP:-0}" = 1 ]; then

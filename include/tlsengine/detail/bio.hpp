@@ -18,6 +18,17 @@ struct bio_endpoint {
   byte_buffer* output = nullptr; // where records OpenSSL writes go
   std::uint64_t bytes_read = 0;  // ciphertext in, for the counters
   std::uint64_t bytes_written = 0;
+  /// After destroy(): what OpenSSL still writes is not sent, except a fatal alert (the
+  /// engine keeps the last write when the info callback reports one).
+  bool discard = false;
+  byte_buffer last_discarded;
+  /// Asked before each read: false while the engine's output, events or cleartext are at
+  /// their limits, so that one SSL_* call does bounded work (the input waits).
+  bool (*may_read)(const void* owner) = nullptr;
+  const void* owner = nullptr;
+  /// Bytes OpenSSL reads before any input: the engine's way to make OpenSSL itself fail
+  /// a connection with the proper (encrypted) alert.
+  bytes_view injected;
 
   void set_input(bytes_view in) noexcept {
     input = in.data();
@@ -34,7 +45,15 @@ struct bio_endpoint {
 inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
   auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  if (endpoint == nullptr || endpoint->input_size == 0) {
+  if (endpoint != nullptr && !endpoint->injected.empty()) {
+    const std::size_t n = size < endpoint->injected.size() ? size : endpoint->injected.size();
+    std::memcpy(out, endpoint->injected.data(), n);
+    endpoint->injected = endpoint->injected.subview(n, endpoint->injected.size() - n);
+    *read = n;
+    return 1;
+  }
+  if (endpoint == nullptr || endpoint->input_size == 0 ||
+      (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner))) {
     // No more input for now: OpenSSL sees "want read", never EOF. The engine decides
     // what a transport EOF means (feed_eof()).
     BIO_set_retry_read(bio);
@@ -56,6 +75,12 @@ inline int engine_bio_write(BIO* bio, const char* in, std::size_t size, std::siz
   if (endpoint == nullptr || endpoint->output == nullptr) {
     *written = 0;
     return 0;
+  }
+  if (endpoint->discard) {
+    endpoint->last_discarded.clear();
+    endpoint->last_discarded.append(bytes_view(in, size));
+    *written = size;
+    return 1;
   }
   endpoint->output->append(bytes_view(in, size));
   endpoint->bytes_written += size;

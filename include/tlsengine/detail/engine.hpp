@@ -15,6 +15,7 @@
 #include "server_state.hpp"
 #include "engine_config.hpp"
 #include "session_policy.hpp"
+#include "reentrancy.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/params.h>
@@ -37,6 +38,17 @@ public:
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
   ~engine() { free_ssl(); }
+
+  /// Client: builds the ClientHello (unless it waits for 0-RTT data). Called by
+  /// connection once it owns the engine, so that callbacks made meanwhile (the PSK
+  /// probe) already reach their connection.
+  void start();
+  /// The connection object that owns this engine: what current_connection() returns
+  /// inside its callbacks.
+  void set_owner(void* owner) noexcept { owner_ = owner; }
+  /// Inside a call into OpenSSL (so inside one of this connection's callbacks, when asked
+  /// from one): public calls then take the re-entrant path (see HARDENING.md).
+  bool in_openssl() const noexcept { return openssl_depth_ > 0; }
 
   // ---- ciphertext in -------------------------------------------------------------------
   std::size_t feed(bytes_view data);
@@ -78,7 +90,8 @@ public:
   void enable_trace(std::function<void(std::string_view)> sink) { trace_ = std::move(sink); }
 
   // ---- state and introspection ---------------------------------------------------------
-  SSL* ssl() const noexcept { return ssl_.get(); }
+  /// The SSL; null after destroy() (even while a callback that destroyed it still runs).
+  SSL* ssl() const noexcept { return destroyed_ ? nullptr : ssl_.get(); }
   bool is_server() const noexcept { return config_.is_server; }
   bool handshake_done() const noexcept { return handshake_done_; }
   bool destroyed() const noexcept { return destroyed_; }
@@ -101,6 +114,49 @@ private:
   static constexpr std::size_t direct_write_threshold = 16 * 1024;
 
   static engine* from(const SSL* ssl) { return static_cast<engine*>(hooks_of(ssl)); }
+
+  /// The one guard around every call into OpenSSL, held by each public entry point that
+  /// may make one. Nested (a callback calling back in) it only counts; when the outermost
+  /// one ends, a destroy() made meanwhile frees the SSL and the buffers, none of which
+  /// OpenSSL or the engine can still be using then.
+  class openssl_guard {
+  public:
+    explicit openssl_guard(engine& e) noexcept : engine_(e) { ++engine_.openssl_depth_; }
+    ~openssl_guard() {
+      if (--engine_.openssl_depth_ != 0) return;
+      if (engine_.destroyed_) {
+        engine_.release();
+      } else {
+        engine_.release_after_failure();
+      }
+    }
+    openssl_guard(const openssl_guard&) = delete;
+    openssl_guard& operator=(const openssl_guard&) = delete;
+
+  private:
+    engine& engine_;
+  };
+
+  /// Runs a user callback (ALPN, identity check, PSK, trace, clock) with
+  /// current_connection() set to this connection. Returns false when the callback
+  /// destroyed or failed the connection: the caller then aborts the handshake (with an
+  /// alert) instead of reading state the callback may have changed.
+  template <class F> bool call_user(F&& f) {
+    {
+      callback_owner_scope scope(owner_);
+      f();
+    }
+    return !destroyed_ && !error_;
+  }
+
+  /// Frees the SSL and every buffer except the pending output (after destroy()).
+  void release();
+  /// After a fatal error, once its alert was handed out: frees the SSL and the buffers,
+  /// keeping what error(), the counters and the unread cleartext still need.
+  void release_after_failure();
+  /// The BIO's question before each read: are output, events and cleartext under their
+  /// limits? Keeps the work of one SSL_* call bounded (see read_records).
+  static bool input_allowed(const void* self) noexcept;
 
   // ---- setup (engine_setup.hpp) ----------------------------------------------------------
   void free_ssl();
@@ -182,6 +238,7 @@ private:
 
   static constexpr std::size_t record_size = 16 * 1024;
   static constexpr std::size_t max_pending_events = 1024;
+  static constexpr int max_key_updates_in_row = 32; // BoringSSL's kMaxKeyUpdates
 
   secure_context context_;
   engine_config config_;
@@ -234,6 +291,10 @@ private:
   bool renegotiation_hello_seen_ = false;
   std::deque<clock::time_point> renegotiations_;
   std::function<void(std::string_view)> trace_;
+  // Re-entrancy.
+  int openssl_depth_ = 0;      // openssl_guard nesting
+  int key_updates_in_row_ = 0; // received without application data between them
+  void* owner_ = nullptr;      // the connection object, for current_connection()
 };
 
 } // namespace tlsengine::detail

@@ -9,8 +9,12 @@ namespace tlsengine::detail {
 
 // ---- ciphertext in -------------------------------------------------------------------
 inline std::size_t engine::feed(bytes_view data) {
-  if (destroyed_ || ssl_ == nullptr) return 0;
+  if (destroyed_) return 0;
   if (error_ || received_close_) return data.size(); // nothing more can be read: discard
+  if (ssl_ == nullptr) return 0;
+  // From inside a callback OpenSSL is reading the previous input: this waits (taken: 0).
+  if (in_openssl()) return 0;
+  openssl_guard guard(*this);
   cipher_in_ += data.size();
   std::size_t taken = 0;
   if (in_.empty()) {
@@ -19,7 +23,9 @@ inline std::size_t engine::feed(bytes_view data) {
     drive();
     const std::size_t left = endpoint_.clear_input();
     taken = data.size() - left;
-    if (left != 0 && !error_ && !received_close_) {
+    if (destroyed_) {
+      taken = data.size();
+    } else if (left != 0 && !error_ && !received_close_) {
       const std::size_t keep = std::min(left, config_.connection.max_input_buffer);
       in_.append(data.subview(taken, keep));
       taken += keep;
@@ -33,14 +39,14 @@ inline std::size_t engine::feed(bytes_view data) {
     taken = std::min(room, data.size());
     in_.append(data.subview(0, taken));
     process_buffered_input();
-    if (error_ || received_close_) taken = data.size();
+    if (error_ || received_close_ || destroyed_) taken = data.size();
   }
   cipher_in_ -= data.size() - taken;
   return taken;
 }
 
 inline mutable_bytes_view engine::input_window() {
-  if (destroyed_ || error_ || ssl_ == nullptr) return {};
+  if (destroyed_ || error_ || ssl_ == nullptr || in_openssl()) return {};
   const std::size_t room = config_.connection.max_input_buffer > in_.size()
                                ? config_.connection.max_input_buffer - in_.size()
                                : 0;
@@ -50,7 +56,8 @@ inline mutable_bytes_view engine::input_window() {
 }
 
 inline void engine::commit_input(std::size_t n) {
-  if (destroyed_ || error_ || ssl_ == nullptr || n == 0) return;
+  if (destroyed_ || error_ || ssl_ == nullptr || n == 0 || in_openssl()) return;
+  openssl_guard guard(*this);
   in_.commit(n);
   cipher_in_ += n;
   process_buffered_input();
@@ -74,7 +81,9 @@ inline void engine::feed_eof() {
 
 // ---- ciphertext out ------------------------------------------------------------------
 inline bytes_view engine::pending_output() {
-  if (early_mode_ && !early_started_) send_early_data();
+  if (in_openssl()) return out_.view(); // from a callback: what is there, nothing encrypted
+  openssl_guard guard(*this);
+  if (early_mode_ && !early_started_ && !destroyed_ && ssl_) send_early_data();
   flush_writes();
   return out_.view();
 }
@@ -82,20 +91,32 @@ inline bytes_view engine::pending_output() {
 inline void engine::consume_output(std::size_t n) {
   const bool was_full = out_.size() >= config_.connection.max_write_buffer;
   out_.consume(n);
+  if (in_openssl()) return; // OpenSSL may be appending: no release, no processing
   if (out_.empty()) out_.release_if_empty();
+  if (error_) {
+    release_after_failure(); // the alert is out: OpenSSL's state is of no more use
+    return;
+  }
   // Input held back because our own output was full (see read_records) can go on.
-  if (was_full && !in_.empty()) process_buffered_input();
+  if (was_full && !in_.empty()) {
+    openssl_guard guard(*this);
+    process_buffered_input();
+  }
 }
 
 // ---- cleartext -----------------------------------------------------------------------
 inline std::size_t engine::write(bytes_view data, std::error_code& ec) {
   ec.clear();
-  if (destroyed_ || ssl_ == nullptr) {
+  if (destroyed_) {
     ec = make_error_code(errc::destroyed);
     return 0;
   }
   if (error_) {
     ec = error_;
+    return 0;
+  }
+  if (ssl_ == nullptr) {
+    ec = make_error_code(errc::destroyed);
     return 0;
   }
   if (end_requested_) {
@@ -108,7 +129,8 @@ inline std::size_t engine::write(bytes_view data, std::error_code& ec) {
                                : 0;
   const std::size_t n = std::min(room, data.size());
   if (n == 0) return 0;
-  if (handshake_done_ && staged_.empty() && n >= direct_write_threshold) {
+  if (handshake_done_ && staged_.empty() && n >= direct_write_threshold && !in_openssl()) {
+    openssl_guard guard(*this);
     // A large write is encrypted at once from the caller's memory: no staging copy.
     std::size_t written = 0;
     if (!ssl_write(data.subview(0, n), written)) return 0;
@@ -124,6 +146,8 @@ inline std::size_t engine::write(bytes_view data, std::error_code& ec) {
 
 inline std::size_t engine::read(mutable_bytes_view out) {
   if (held_) return 0; // the application has not accepted the peer yet
+  // From a callback: OpenSSL may be decrypting into the plaintext buffer; read after.
+  if (in_openssl()) return 0;
   const std::size_t n = std::min(out.size(), plain_.size());
   if (n != 0) std::memcpy(out.data(), plain_.view().data(), n);
   consume_plaintext(n);
@@ -131,10 +155,13 @@ inline std::size_t engine::read(mutable_bytes_view out) {
 }
 
 inline void engine::consume_plaintext(std::size_t n) {
-  if (held_) return;
+  if (held_ || in_openssl()) return;
   plain_.consume(n);
   if (plain_.empty()) {
-    if (!in_.empty()) process_buffered_input(); // decrypt what backpressure held back
+    if (!in_.empty()) { // decrypt what backpressure held back
+      openssl_guard guard(*this);
+      process_buffered_input();
+    }
     if (plain_.empty()) plain_.release_if_empty();
   }
 }
@@ -148,13 +175,11 @@ inline void engine::end() {
 inline void engine::destroy() {
   if (destroyed_) return;
   destroyed_ = true;
-  staged_.clear();
-  staged_.release_if_empty();
-  plain_.clear();
-  plain_.release_if_empty();
-  in_.clear();
-  in_.release_if_empty();
-  free_ssl();
+  endpoint_.clear_input();  // OpenSSL reads nothing more
+  endpoint_.discard = true; // and what it writes now is not sent, but a fatal alert
+  // Inside a callback OpenSSL (and the engine below it) still use the SSL and the
+  // buffers: the outermost openssl_guard frees them when it ends.
+  if (!in_openssl()) release();
 }
 
 inline std::optional<event> engine::next_event() {
@@ -162,7 +187,10 @@ inline std::optional<event> engine::next_event() {
   event e = std::move(events_.front());
   events_.pop_front();
   // Input held back because too many events were waiting can go on.
-  if (events_.empty() && !in_.empty() && handshake_done_) process_buffered_input();
+  if (events_.empty() && !in_.empty() && handshake_done_ && !in_openssl()) {
+    openssl_guard guard(*this);
+    process_buffered_input();
+  }
   return e;
 }
 
@@ -182,7 +210,7 @@ inline void engine::process_buffered_input() {
   drive();
   const std::size_t left = endpoint_.clear_input();
   in_.consume(in_.size() - left);
-  if (error_ || received_close_) in_.clear();
+  if (error_ || received_close_ || destroyed_) in_.clear();
   if (in_.empty()) in_.release_if_empty();
 }
 
@@ -196,9 +224,11 @@ inline void engine::drive() {
       return;
     ERR_clear_error();
     const int r = SSL_do_handshake(ssl_.get());
+    if (destroyed_) return; // a callback destroyed the connection: nothing more to read
     if (r == 1) {
       on_handshake_done();
     } else if (!handle_failure(r)) {
+      fail_on_callback_error();
       return;
     }
     if (!handshake_done_) return;
@@ -211,7 +241,7 @@ inline void engine::read_records() {
   // Bounded by what the application has not taken yet: cleartext, but also output the
   // peer makes us produce (KeyUpdate answers...) and events (tickets...), so a peer that
   // floods while never reading meets backpressure instead of growing our memory.
-  while (!error_ && !received_close_ && ssl_ &&
+  while (!error_ && !received_close_ && !destroyed_ && ssl_ &&
          plain_.size() < config_.connection.max_plaintext_buffer &&
          out_.size() < config_.connection.max_write_buffer && events_.size() < max_pending_events) {
     if (endpoint_.input_size == 0 && SSL_has_pending(ssl_.get()) == 0) break;
@@ -222,6 +252,7 @@ inline void engine::read_records() {
     if (r == 1) {
       plain_.commit(n);
       clear_out_ += n;
+      if (n != 0) key_updates_in_row_ = 0;
       continue;
     }
     handle_failure(r);
@@ -231,6 +262,10 @@ inline void engine::read_records() {
 
 /// Interprets a failed SSL_* call. Returns false when the connection cannot go on now.
 inline bool engine::handle_failure(int r) {
+  if (destroyed_) { // by a callback: whatever OpenSSL says next is of no interest
+    ERR_clear_error();
+    return false;
+  }
   switch (SSL_get_error(ssl_.get(), r)) {
   case SSL_ERROR_WANT_READ:
   case SSL_ERROR_WANT_WRITE:
@@ -268,6 +303,7 @@ inline bool engine::ssl_write(bytes_view data, std::size_t& written) {
     std::size_t n = 0;
     ERR_clear_error();
     const int r = SSL_write_ex(ssl_.get(), data.data() + written, data.size() - written, &n);
+    if (destroyed_) return false;
     if (r == 1) {
       written += n;
       continue;
@@ -285,12 +321,21 @@ inline void engine::flush_writes() {
     end_requested_ = true;
   }
   if (!staged_.empty()) {
+    // OpenSSL reads from `sending`; a write() made from a callback meanwhile (the trace)
+    // appends to a fresh staged_ instead of moving the bytes being encrypted.
+    byte_buffer sending;
+    std::swap(sending, staged_);
     std::size_t written = 0;
-    ssl_write(staged_.view(), written);
-    staged_.consume(written);
+    ssl_write(sending.view(), written);
+    if (destroyed_ || error_) return;
+    sending.consume(written);
+    sending.append(staged_.view());
+    std::swap(sending, staged_);
     if (staged_.empty()) staged_.release_if_empty();
   }
-  if (SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE && !error_) {
+  if (destroyed_) return;
+  // After our close_notify nothing more is sent, not even the KeyUpdate the peer asked for.
+  if (SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE && !error_ && !shutdown_sent_) {
     // A pending KeyUpdate (ours, or the answer the peer requested) goes out with the
     // next write; a zero-length write sends it now.
     std::size_t ignored = 0;
@@ -298,7 +343,7 @@ inline void engine::flush_writes() {
     const int r = SSL_write_ex(ssl_.get(), "", 0, &ignored);
     if (r != 1) handle_failure(r);
   }
-  if (end_requested_ && !shutdown_sent_ && staged_.empty() && !error_) {
+  if (end_requested_ && !shutdown_sent_ && staged_.empty() && !error_ && !destroyed_) {
     ERR_clear_error();
     SSL_shutdown(ssl_.get()); // queues close_notify; the peer's is read by feed()
     shutdown_sent_ = true;

@@ -27,7 +27,10 @@ inline std::error_code engine::use_context(const secure_context& context) {
 
 /// The default answer to whichever decision is waiting.
 inline std::error_code engine::resume() {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
+  if (error_) return error_;
+  if (!ssl_) return make_error_code(errc::destroyed);
+  if (in_openssl()) return make_error_code(errc::invalid_state);
   if (sni_.state == decision_state::waiting) {
     if (config_.server)
       if (auto chosen = config_.server->lookup(client_hello_sni_)) return use_context(*chosen);
@@ -100,14 +103,18 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
 }
 
 inline std::error_code engine::answer_check(const decision& d) const {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
-  if (d.state != decision_state::waiting) return make_error_code(errc::invalid_state);
+  if (!ssl_) return make_error_code(errc::destroyed);
+  // From inside a callback no decision can be answered: OpenSSL is mid-call.
+  if (in_openssl() || d.state != decision_state::waiting)
+    return make_error_code(errc::invalid_state);
   return {};
 }
 
 inline std::error_code engine::answered(decision& d) {
   d.state = decision_state::answered;
+  openssl_guard guard(*this);
   if (in_.empty()) {
     drive();
   } else {

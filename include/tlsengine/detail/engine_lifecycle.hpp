@@ -8,9 +8,10 @@ namespace tlsengine::detail {
 
 // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
 inline std::error_code engine::renegotiate(bool reject_unauthorized, bool request_cert) {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
-  if (!handshake_done_ || SSL_version(ssl_.get()) > TLS1_2_VERSION)
+  if (!ssl_) return make_error_code(errc::destroyed);
+  if (in_openssl() || !handshake_done_ || SSL_version(ssl_.get()) > TLS1_2_VERSION)
     return make_error_code(errc::invalid_state); // TLS 1.3 has no renegotiation
   config_.reject_unauthorized = reject_unauthorized;
   if (config_.is_server) {
@@ -27,6 +28,7 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
   ERR_clear_error();
   if (SSL_renegotiate(ssl_.get()) != 1) return take_openssl_error_code();
   renegotiating_ = true;
+  openssl_guard guard(*this);
   const int r = SSL_do_handshake(ssl_.get()); // writes the HelloRequest / ClientHello
   if (r != 1) handle_failure(r);
   return error_;
@@ -40,9 +42,13 @@ inline void engine::disable_renegotiation() {
 }
 
 inline std::error_code engine::key_update(bool request_peer) {
-  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
-  if (!handshake_done_ || SSL_version(ssl_.get()) != TLS1_3_VERSION)
+  if (!ssl_) return make_error_code(errc::destroyed);
+  // Not from a callback: SSL_key_update changes the state OpenSSL is in the middle of.
+  // Nor after our close_notify: nothing may follow it (OpenSSL would fail the connection).
+  if (in_openssl() || shutdown_sent_ || !handshake_done_ ||
+      SSL_version(ssl_.get()) != TLS1_3_VERSION)
     return make_error_code(errc::invalid_state);
   ERR_clear_error();
   if (SSL_key_update(ssl_.get(),
@@ -53,6 +59,12 @@ inline std::error_code engine::key_update(bool request_peer) {
 
 inline void engine::on_handshake_done() {
   handshake_done_ = true;
+  if (callback_error_) {
+    // A callback failed but OpenSSL went on (it cannot be told to stop from every
+    // callback): never report `secure` for such a handshake.
+    fail(callback_error_, callback_message_);
+    return;
+  }
   if (!config_.is_server && config_.min_dh_size > 0) {
     // As Node: a client refuses weak finite-field DH after the fact.
     EVP_PKEY* key = nullptr;
@@ -122,7 +134,11 @@ inline bool engine::renegotiation_allowed(int* alert) {
     *alert = SSL_AD_NO_RENEGOTIATION;
     return false;
   }
-  const clock::time_point now = config_.connection.now();
+  clock::time_point now{};
+  if (!call_user([&] { now = config_.connection.now(); })) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return false;
+  }
   while (!renegotiations_.empty() && now - renegotiations_.front() > config_.reneg_window)
     renegotiations_.pop_front();
   renegotiations_.push_back(now);
@@ -140,15 +156,23 @@ inline bool engine::renegotiation_allowed(int* alert) {
 inline void engine::send_early_data() {
   early_started_ = true;
   const std::size_t limit = SSL_SESSION_get_max_early_data(SSL_get_session(ssl_.get()));
-  const bytes_view data = staged_.view().subview(0, limit);
+  // As in flush_writes: a write() from a callback must not move the bytes being sent.
+  byte_buffer sending;
+  std::swap(sending, staged_);
+  const bytes_view data = sending.view().subview(0, limit);
   std::size_t written = 0;
   ERR_clear_error();
-  if (!data.empty() && SSL_write_early_data(ssl_.get(), data.data(), data.size(), &written) == 1) {
+  const bool ok =
+      !data.empty() && SSL_write_early_data(ssl_.get(), data.data(), data.size(), &written) == 1;
+  if (destroyed_) return;
+  if (ok) {
     early_copy_.append(data.subview(0, written));
-    staged_.consume(written);
-  } else if (!data.empty()) {
-    const int r = 0;
-    handle_failure(r);
+    sending.consume(written);
+  }
+  sending.append(staged_.view());
+  std::swap(sending, staged_);
+  if (!ok && !data.empty()) {
+    handle_failure(0);
     if (error_) return;
   }
   drive();
@@ -162,6 +186,7 @@ inline bool engine::read_early_data() {
     std::size_t n = 0;
     ERR_clear_error();
     const int r = SSL_read_early_data(ssl_.get(), buffer, sizeof buffer, &n);
+    if (destroyed_) return false;
     if (r == SSL_READ_EARLY_DATA_SUCCESS) {
       if (n != 0)
         events_.emplace_back(events::early_data{std::vector<std::uint8_t>(buffer, buffer + n)});

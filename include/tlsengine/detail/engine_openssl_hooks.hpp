@@ -26,6 +26,13 @@ inline void engine::info_callback(const SSL* ssl, int where, int value) {
   if ((value >> 8) == SSL3_AL_FATAL) {
     self->last_alert_ = value & 0xff;
     self->last_alert_sent_ = (where & SSL_CB_WRITE) != 0;
+    // Destroyed from a callback: the handshake aborts, and of what OpenSSL wrote since
+    // only this alert (its one record, the last write) goes out.
+    if (self->destroyed_ && self->last_alert_sent_ && self->endpoint_.discard) {
+      self->out_.append(self->endpoint_.last_discarded.view());
+      self->endpoint_.bytes_written += self->endpoint_.last_discarded.size();
+      self->endpoint_.last_discarded.clear();
+    }
   }
 }
 
@@ -34,20 +41,40 @@ inline void engine::info_callback(const SSL* ssl, int where, int value) {
 inline void engine::message_callback(int write_p, int version, int content_type, const void* buf,
                                      size_t length, SSL* ssl, void*) {
   engine* self = from(ssl);
-  if (self == nullptr) return;
+  if (self == nullptr || self->destroyed_) return;
   if (self->trace_) {
     BIO* bio = BIO_new(BIO_s_mem());
     if (bio != nullptr) {
       SSL_trace(write_p, version, content_type, buf, length, ssl, bio);
       char* text = nullptr;
       const long n = BIO_get_mem_data(bio, &text);
-      if (n > 0) self->trace_(std::string_view(text, static_cast<std::size_t>(n)));
+      // A copy: the sink may replace itself (enable_trace) while it runs.
+      std::function<void(std::string_view)> sink = self->trace_;
+      if (n > 0) {
+        self->call_user([&] {
+          TLSENGINE_TRY { sink(std::string_view(text, static_cast<std::size_t>(n))); }
+          TLSENGINE_CATCH_ALL {}
+        });
+      }
       BIO_free(bio);
     }
+    // A message callback cannot stop OpenSSL; after destroy() it reads no more input.
+    if (self->destroyed_) return;
   }
   if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
   const auto* message = static_cast<const unsigned char*>(buf);
   if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
+    if (++self->key_updates_in_row_ > max_key_updates_in_row) {
+      // OpenSSL 3.0 has no limit and cannot be told to fail here: the BIO hands it a
+      // ChangeCipherSpec record next, which it refuses with unexpected_message (the
+      // alert BoringSSL sends), encrypted as it must be.
+      static const unsigned char change_cipher_spec[] = {20, 3, 3, 0, 1, 1};
+      self->record_callback_error(make_error_code(errc::too_many_key_updates),
+                                  "the peer sent more than 32 KeyUpdate messages without "
+                                  "application data");
+      self->endpoint_.injected = bytes_view(change_cipher_spec, sizeof change_cipher_spec);
+      return;
+    }
     self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
   } else if (message[0] == SSL3_MT_HELLO_REQUEST && self->renegotiation_disabled_) {
     self->record_callback_error(make_error_code(errc::renegotiation_disabled),
@@ -59,6 +86,10 @@ inline void engine::message_callback(int write_p, int version, int content_type,
 /// Decides inside the handshake, so that a rejection sends the proper alert (Node
 /// decides after the handshake and can only close the socket).
 inline int engine::on_verify(X509_STORE_CTX* store) {
+  if (destroyed_ || error_) {
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
   if (verify_.state == decision_state::waiting) {
     // Client: OpenSSL restarts verification on every resume; keep pausing.
     SSL_set_retry_verify(ssl_.get());
@@ -85,6 +116,10 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
     verdict = std::error_code(static_cast<int>(code), x509_category());
   } else if (!config_.is_server && !config_.identity_host.empty()) {
     verdict = check_identity(X509_STORE_CTX_get0_cert(store));
+    if (destroyed_ || error_) { // the identity callback ended the connection
+      X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+      return 0;
+    }
   }
   verify_error_ = verdict;
   if (config_.connection.pause_on_verify) {
@@ -103,10 +138,11 @@ inline std::error_code engine::check_identity(X509* leaf) {
   std::error_code ec;
   std::string reason;
   if (config_.check_identity) {
-    TLSENGINE_TRY {
-      ec = config_.check_identity(config_.identity_host, certificate_info_from_x509(leaf));
-    }
-    TLSENGINE_CATCH_ALL { ec = make_error_code(errc::decision_failed); }
+    const certificate_info info = certificate_info_from_x509(leaf);
+    call_user([&] {
+      TLSENGINE_TRY { ec = config_.check_identity(config_.identity_host, info); }
+      TLSENGINE_CATCH_ALL { ec = make_error_code(errc::decision_failed); }
+    });
   } else {
     ec = check_server_identity_x509(config_.identity_host, leaf, &reason);
   }
@@ -116,6 +152,10 @@ inline std::error_code engine::check_identity(X509* leaf) {
 
 inline int engine::on_client_hello(int* alert) {
   if (!config_.is_server) return SSL_CLIENT_HELLO_SUCCESS;
+  if (destroyed_ || error_) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
   if (handshake_done_) {
     if (!renegotiation_allowed(alert)) return SSL_CLIENT_HELLO_ERROR;
     renegotiation_hello_seen_ = true;
@@ -174,6 +214,7 @@ inline std::string engine::parse_server_name() {
 
 inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_length,
                                   const unsigned char* in, unsigned int in_length) {
+  if (destroyed_ || error_) return SSL_TLSEXT_ERR_ALERT_FATAL;
   if (config_.alpn_callback) {
     alpn_request request;
     request.servername = client_hello_sni_;
@@ -184,8 +225,14 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
       i += 1 + n;
     }
     std::optional<std::string> choice;
-    TLSENGINE_TRY { choice = config_.alpn_callback(request); }
-    TLSENGINE_CATCH_ALL {
+    bool threw = false;
+    const bool alive = call_user([&] {
+      TLSENGINE_TRY { choice = config_.alpn_callback(request); }
+      TLSENGINE_CATCH_ALL { threw = true; }
+    });
+    // Destroyed or failed from inside: abort with the alert, without reading `in` again.
+    if (!alive) return SSL_TLSEXT_ERR_ALERT_FATAL;
+    if (threw) {
       record_callback_error(make_error_code(errc::decision_failed), "the ALPN callback failed");
       return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
@@ -215,6 +262,7 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
 }
 
 inline int engine::on_certificate_needed() {
+  if (destroyed_ || error_) return 0;
   if (config_.is_server) {
     if (!config_.pause_on_ocsp_request ||
         SSL_get_tlsext_status_type(ssl_.get()) != TLSEXT_STATUSTYPE_ocsp)
@@ -269,6 +317,7 @@ inline events::ocsp_request engine::ocsp_request_event() {
 }
 
 inline int engine::on_ocsp_status() {
+  if (destroyed_ || error_) return config_.is_server ? SSL_TLSEXT_ERR_ALERT_FATAL : 0;
   if (config_.is_server) {
     if (!ocsp_response_ || ocsp_response_->empty()) return SSL_TLSEXT_ERR_NOACK;
     auto* copy = static_cast<unsigned char*>(OPENSSL_malloc(ocsp_response_->size()));
@@ -294,10 +343,22 @@ inline unsigned int engine::psk_client_callback(SSL* ssl, const char* hint, char
                                                 unsigned int max_identity, unsigned char* psk,
                                                 unsigned int max_psk) {
   engine* self = from(ssl);
-  if (self == nullptr || !self->config_.psk_client) return 0;
+  if (self == nullptr || !self->config_.psk_client || self->destroyed_ || self->error_) return 0;
+  // OpenSSL first asks while it builds a TLS 1.3 ClientHello, before the server said
+  // anything (hint NULL): that probe gets a null string_view (is_psk_probe()), and a
+  // declined probe only means "no TLS 1.3 external PSK".
+  const bool probe = hint == nullptr && SSL_get_state(ssl) == TLS_ST_CW_CLNT_HELLO;
   std::optional<psk_credentials> answer;
-  TLSENGINE_TRY { answer = self->config_.psk_client(hint ? hint : ""); }
-  TLSENGINE_CATCH_ALL { answer.reset(); }
+  bool threw = false;
+  if (!self->call_user([&] {
+        TLSENGINE_TRY {
+          answer = self->config_.psk_client(probe ? std::string_view()
+                                                  : std::string_view(hint ? hint : ""));
+        }
+        TLSENGINE_CATCH_ALL { threw = true; }
+      }))
+    return 0; // destroyed or failed from inside: no PSK, the handshake stops
+  if (probe && !answer && !threw) return 0;
   if (!answer || answer->key.empty() || answer->key.size() > max_psk ||
       answer->identity.size() + 1 > max_identity) {
     self->record_callback_error(make_error_code(errc::decision_failed),
@@ -312,10 +373,13 @@ inline unsigned int engine::psk_client_callback(SSL* ssl, const char* hint, char
 inline unsigned int engine::psk_server_callback(SSL* ssl, const char* identity, unsigned char* psk,
                                                 unsigned int max_psk) {
   engine* self = from(ssl);
-  if (self == nullptr || !self->config_.psk_server) return 0;
+  if (self == nullptr || !self->config_.psk_server || self->destroyed_ || self->error_) return 0;
   std::optional<std::vector<std::uint8_t>> key;
-  TLSENGINE_TRY { key = self->config_.psk_server(identity ? identity : ""); }
-  TLSENGINE_CATCH_ALL { key.reset(); }
+  if (!self->call_user([&] {
+        TLSENGINE_TRY { key = self->config_.psk_server(identity ? identity : ""); }
+        TLSENGINE_CATCH_ALL { key.reset(); }
+      }))
+    return 0; // destroyed or failed from inside: unknown identity, the handshake fails
   if (!key || key->empty() || key->size() > max_psk) return 0; // unknown identity
   std::memcpy(psk, key->data(), key->size());
   return static_cast<unsigned int>(key->size());
@@ -328,7 +392,9 @@ inline void engine::record_callback_error(std::error_code code, std::string mess
 }
 
 inline void engine::fail_on_callback_error() {
-  if (callback_error_ && !error_ && handshake_done_) fail(callback_error_, callback_message_);
+  // A callback failed and OpenSSL went on: fail now (a failure OpenSSL acted on fails in
+  // handle_failure, with its alert).
+  if (callback_error_ && !error_ && !destroyed_) fail(callback_error_, callback_message_);
 }
 
 } // namespace tlsengine::detail

@@ -11,6 +11,8 @@ inline engine::engine(secure_context context, engine_config config)
   if (!config_.connection.now) config_.connection.now = [] { return clock::now(); };
   started_ = config_.connection.now();
   endpoint_.output = &out_;
+  endpoint_.may_read = &engine::input_allowed;
+  endpoint_.owner = this;
   ERR_clear_error();
   ssl_.reset(SSL_new(context_.native_handle()));
   if (!ssl_) {
@@ -73,9 +75,52 @@ inline engine::engine(secure_context context, engine_config config)
     SSL_SESSION* session = SSL_get_session(ssl_.get());
     early_mode_ =
         config_.early_data && session != nullptr && SSL_SESSION_get_max_early_data(session) > 0;
-    // With 0-RTT the ClientHello waits for pending_output(), to carry what was written.
-    if (!early_mode_) drive(); // the ClientHello is ready in pending_output() at once
   }
+}
+
+inline void engine::start() {
+  if (config_.is_server || !ssl_ || error_ || destroyed_ || in_openssl()) return;
+  openssl_guard guard(*this);
+  // With 0-RTT the ClientHello waits for pending_output(), to carry what was written.
+  if (!early_mode_) drive(); // the ClientHello is ready in pending_output() at once
+}
+
+inline bool engine::input_allowed(const void* self) noexcept {
+  const engine& e = *static_cast<const engine*>(self);
+  return e.plain_.size() < e.config_.connection.max_plaintext_buffer &&
+         e.out_.size() < e.config_.connection.max_write_buffer &&
+         e.events_.size() < max_pending_events;
+}
+
+inline void engine::release_after_failure() {
+  if (!error_ || !ssl_ || in_openssl() || !out_.empty()) return;
+  staged_.clear();
+  staged_.release_if_empty();
+  in_.clear();
+  in_.release_if_empty();
+  early_copy_.clear();
+  early_copy_.release_if_empty();
+  resume_choice_.reset();
+  out_.release_if_empty();
+  endpoint_.last_discarded.clear();
+  endpoint_.last_discarded.release_if_empty();
+  endpoint_.injected = bytes_view();
+  free_ssl();
+}
+
+inline void engine::release() {
+  staged_.clear();
+  staged_.release_if_empty();
+  plain_.clear();
+  plain_.release_if_empty();
+  in_.clear();
+  in_.release_if_empty();
+  early_copy_.clear();
+  early_copy_.release_if_empty();
+  resume_choice_.reset();
+  endpoint_.last_discarded.clear();
+  endpoint_.last_discarded.release_if_empty();
+  free_ssl();
 }
 
 inline void engine::free_ssl() {
