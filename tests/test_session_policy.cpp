@@ -407,3 +407,75 @@ TEST_CASE("policy: a renegotiation that asks for a certificate binds its new ses
   CHECK_FALSE(on_lax.reused);
   CHECK(on_lax.secure);
 }
+
+namespace {
+
+/// The client side of a connection to `srv` offering `session`.
+struct client_outcome {
+  bool secure = false;
+  bool reused = false;
+  bool authorized = false;
+  int errors = 0;
+  std::vector<std::uint8_t> session;
+};
+
+client_outcome connect_client(const server& srv, client_options co,
+                              const std::vector<std::uint8_t>& session) {
+  co.session = session;
+  test::harness h;
+  auto cli = connection::client(co);
+  REQUIRE(cli);
+  h.client = std::move(*cli);
+  h.server = srv.accept();
+  h.client.write("request");
+  h.run();
+  client_outcome o;
+  o.secure = h.client.is_secure();
+  o.reused = h.client.is_session_reused();
+  o.authorized = h.client.authorized();
+  o.errors = h.client_log.errors;
+  if (!h.client_log.sessions.empty()) o.session = h.client_log.sessions.back();
+  return o;
+}
+
+} // namespace
+
+TEST_CASE("policy: a client that requires verification never resumes a session whose server "
+          "was not verified",
+          "[session][policy][client]") {
+  for (const std::string version : {"TLSv1.2", "TLSv1.3"}) {
+    INFO(version);
+    server srv = make_server(lax(version));
+    // A careless client: trusts nothing but goes on (Node's rejectUnauthorized: false).
+    client_options careless = test::client_opts();
+    careless.ca = {test::load("other-ca.pem")};
+    careless.reject_unauthorized = false;
+    client_outcome first = connect_client(srv, careless, {});
+    REQUIRE(first.secure);
+    REQUIRE_FALSE(first.authorized);
+    REQUIRE_FALSE(first.session.empty());
+    // Control: the careless client itself resumes it.
+    CHECK(connect_client(srv, careless, first.session).reused);
+
+    // A strict client handed that session verifies the server in a full handshake.
+    client_outcome strict_trusting = connect_client(srv, test::client_opts(), first.session);
+    CHECK(strict_trusting.secure);
+    CHECK_FALSE(strict_trusting.reused);
+    CHECK(strict_trusting.authorized);
+
+    // ... and a strict client that does not trust the server fails instead of resuming.
+    client_options strict_untrusting = careless;
+    strict_untrusting.reject_unauthorized = true;
+    client_outcome refused = connect_client(srv, strict_untrusting, first.session);
+    CHECK_FALSE(refused.secure);
+    CHECK_FALSE(refused.reused);
+    CHECK(refused.errors == 1);
+
+    // A session made by a strict client still resumes on a strict client.
+    client_outcome verified = connect_client(srv, test::client_opts(), {});
+    REQUIRE(verified.authorized);
+    client_outcome resumed = connect_client(srv, test::client_opts(), verified.session);
+    CHECK(resumed.reused);
+    CHECK(resumed.authorized);
+  }
+}

@@ -4205,7 +4205,14 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
     if (!config_.is_server) SSL_set_retry_verify(ssl_.get());
     return 1;
   }
-  if (!verdict || !config_.reject_unauthorized) return 1;
+  if (!verdict) return 1;
+  if (!config_.reject_unauthorized) {
+    // Accepted anyway (Node's rejectUnauthorized: false), but the session records the
+    // verdict (its verify_result), so that a client that requires verification never
+    // resumes it (apply_session).
+    if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+    return 1;
+  }
   verify_rejected_ = true;
   if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
   return 0;
@@ -4500,6 +4507,14 @@ inline bool engine::apply_session() {
       !config_.check_identity && check_server_identity_x509(config_.identity_host, peer))
     return true;
   if (SSL_set_session(ssl_.get(), session.get()) != 1) {
+    fail_with_openssl(make_error_code(errc::invalid_argument));
+    return false;
+  }
+  // SSL_set_session carries the session's verify_result over. A session whose server
+  // was not verified (made with reject_unauthorized off) is never resumed by a client that
+  // requires verification: a full handshake verifies the server instead.
+  if (config_.reject_unauthorized && SSL_get_verify_result(ssl_.get()) != X509_V_OK &&
+      SSL_set_session(ssl_.get(), nullptr) != 1) {
     fail_with_openssl(make_error_code(errc::invalid_argument));
     return false;
   }

@@ -128,7 +128,14 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
     if (!config_.is_server) SSL_set_retry_verify(ssl_.get());
     return 1;
   }
-  if (!verdict || !config_.reject_unauthorized) return 1;
+  if (!verdict) return 1;
+  if (!config_.reject_unauthorized) {
+    // Accepted anyway (Node's rejectUnauthorized: false), but the session records the
+    // verdict (its verify_result), so that a client that requires verification never
+    // resumes it (apply_session).
+    if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+    return 1;
+  }
   verify_rejected_ = true;
   if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
   return 0;

@@ -26,6 +26,14 @@ inline bool engine::apply_session() {
     fail_with_openssl(make_error_code(errc::invalid_argument));
     return false;
   }
+  // SSL_set_session carries the session's verify_result over. A session whose server
+  // was not verified (made with reject_unauthorized off) is never resumed by a client that
+  // requires verification: a full handshake verifies the server instead.
+  if (config_.reject_unauthorized && SSL_get_verify_result(ssl_.get()) != X509_V_OK &&
+      SSL_set_session(ssl_.get(), nullptr) != 1) {
+    fail_with_openssl(make_error_code(errc::invalid_argument));
+    return false;
+  }
   return true;
 }
 
