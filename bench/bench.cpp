@@ -180,6 +180,9 @@ te_env make_te_env(const credentials& ec, const credentials& rsa, bool release_b
   te_env env;
   tlsengine::server_options so;
   so.release_buffers_when_idle = release_buffers;
+  // OpenSSL's default session lifetime, as raw has (tlsengine's default is Node's 300 s,
+  // shorter than a full run: the sessions made at start-up would expire).
+  so.session_timeout = 7200;
   so.cert = {ec.chain_pem};
   so.key = {ec.key_pem};
   auto s13 = tlsengine::server::create(so);
@@ -193,6 +196,7 @@ te_env make_te_env(const credentials& ec, const credentials& rsa, bool release_b
 
   // The client contexts are made once and shared, as a real client would.
   tlsengine::client_options co;
+  co.session_timeout = 7200;
   co.ca = {ec.ca_pem};
   auto ctx13 = tlsengine::secure_context::create(co);
   if (!ctx13) die("tlsengine client context: " + ctx13.error().message());

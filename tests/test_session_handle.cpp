@@ -107,10 +107,10 @@ TEST_CASE("session handle: more stored sessions than the cache holds all resume"
       CHECK(resumes(*srv, co));
     }
   }
-  co.session = std::vector<std::uint8_t>{1, 2, 3}; // not a session: an error, as before
+  co.session = std::vector<std::uint8_t>{1, 2, 3}; // not a session: an error
   auto bad = connection::client(co);
   REQUIRE_FALSE(bad);
-  CHECK(bad.error() == make_error_code(errc::invalid_argument));
+  CHECK(bad.error().category() == openssl_category()); // with OpenSSL's reason, as before
 }
 
 TEST_CASE("session handle: never offered to another server name or a mismatched identity",
