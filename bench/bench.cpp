@@ -66,11 +66,13 @@ struct config {
   std::uint64_t bulk16k_bytes = 256ull << 20;
   std::size_t batch_bytes = 16 * 1024; // small writes: this much is written, then drained
   int idle_pairs = 10000;
+  bool release_buffers = false; // tlsengine: release_buffers_when_idle on every workload
   std::vector<std::string> only;
   std::string profile; // run one workload of one implementation for `profile_seconds`
   std::string profile_impl = "te";
   double profile_seconds = 10;
-  int trace_allocs = 0; // print the stacks of this many steady-state allocations (bulk)
+  std::uint64_t profile_count = 0; // --profile: work per loop (0: the default)
+  int trace_allocs = 0;            // print the stacks of this many steady-state allocations (bulk)
 };
 int g_trace_allocs = 0;
 
@@ -174,9 +176,13 @@ struct te_env {
   tlsengine::client_options client12; // max TLS 1.2
 };
 
-te_env make_te_env(const credentials& ec, const credentials& rsa) {
+te_env make_te_env(const credentials& ec, const credentials& rsa, bool release_buffers) {
   te_env env;
   tlsengine::server_options so;
+  so.release_buffers_when_idle = release_buffers;
+  // OpenSSL's default session lifetime, as raw has (tlsengine's default is Node's 300 s,
+  // shorter than a full run: the sessions made at start-up would expire).
+  so.session_timeout = 7200;
   so.cert = {ec.chain_pem};
   so.key = {ec.key_pem};
   auto s13 = tlsengine::server::create(so);
@@ -190,16 +196,19 @@ te_env make_te_env(const credentials& ec, const credentials& rsa) {
 
   // The client contexts are made once and shared, as a real client would.
   tlsengine::client_options co;
+  co.session_timeout = 7200;
   co.ca = {ec.ca_pem};
   auto ctx13 = tlsengine::secure_context::create(co);
   if (!ctx13) die("tlsengine client context: " + ctx13.error().message());
   env.client13.secure_context = *ctx13;
+  env.client13.release_buffers_when_idle = release_buffers;
   env.client13.servername = "localhost";
   co.ca = {rsa.ca_pem};
   co.max_version = "TLSv1.2";
   auto ctx12 = tlsengine::secure_context::create(co);
   if (!ctx12) die("tlsengine client context (1.2): " + ctx12.error().message());
   env.client12.secure_context = *ctx12;
+  env.client12.release_buffers_when_idle = release_buffers;
   env.client12.servername = "localhost";
   return env;
 }
@@ -210,7 +219,7 @@ struct te_pair {
 };
 
 /// The drain loop's event part. Keeps the last session (ticket) when asked to.
-void te_events(tlsengine::connection& c, std::vector<std::uint8_t>* session) {
+void te_events(tlsengine::connection& c, tlsengine::session_handle* session) {
   while (auto e = c.next_event()) {
     if (auto* err = std::get_if<tlsengine::events::error>(&*e))
       die("tlsengine " + std::string(c.is_server() ? "server" : "client") + ": " + err->message);
@@ -228,7 +237,7 @@ std::size_t te_transfer(tlsengine::connection& from, tlsengine::connection& to) 
   return n;
 }
 
-void te_handshake(te_pair& p, std::vector<std::uint8_t>* session = nullptr) {
+void te_handshake(te_pair& p, tlsengine::session_handle* session = nullptr) {
   for (;;) {
     std::size_t moved = te_transfer(p.client, p.server);
     te_events(p.server, nullptr);
@@ -446,11 +455,11 @@ struct env {
   raw_env raw;
 };
 
-enum class hs_kind { full13, full12, resume13, resume12 };
+enum class hs_kind { full13, full12, resume13, resume12, resume13_bytes, resume12_bytes };
 
 /// A session to resume, from one full handshake of each implementation.
 struct resumption {
-  std::vector<std::uint8_t> te13, te12;
+  tlsengine::session_handle te13, te12; // as the `session` event gives it (raw: SSL_SESSION*)
   SSL_SESSION* raw13 = nullptr;
   SSL_SESSION* raw12 = nullptr;
 };
@@ -482,13 +491,17 @@ resumption make_resumption(env& e) {
 /// `count` complete connections: a new client and server, the handshake (tickets
 /// included), then both freed.
 sample run_handshakes(env& e, const resumption& res, hs_kind kind, impl which, int count) {
-  const bool v12 = kind == hs_kind::full12 || kind == hs_kind::resume12;
-  const bool resume = kind == hs_kind::resume13 || kind == hs_kind::resume12;
+  const bool v12 =
+      kind == hs_kind::full12 || kind == hs_kind::resume12 || kind == hs_kind::resume12_bytes;
+  const bool bytes = kind == hs_kind::resume13_bytes || kind == hs_kind::resume12_bytes;
+  const bool resume = bytes || kind == hs_kind::resume13 || kind == hs_kind::resume12;
   int reused = 0;
   sample s;
   if (which == impl::te) {
     tlsengine::client_options opts = v12 ? e.te.client12 : e.te.client13;
     if (resume) opts.session = v12 ? res.te12 : res.te13;
+    // The stored form: bytes, parsed once per context (then taken from its cache).
+    if (bytes) opts.session = opts.session.to_bytes();
     const tlsengine::server& srv = v12 ? e.te.server12 : e.te.server13;
     const auto start = steady::now();
     for (int i = 0; i < count; ++i) {
@@ -521,6 +534,7 @@ struct bulk_spec {
   std::size_t batch = 1;           // writes between two drains
   std::uint64_t messages = 0;      // timed writes
   bool peek = false;               // tlsengine: peek_plaintext/consume_plaintext, not read()
+  bool drain_back = false;         // after each batch, also the reader's output to the writer
 };
 
 constexpr std::size_t tls13_record_overhead = 5 + 1 + 16; // header, content type, GCM tag
@@ -559,6 +573,11 @@ sample run_bulk(env& e, impl which, const bulk_spec& spec) {
               received += m;
           }
         }
+        if (spec.drain_back) {
+          te_transfer(p.server, p.client);
+          while (p.client.read(rbuf) != 0) {
+          }
+        }
       }
     };
     step(warmup);
@@ -595,6 +614,10 @@ sample run_bulk(env& e, impl which, const bulk_spec& spec) {
             break;
           }
           received += n;
+        }
+        if (spec.drain_back) {
+          raw_transfer(p.server, p.client);
+          raw_service(p.client, rbuf.data(), rbuf.size());
         }
       }
     };
@@ -963,10 +986,11 @@ std::string fmt(double v) {
 
 void usage() {
   std::puts("usage: tlsengine_bench [--quick] [--reps N] [--only w1,w2] [--sample-seconds S]\n"
-            "                       [--idle-pairs N] [--batch BYTES]\n"
-            "       tlsengine_bench --profile WORKLOAD [--impl te|raw] [--seconds S]\n"
+            "                       [--idle-pairs N] [--batch BYTES] [--release-buffers]\n"
+            "       tlsengine_bench --profile WORKLOAD [--impl te|raw] [--seconds S] [--count N]\n"
             "                       [--trace-allocs N]  (stacks of N steady-state allocations)\n"
-            "workloads: hs13 hs12 resume13 resume12 bulk16k bulk16k_peek bulk1k bulk64\n"
+            "workloads: hs13 hs12 resume13 resume12 resume13_bytes resume12_bytes bulk16k\n"
+            "           bulk16k_peek bulk1k bulk64 msg1k msg64\n"
             "           idle_pair_bytes copies\n"
             "--quick: tiny sizes, one repetition (seconds, for CI); --profile: loop one workload\n"
             "of one implementation (for perf record / callgrind).");
@@ -1010,6 +1034,10 @@ config parse_args(int argc, char** argv) {
       cfg.profile_impl = next();
     } else if (a == "--seconds") {
       cfg.profile_seconds = std::atof(next().c_str());
+    } else if (a == "--count") {
+      cfg.profile_count = std::stoull(next());
+    } else if (a == "--release-buffers") {
+      cfg.release_buffers = true;
     } else if (a == "--trace-allocs") {
       cfg.trace_allocs = std::atoi(next().c_str());
     } else if (a == "--help" || a == "-h") {
@@ -1050,7 +1078,10 @@ int main(int argc, char** argv) {
 
   const credentials ec = ecdsa_credentials();
   const credentials rsa = rsa_credentials();
-  env e{make_te_env(ec, rsa), make_raw_env(ec, rsa)};
+  env e{make_te_env(ec, rsa, cfg.release_buffers), make_raw_env(ec, rsa)};
+  // The idle figure is taken with release_buffers_when_idle (off by default), the option
+  // for servers holding many idle connections.
+  env idle_env{make_te_env(ec, rsa, true), e.raw};
   const resumption res = make_resumption(e);
 
   // Same suites on both sides? (Printed so that a reader can check.)
@@ -1088,16 +1119,18 @@ int main(int argc, char** argv) {
     w.ceiling = ceiling_us > 0 ? 1e6 / ceiling_us : 0;
     work.push_back(w);
   };
-  auto bulk = [&](const char* name, std::size_t size, std::size_t batch, bool peek) {
+  auto bulk = [&](const char* name, std::size_t size, std::size_t batch, bool peek,
+                  bool drain_back = false) {
     workload w;
     w.name = name;
     w.unit = size >= 16 * 1024 ? "MB/s" : "msgs/s";
-    w.run = [&e, size, batch, peek](impl i, std::uint64_t n) {
+    w.run = [&e, size, batch, peek, drain_back](impl i, std::uint64_t n) {
       bulk_spec spec;
       spec.message = size;
       spec.batch = batch;
       spec.messages = n;
       spec.peek = peek;
+      spec.drain_back = drain_back;
       return run_bulk(e, i, spec);
     };
     if (size >= 16 * 1024)
@@ -1116,8 +1149,12 @@ int main(int argc, char** argv) {
   hs("hs12", hs_kind::full12, ceil.hs12_us());
   hs("resume13", hs_kind::resume13, ceil.resume13_us());
   hs("resume12", hs_kind::resume12, 0);
+  hs("resume13_bytes", hs_kind::resume13_bytes, ceil.resume13_us());
+  work.back().target = 0; // informational: the session given as stored bytes
+  hs("resume12_bytes", hs_kind::resume12_bytes, 0);
+  work.back().target = 0;
   bulk("bulk16k", 16 * 1024, batch16, false);
-  work.back().target = 1.15;
+  work.back().target = 1.05;
   work.back().count = cfg.bulk16k_bytes / (16 * 1024);
   work.back().ceiling = 1e3 / ceil.gcm_ns_per_byte;
   bulk("bulk16k_peek", 16 * 1024, batch16, true);
@@ -1129,15 +1166,24 @@ int main(int argc, char** argv) {
   bulk("bulk64", 64, batch64, false);
   work.back().target = 10.0;
   work.back().ceiling = 1e9 / (ceil.gcm_ns_per_byte * 64);
+  // One message at a time: write(), then drain both ways, per message (request/response).
+  bulk("msg1k", 1024, 1, false, true);
+  work.back().target = 1.0;
+  work.back().ceiling = 1e9 / ceil.gcm_record_ns_1k;
+  bulk("msg64", 64, 1, false, true);
+  work.back().target = 1.0;
+  work.back().ceiling = 1e9 / ceil.gcm_record_ns_64;
   {
     workload w;
     w.name = "idle_pair_bytes";
     w.unit = "bytes/pair";
-    w.run = [&e](impl i, std::uint64_t n) { return run_idle(e, i, static_cast<int>(n)); };
+    w.run = [&idle_env](impl i, std::uint64_t n) {
+      return run_idle(idle_env, i, static_cast<int>(n));
+    };
     w.figure = [](const sample& s) { return s.work; };
     w.count = static_cast<std::uint64_t>(cfg.idle_pairs);
     w.lower_is_better = true;
-    w.target = 32 * 1024;
+    w.target = 48 * 1024;
     work.push_back(w);
   }
 
@@ -1147,15 +1193,16 @@ int main(int argc, char** argv) {
     for (workload& w : work) {
       if (w.name != cfg.profile) continue;
       std::uint64_t n = w.count ? w.count : 100;
-      if (w.name.rfind("bulk", 0) == 0 && !w.count) n = 100000;
+      if ((w.name.rfind("bulk", 0) == 0 || w.name.rfind("msg", 0) == 0) && !w.count) n = 100000;
+      if (cfg.profile_count != 0) n = cfg.profile_count;
       const auto start = steady::now();
       int loops = 0;
-      while (seconds_since(start) < cfg.profile_seconds) {
+      do {
         const sample s = w.run(which, n);
         ++loops;
         std::printf("%s %s: %s %s\n", w.name.c_str(), impl_name(which), fmt(w.figure(s)).c_str(),
                     w.unit.c_str());
-      }
+      } while (seconds_since(start) < cfg.profile_seconds);
       return 0;
     }
     die("unknown workload " + cfg.profile);

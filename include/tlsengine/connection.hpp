@@ -10,6 +10,7 @@
 #include "identity.hpp"
 #include "options.hpp"
 #include "result.hpp"
+#include "session.hpp"
 
 #include <openssl/ssl.h>
 
@@ -35,9 +36,10 @@ struct client_options : context_options, connection_options {
   bool reject_unauthorized = true;
   /// Node's checkServerIdentity; empty means tlsengine::check_server_identity.
   check_server_identity_function check_server_identity;
-  /// A session from an earlier `session` event or connection::session(), to resume. It
-  /// is offered only to the server name it was made for.
-  std::vector<std::uint8_t> session;
+  /// A session from an earlier `session` event, or its bytes (connection::session(),
+  /// session_handle::to_bytes()), to resume. It is offered only to the server name it was
+  /// made for. Bytes are parsed once per secure_context; a handle is not parsed at all.
+  session_handle session;
   /// ALPN protocols to offer, most preferred first (Node's ALPNProtocols).
   alpn_list alpn_protocols;
   /// Ask for a stapled OCSP response: the `ocsp_response` event (Node's requestOCSP).

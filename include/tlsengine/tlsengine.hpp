@@ -15,3 +15,4 @@
 #include "pump.hpp"
 #include "result.hpp"
 #include "server.hpp"
+#include "session.hpp"

@@ -1285,6 +1285,12 @@ using ssl_session_ptr =
 
 namespace tlsengine::detail {
 
+/// Empties this thread's error queue before an SSL_* call whose failure is read from it.
+/// Peeking first: clearing an empty queue walks all its slots, on every record.
+inline void clear_error_queue() noexcept {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 struct openssl_failure {
   std::error_code code;
   std::string text; // every queued error, OpenSSL's own formatting, oldest first
@@ -1471,6 +1477,179 @@ inline bool session_meets_policy(const SSL_SESSION* session,
 
 } // namespace tlsengine::detail
 // ---- end tlsengine/detail/session_policy.hpp ----
+// ---- begin tlsengine/detail/session_cache.hpp ----
+// tlsengine — the parsed form of session bytes a client context was given, so that resuming
+// many connections from the same stored bytes parses them once (d2i_SSL_SESSION decodes the
+// server's certificates and keys again: most of a resumption's cost). Not public.
+
+// ---- begin tlsengine/session.hpp ----
+// tlsengine — session_handle: a client session to resume. It holds OpenSSL's parsed
+// SSL_SESSION (shared, reference-counted) and serializes to bytes only when the application
+// asks, so resuming from it costs no parsing; bytes from storage are still accepted.
+
+
+
+#include <initializer_list>
+#include <mutex>
+
+namespace tlsengine {
+namespace detail {
+class engine;
+class session_cache;
+} // namespace detail
+
+/// What the `session` event carries and client_options::session takes. Copies share one
+/// immutable state: each connection resumes from its own copy of the session. Converts to and from
+/// std::vector<std::uint8_t> (the serialized form), so code that stores sessions as bytes keeps
+/// working: bytes are parsed once per secure_context (a small cache), a handle from a `session`
+/// event is not parsed at all.
+class session_handle {
+public:
+  session_handle() = default;
+  /// Serialized bytes (from to_bytes() or an earlier `session` event's data).
+  session_handle(std::vector<std::uint8_t> bytes) { // NOLINT: implicit, for compatibility
+    if (!bytes.empty())
+      state_ = std::make_shared<const state>(detail::ssl_session_ptr(), std::move(bytes));
+  }
+  session_handle(std::initializer_list<std::uint8_t> bytes)
+      : session_handle(std::vector<std::uint8_t>(bytes)) {}
+  static session_handle from_bytes(bytes_view bytes) {
+    return session_handle(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+  }
+  /// A copy of `session` (SSL_SESSION_dup: certificates and keys are shared, not parsed);
+  /// null gives an empty handle. A copy because OpenSSL marks a client's session
+  /// unresumable when the connection using it gets a newer ticket: the handle must not
+  /// change under the application.
+  static session_handle from_native(const SSL_SESSION* session) {
+    return adopt(detail::ssl_session_ptr(session != nullptr ? SSL_SESSION_dup(session) : nullptr));
+  }
+
+  bool empty() const noexcept { return !state_; }
+  /// The parsed session; null when empty or made from bytes (parsed when used).
+  SSL_SESSION* native_handle() const noexcept { return state_ ? state_->parsed.get() : nullptr; }
+  /// The bytes this handle was made from; empty when made from a parsed session.
+  bytes_view stored_bytes() const noexcept {
+    return state_ ? bytes_view(state_->bytes.data(), state_->bytes.size()) : bytes_view();
+  }
+  /// The serialized session, to store (i2d_SSL_SESSION; made on every call).
+  std::vector<std::uint8_t> to_bytes() const {
+    if (!state_) return {};
+    if (!state_->parsed) return state_->bytes;
+    std::vector<std::uint8_t> out;
+    const int size = i2d_SSL_SESSION(state_->parsed.get(), nullptr);
+    if (size <= 0) return out;
+    out.resize(static_cast<std::size_t>(size));
+    unsigned char* p = out.data();
+    i2d_SSL_SESSION(state_->parsed.get(), &p);
+    return out;
+  }
+  operator std::vector<std::uint8_t>() const { return to_bytes(); } // NOLINT: compatibility
+
+private:
+  friend class detail::engine;
+  friend class detail::session_cache;
+
+  struct state {
+    state(detail::ssl_session_ptr p, std::vector<std::uint8_t> b)
+        : parsed(std::move(p)), bytes(std::move(b)) {}
+    detail::ssl_session_ptr parsed;
+    std::vector<std::uint8_t> bytes;
+    // Host names already found to match the session's certificate (the identity binding
+    // is checked before every resumption; the answer for a name never changes).
+    mutable std::mutex mutex;
+    mutable std::vector<std::string> matching_hosts;
+  };
+  static constexpr std::size_t max_matching_hosts = 4;
+
+  bool known_to_match(std::string_view host) const {
+    if (!state_) return false;
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    for (const std::string& h : state_->matching_hosts)
+      if (h == host) return true;
+    return false;
+  }
+  void remember_match(std::string_view host) const {
+    if (!state_) return;
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    if (state_->matching_hosts.size() < max_matching_hosts)
+      state_->matching_hosts.emplace_back(host);
+  }
+  static session_handle adopt(detail::ssl_session_ptr parsed) {
+    session_handle h;
+    if (parsed)
+      h.state_ = std::make_shared<const state>(std::move(parsed), std::vector<std::uint8_t>());
+    return h;
+  }
+
+  std::shared_ptr<const state> state_;
+};
+
+} // namespace tlsengine
+// ---- end tlsengine/session.hpp ----
+
+
+#include <functional>
+
+namespace tlsengine::detail {
+
+/// A few entries (least recently used goes first), keyed by a hash of the bytes and
+/// checked against the bytes themselves. Shared by the connections of one context,
+/// possibly on several threads.
+class session_cache {
+public:
+  static constexpr std::size_t capacity = 8;
+
+  /// The parsed session for `bytes` (a handle sharing it), parsed now if not cached; empty
+  /// when the bytes are not a session (OpenSSL's reason is left in the error queue).
+  session_handle find_or_parse(bytes_view bytes) {
+    const std::size_t hash = std::hash<std::string_view>()(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (entry* e = find(hash, bytes)) {
+        e->last_use = ++clock_;
+        return e->session;
+      }
+    }
+    const unsigned char* p = bytes.data();
+    session_handle parsed = session_handle::adopt(
+        ssl_session_ptr(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(bytes.size()))));
+    if (parsed.empty()) return parsed;
+    std::lock_guard<std::mutex> lock(mutex_);
+    entry* victim = find(hash, bytes); // parsed meanwhile by another thread: replaced
+    if (victim == nullptr) {
+      victim = &entries_[0];
+      for (entry& e : entries_)
+        if (e.last_use < victim->last_use) victim = &e; // unused entries have 0
+    }
+    victim->hash = hash;
+    victim->bytes.assign(bytes.begin(), bytes.end());
+    victim->session = parsed;
+    victim->last_use = ++clock_;
+    return parsed;
+  }
+
+private:
+  struct entry {
+    std::size_t hash = 0;
+    std::vector<std::uint8_t> bytes;
+    session_handle session;
+    std::uint64_t last_use = 0;
+  };
+  entry* find(std::size_t hash, bytes_view bytes) {
+    for (entry& e : entries_)
+      if (!e.session.empty() && e.hash == hash && e.bytes.size() == bytes.size() &&
+          std::memcmp(e.bytes.data(), bytes.data(), bytes.size()) == 0)
+        return &e;
+    return nullptr;
+  }
+  std::mutex mutex_;
+  std::array<entry, capacity> entries_;
+  std::uint64_t clock_ = 0;
+};
+
+} // namespace tlsengine::detail
+// ---- end tlsengine/detail/session_cache.hpp ----
 
 #include <openssl/pkcs12.h>
 
@@ -1789,6 +1968,7 @@ struct context_state {
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
+  session_cache client_sessions; // session bytes given to client connections, parsed once
 };
 
 } // namespace detail
@@ -1902,6 +2082,10 @@ public:
     return !binding.empty() && SSL_set_session_id_context(
                                    ssl, binding.data(), static_cast<unsigned>(binding.size())) == 1;
   }
+  /// Client connections: the parsed session for stored session bytes (parsed once).
+  session_handle parsed_session(bytes_view bytes) const {
+    return state_ ? state_->client_sessions.find_or_parse(bytes) : session_handle();
+  }
   const std::string& cipher_list() const noexcept { return state_->cipher_list; }
   const std::string& ciphersuites() const noexcept { return state_->ciphersuites; }
 
@@ -1935,6 +2119,7 @@ private:
 // ---- begin tlsengine/events.hpp ----
 // tlsengine — the events a connection reports through next_event().
 
+
 #include <variant>
 
 namespace tlsengine {
@@ -1944,10 +2129,11 @@ namespace events {
 /// (protocol(), cipher(), authorized(), peer_certificate(), ...) are now meaningful.
 struct secure {};
 
-/// Client: a resumable session (TLS 1.2) or a TLS 1.3 ticket arrived. `data` is opaque;
-/// pass it as client_options::session to resume.
+/// Client: a resumable session (TLS 1.2) or a TLS 1.3 ticket arrived. Pass `data` as
+/// client_options::session to resume (no parsing: it holds OpenSSL's session); its
+/// to_bytes() (or a conversion to std::vector<std::uint8_t>) serializes it for storage.
 struct session {
-  std::vector<std::uint8_t> data;
+  session_handle data;
 };
 
 /// The peer sent close_notify (or the transport ended and truncation is allowed): no more
@@ -2472,8 +2658,6 @@ inline std::error_code check_server_identity(std::string_view hostname,
 
 
 #include <chrono>
-#include <functional>
-#include <initializer_list>
 
 namespace tlsengine {
 
@@ -2571,6 +2755,11 @@ struct connection_options {
   bool enable_keylog = false;
   /// Opt-in decision event `verify_peer` after OpenSSL's own checks (beyond Node).
   bool pause_on_verify = false;
+  /// Free OpenSSL's record buffers (about 34 KiB per connection) whenever everything is
+  /// drained both ways, as nginx does with SSL_MODE_RELEASE_BUFFERS: an idle connection
+  /// then holds about 60% less. The next record allocates them again, which costs about
+  /// 2% on 16 KiB writes and 30% on small request/response messages: off by default.
+  bool release_buffers_when_idle = false;
 };
 
 } // namespace tlsengine
@@ -2583,18 +2772,92 @@ struct connection_options {
 
 // ---- begin tlsengine/detail/byte_buffer.hpp ----
 // tlsengine — a growable byte queue: append at the back, consume from the front, no
-// zero-filling, writable space handed out for zero-copy producers.
+// zero-filling, writable space handed out for zero-copy producers. A drained queue gives
+// its block back to a small per-thread pool, where the next one that grows takes it: idle
+// connections hold no buffer, and busy ones allocate nothing per record.
 
 
 
 namespace tlsengine::detail {
 
+/// Free blocks of this thread, a few and not too big (bounded memory per thread).
+class block_pool {
+public:
+  static constexpr std::size_t slots = 8;
+  static constexpr std::size_t max_block = 64 * 1024;
+
+  /// This thread's pool; null while the thread is exiting (blocks are then just freed).
+  static block_pool* get() noexcept {
+    if (gone()) return nullptr;
+    thread_local block_pool pool;
+    return &pool;
+  }
+  /// The smallest free block of at least `wanted` bytes (its size in `size`), or null.
+  std::uint8_t* take(std::size_t wanted, std::size_t& size) noexcept {
+    std::size_t best = count_;
+    for (std::size_t i = 0; i < count_; ++i)
+      if (blocks_[i].size >= wanted && (best == count_ || blocks_[i].size < blocks_[best].size))
+        best = i;
+    if (best == count_) return nullptr;
+    std::uint8_t* data = blocks_[best].data;
+    size = blocks_[best].size;
+    blocks_[best] = blocks_[--count_];
+    return data;
+  }
+  /// Keeps `data` if there is room, else frees it.
+  void give(std::uint8_t* data, std::size_t size) noexcept {
+    if (size <= max_block && count_ < slots) {
+      blocks_[count_++] = block{data, size};
+      return;
+    }
+    delete[] data;
+  }
+  ~block_pool() {
+    for (std::size_t i = 0; i < count_; ++i)
+      delete[] blocks_[i].data;
+    count_ = 0;
+    gone() = true;
+  }
+
+private:
+  block_pool() = default;
+  static bool& gone() noexcept {
+    thread_local bool value = false; // trivially destructible: readable at thread exit
+    return value;
+  }
+  struct block {
+    std::uint8_t* data;
+    std::size_t size;
+  };
+  block blocks_[slots] = {};
+  std::size_t count_ = 0;
+};
+
 class byte_buffer {
 public:
+  byte_buffer() = default;
+  byte_buffer(const byte_buffer&) = delete;
+  byte_buffer& operator=(const byte_buffer&) = delete;
+  byte_buffer(byte_buffer&& other) noexcept { swap(other); }
+  byte_buffer& operator=(byte_buffer&& other) noexcept {
+    if (this != &other) {
+      byte_buffer gone(std::move(other));
+      swap(gone);
+    }
+    return *this;
+  }
+  ~byte_buffer() { delete[] data_; }
+  void swap(byte_buffer& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(capacity_, other.capacity_);
+    std::swap(begin_, other.begin_);
+    std::swap(end_, other.end_);
+  }
+
   std::size_t size() const noexcept { return end_ - begin_; }
   bool empty() const noexcept { return begin_ == end_; }
   std::size_t capacity() const noexcept { return capacity_; }
-  bytes_view view() const noexcept { return bytes_view(data_.get() + begin_, size()); }
+  bytes_view view() const noexcept { return bytes_view(data_ + begin_, size()); }
 
   void consume(std::size_t n) noexcept {
     begin_ += n < size() ? n : size();
@@ -2604,46 +2867,62 @@ public:
   /// At least `n` writable bytes after the content; valid until the next mutation.
   mutable_bytes_view prepare(std::size_t n) {
     if (capacity_ - end_ < n) make_room(n);
-    return mutable_bytes_view(data_.get() + end_, capacity_ - end_);
+    return mutable_bytes_view(data_ + end_, capacity_ - end_);
   }
   void commit(std::size_t n) noexcept { end_ += n; }
 
   void append(bytes_view bytes) {
     if (bytes.empty()) return;
     prepare(bytes.size());
-    std::memcpy(data_.get() + end_, bytes.data(), bytes.size());
+    std::memcpy(data_ + end_, bytes.data(), bytes.size());
     end_ += bytes.size();
   }
 
   void clear() noexcept { begin_ = end_ = 0; }
-  /// Frees the storage when there is no content.
+  /// Gives the storage back (to this thread's pool) when there is no content.
   void release_if_empty() noexcept {
-    if (empty() && data_) {
-      data_.reset();
-      capacity_ = 0;
-    }
+    if (!empty() || data_ == nullptr) return;
+    if (block_pool* pool = block_pool::get())
+      pool->give(data_, capacity_);
+    else
+      delete[] data_;
+    data_ = nullptr;
+    capacity_ = 0;
+    begin_ = end_ = 0;
   }
 
 private:
   void make_room(std::size_t n) {
     const std::size_t used = size();
-    if (data_ && capacity_ - used >= n && begin_ >= used) {
+    if (data_ != nullptr && capacity_ - used >= n && begin_ >= used) {
       // Sliding the content to the front is enough (and cheap: the content is short).
-      std::memmove(data_.get(), data_.get() + begin_, used);
+      std::memmove(data_, data_ + begin_, used);
     } else {
       std::size_t wanted = capacity_ * 2;
       if (wanted < used + n) wanted = used + n;
       if (wanted < 4096) wanted = 4096;
-      std::unique_ptr<std::uint8_t[]> bigger(new std::uint8_t[wanted]);
-      if (used != 0) std::memcpy(bigger.get(), data_.get() + begin_, used);
-      data_ = std::move(bigger);
-      capacity_ = wanted;
+      std::size_t size = 0;
+      block_pool* pool = block_pool::get();
+      std::uint8_t* bigger = pool != nullptr ? pool->take(wanted, size) : nullptr;
+      if (bigger == nullptr) {
+        bigger = new std::uint8_t[wanted];
+        size = wanted;
+      }
+      if (used != 0) std::memcpy(bigger, data_ + begin_, used);
+      if (data_ != nullptr) {
+        if (pool != nullptr)
+          pool->give(data_, capacity_);
+        else
+          delete[] data_;
+      }
+      data_ = bigger;
+      capacity_ = size;
     }
     begin_ = 0;
     end_ = used;
   }
 
-  std::unique_ptr<std::uint8_t[]> data_;
+  std::uint8_t* data_ = nullptr;
   std::size_t capacity_ = 0;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
@@ -2777,7 +3056,6 @@ inline const BIO_METHOD* engine_bio_method() {
 // ring of session ticket keys, both changeable while connections run on other threads.
 
 
-#include <mutex>
 
 namespace tlsengine::detail {
 
@@ -2884,7 +3162,7 @@ struct engine_config {
   check_server_identity_function check_identity; // empty: the built-in check
   // Client.
   std::string sni; // empty: no server_name extension
-  std::vector<std::uint8_t> session;
+  session_handle session;
   bool request_ocsp = false;
   bool pause_on_certificate_request = false;
   bool early_data = false;          // client: send write()s made before the handshake as 0-RTT
@@ -3101,6 +3379,8 @@ private:
   bool handle_failure(int r);
   bool ssl_write(bytes_view data, std::size_t& written);
   void flush_writes();
+  void release_buffers_if_idle();
+  static bool free_buffers_is_safe() noexcept;
   void fail_with_openssl(std::error_code fallback);
   void fail(std::error_code code, std::string message);
 
@@ -3410,6 +3690,7 @@ inline std::size_t engine::feed(bytes_view data) {
     if (error_ || received_close_ || destroyed_) taken = data.size();
   }
   cipher_in_ -= data.size() - taken;
+  release_buffers_if_idle();
   return taken;
 }
 
@@ -3429,6 +3710,7 @@ inline void engine::commit_input(std::size_t n) {
   in_.commit(n);
   cipher_in_ += n;
   process_buffered_input();
+  release_buffers_if_idle();
 }
 
 inline void engine::feed_eof() {
@@ -3470,6 +3752,7 @@ inline void engine::consume_output(std::size_t n) {
     openssl_guard guard(*this);
     process_buffered_input();
   }
+  release_buffers_if_idle();
 }
 
 // ---- cleartext -----------------------------------------------------------------------
@@ -3531,6 +3814,7 @@ inline void engine::consume_plaintext(std::size_t n) {
       process_buffered_input();
     }
     if (plain_.empty()) plain_.release_if_empty();
+    release_buffers_if_idle();
   }
 }
 
@@ -3590,7 +3874,7 @@ inline void engine::drive() {
     if (early_mode_ && !early_started_) return; // the ClientHello waits for pending_output()
     if (config_.is_server && config_.max_early_data > 0 && !early_read_done_ && !read_early_data())
       return;
-    ERR_clear_error();
+    clear_error_queue();
     const int r = SSL_do_handshake(ssl_.get());
     if (destroyed_) return; // a callback destroyed the connection: nothing more to read
     if (r == 1) {
@@ -3615,7 +3899,7 @@ inline void engine::read_records() {
     if (endpoint_.input_size == 0 && SSL_has_pending(ssl_.get()) == 0) break;
     mutable_bytes_view space = plain_.prepare(record_size);
     std::size_t n = 0;
-    ERR_clear_error();
+    clear_error_queue();
     const int r = SSL_read_ex(ssl_.get(), space.data(), space.size(), &n);
     if (r == 1) {
       plain_.commit(n);
@@ -3669,7 +3953,7 @@ inline bool engine::ssl_write(bytes_view data, std::size_t& written) {
   written = 0;
   while (written < data.size()) {
     std::size_t n = 0;
-    ERR_clear_error();
+    clear_error_queue();
     const int r = SSL_write_ex(ssl_.get(), data.data() + written, data.size() - written, &n);
     if (destroyed_) return false;
     if (r == 1) {
@@ -3717,6 +4001,35 @@ inline void engine::flush_writes() {
     shutdown_sent_ = true;
     ERR_clear_error();
   }
+}
+
+/// With release_buffers_when_idle: once everything is drained both ways, OpenSSL's record
+/// buffers (about 34 KiB) are freed; the next record allocates them again (as nginx's
+/// SSL_MODE_RELEASE_BUFFERS, but once per drain rather than once per record).
+inline void engine::release_buffers_if_idle() {
+  if (!config_.connection.release_buffers_when_idle || !handshake_done_ || error_ || destroyed_ ||
+      !ssl_ || !out_.empty() || !plain_.empty() || !staged_.empty() || !in_.empty() ||
+      SSL_has_pending(ssl_.get()) != 0 || !free_buffers_is_safe())
+    return;
+  SSL_free_buffers(ssl_.get()); // refuses (0) while a record is half read or written
+}
+
+/// SSL_free_buffers() could free a record not yet processed before 3.0.14, 3.1.6, 3.2.2
+/// and 3.3.1 (CVE-2024-4741): older libraries keep their buffers.
+inline bool engine::free_buffers_is_safe() noexcept {
+  static const bool safe = [] {
+    const unsigned long v = OpenSSL_version_num();
+    const unsigned long minor = (v >> 20) & 0xff, patch = (v >> 4) & 0xff;
+    if ((v >> 28) != 3) return (v >> 28) > 3;
+    switch (minor) {
+    case 0: return patch >= 14;
+    case 1: return patch >= 6;
+    case 2: return patch >= 2;
+    case 3: return patch >= 1;
+    default: return true;
+    }
+  }();
+  return safe;
 }
 
 inline void engine::fail_with_openssl(std::error_code fallback) {
@@ -4492,21 +4805,30 @@ inline void engine::fail_on_callback_error() {
 namespace tlsengine::detail {
 
 inline bool engine::apply_session() {
-  const unsigned char* p = config_.session.data();
-  ssl_session_ptr session(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(config_.session.size())));
-  if (!session) {
+  // A handle from a `session` event holds OpenSSL's session; bytes are parsed once per
+  // context (the parse decodes the server's certificates again).
+  const session_handle offered = config_.session.native_handle() != nullptr
+                                     ? config_.session
+                                     : context_.parsed_session(config_.session.stored_bytes());
+  SSL_SESSION* session = offered.native_handle();
+  if (session == nullptr) {
     fail_with_openssl(make_error_code(errc::invalid_argument));
     return false;
   }
   // A session made for another server name is never offered (the server's identity
   // is not checked again on resumption): silently fall back to a full handshake.
-  const char* made_for = SSL_SESSION_get0_hostname(session.get());
+  const char* made_for = SSL_SESSION_get0_hostname(session);
   if (made_for != nullptr && config_.sni != made_for) return true;
-  X509* peer = SSL_SESSION_get0_peer(session.get());
+  X509* peer = SSL_SESSION_get0_peer(session);
   if (peer != nullptr && !config_.identity_host.empty() && config_.reject_unauthorized &&
-      !config_.check_identity && check_server_identity_x509(config_.identity_host, peer))
-    return true;
-  if (SSL_set_session(ssl_.get(), session.get()) != 1) {
+      !config_.check_identity && !offered.known_to_match(config_.identity_host)) {
+    if (check_server_identity_x509(config_.identity_host, peer)) return true;
+    offered.remember_match(config_.identity_host);
+  }
+  // This connection's own copy: OpenSSL marks the session it resumed unresumable when a
+  // new ticket arrives, which must not reach the handle (or the cache) others resume from.
+  ssl_session_ptr own(SSL_SESSION_dup(session));
+  if (!own || SSL_set_session(ssl_.get(), own.get()) != 1) {
     fail_with_openssl(make_error_code(errc::invalid_argument));
     return false;
   }
@@ -4534,7 +4856,8 @@ inline int engine::on_new_session(SSL_SESSION* session) {
     return 0;
   }
   if (SSL_SESSION_is_resumable(session) != 1) return 0;
-  events::session e{serialize(session)};
+  // A copy, not serialized: the application serializes it only if it stores it.
+  events::session e{session_handle::from_native(session)};
   if (e.data.empty()) return 0;
   // Only the newest session matters: one not yet taken is replaced, not queued again.
   for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
@@ -4544,7 +4867,7 @@ inline int engine::on_new_session(SSL_SESSION* session) {
     }
   }
   events_.emplace_back(std::move(e));
-  return 0; // we keep no reference
+  return 0; // we keep no reference (the handle has a copy)
 }
 
 inline std::vector<std::uint8_t> engine::serialize(SSL_SESSION* session) {
@@ -4679,9 +5002,10 @@ struct client_options : context_options, connection_options {
   bool reject_unauthorized = true;
   /// Node's checkServerIdentity; empty means tlsengine::check_server_identity.
   check_server_identity_function check_server_identity;
-  /// A session from an earlier `session` event or connection::session(), to resume. It
-  /// is offered only to the server name it was made for.
-  std::vector<std::uint8_t> session;
+  /// A session from an earlier `session` event, or its bytes (connection::session(),
+  /// session_handle::to_bytes()), to resume. It is offered only to the server name it was
+  /// made for. Bytes are parsed once per secure_context; a handle is not parsed at all.
+  session_handle session;
   /// ALPN protocols to offer, most preferred first (Node's ALPNProtocols).
   alpn_list alpn_protocols;
   /// Ask for a stapled OCSP response: the `ocsp_response` event (Node's requestOCSP).

@@ -13,7 +13,8 @@ cmake --build "$BUILD_DIR" -j"$(nproc)" --target tlsengine_bench
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 timeout 110 "$BUILD_DIR/bench/tlsengine_bench" --quick | tee "$out"
-for w in hs13 hs12 resume13 resume12 bulk16k bulk1k bulk64 idle_pair_bytes; do
+for w in hs13 hs12 resume13 resume12 resume13_bytes resume12_bytes bulk16k bulk1k bulk64 msg1k msg64 \
+  idle_pair_bytes; do
   grep -q "^RATIO $w " "$out" || { echo "bench.sh: no RATIO line for $w" >&2; exit 1; }
   grep -q "^VALUE $w " "$out" || { echo "bench.sh: no VALUE line for $w" >&2; exit 1; }
 done

@@ -170,6 +170,8 @@ private:
   bool handle_failure(int r);
   bool ssl_write(bytes_view data, std::size_t& written);
   void flush_writes();
+  void release_buffers_if_idle();
+  static bool free_buffers_is_safe() noexcept;
   void fail_with_openssl(std::error_code fallback);
   void fail(std::error_code code, std::string message);
 

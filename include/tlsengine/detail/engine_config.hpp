@@ -7,6 +7,7 @@
 #include "../context.hpp"
 #include "../identity.hpp"
 #include "../options.hpp"
+#include "../session.hpp"
 #include "server_state.hpp"
 
 #include <chrono>
@@ -29,7 +30,7 @@ struct engine_config {
   check_server_identity_function check_identity; // empty: the built-in check
   // Client.
   std::string sni; // empty: no server_name extension
-  std::vector<std::uint8_t> session;
+  session_handle session;
   bool request_ocsp = false;
   bool pause_on_certificate_request = false;
   bool early_data = false;          // client: send write()s made before the handshake as 0-RTT

@@ -42,6 +42,7 @@ inline std::size_t engine::feed(bytes_view data) {
     if (error_ || received_close_ || destroyed_) taken = data.size();
   }
   cipher_in_ -= data.size() - taken;
+  release_buffers_if_idle();
   return taken;
 }
 
@@ -61,6 +62,7 @@ inline void engine::commit_input(std::size_t n) {
   in_.commit(n);
   cipher_in_ += n;
   process_buffered_input();
+  release_buffers_if_idle();
 }
 
 inline void engine::feed_eof() {
@@ -102,6 +104,7 @@ inline void engine::consume_output(std::size_t n) {
     openssl_guard guard(*this);
     process_buffered_input();
   }
+  release_buffers_if_idle();
 }
 
 // ---- cleartext -----------------------------------------------------------------------
@@ -163,6 +166,7 @@ inline void engine::consume_plaintext(std::size_t n) {
       process_buffered_input();
     }
     if (plain_.empty()) plain_.release_if_empty();
+    release_buffers_if_idle();
   }
 }
 
@@ -222,7 +226,7 @@ inline void engine::drive() {
     if (early_mode_ && !early_started_) return; // the ClientHello waits for pending_output()
     if (config_.is_server && config_.max_early_data > 0 && !early_read_done_ && !read_early_data())
       return;
-    ERR_clear_error();
+    clear_error_queue();
     const int r = SSL_do_handshake(ssl_.get());
     if (destroyed_) return; // a callback destroyed the connection: nothing more to read
     if (r == 1) {
@@ -247,7 +251,7 @@ inline void engine::read_records() {
     if (endpoint_.input_size == 0 && SSL_has_pending(ssl_.get()) == 0) break;
     mutable_bytes_view space = plain_.prepare(record_size);
     std::size_t n = 0;
-    ERR_clear_error();
+    clear_error_queue();
     const int r = SSL_read_ex(ssl_.get(), space.data(), space.size(), &n);
     if (r == 1) {
       plain_.commit(n);
@@ -301,7 +305,7 @@ inline bool engine::ssl_write(bytes_view data, std::size_t& written) {
   written = 0;
   while (written < data.size()) {
     std::size_t n = 0;
-    ERR_clear_error();
+    clear_error_queue();
     const int r = SSL_write_ex(ssl_.get(), data.data() + written, data.size() - written, &n);
     if (destroyed_) return false;
     if (r == 1) {
@@ -349,6 +353,35 @@ inline void engine::flush_writes() {
     shutdown_sent_ = true;
     ERR_clear_error();
   }
+}
+
+/// With release_buffers_when_idle: once everything is drained both ways, OpenSSL's record
+/// buffers (about 34 KiB) are freed; the next record allocates them again (as nginx's
+/// SSL_MODE_RELEASE_BUFFERS, but once per drain rather than once per record).
+inline void engine::release_buffers_if_idle() {
+  if (!config_.connection.release_buffers_when_idle || !handshake_done_ || error_ || destroyed_ ||
+      !ssl_ || !out_.empty() || !plain_.empty() || !staged_.empty() || !in_.empty() ||
+      SSL_has_pending(ssl_.get()) != 0 || !free_buffers_is_safe())
+    return;
+  SSL_free_buffers(ssl_.get()); // refuses (0) while a record is half read or written
+}
+
+/// SSL_free_buffers() could free a record not yet processed before 3.0.14, 3.1.6, 3.2.2
+/// and 3.3.1 (CVE-2024-4741): older libraries keep their buffers.
+inline bool engine::free_buffers_is_safe() noexcept {
+  static const bool safe = [] {
+    const unsigned long v = OpenSSL_version_num();
+    const unsigned long minor = (v >> 20) & 0xff, patch = (v >> 4) & 0xff;
+    if ((v >> 28) != 3) return (v >> 28) > 3;
+    switch (minor) {
+    case 0: return patch >= 14;
+    case 1: return patch >= 6;
+    case 2: return patch >= 2;
+    case 3: return patch >= 1;
+    default: return true;
+    }
+  }();
+  return safe;
 }
 
 inline void engine::fail_with_openssl(std::error_code fallback) {

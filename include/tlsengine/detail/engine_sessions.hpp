@@ -8,21 +8,30 @@
 namespace tlsengine::detail {
 
 inline bool engine::apply_session() {
-  const unsigned char* p = config_.session.data();
-  ssl_session_ptr session(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(config_.session.size())));
-  if (!session) {
+  // A handle from a `session` event holds OpenSSL's session; bytes are parsed once per
+  // context (the parse decodes the server's certificates again).
+  const session_handle offered = config_.session.native_handle() != nullptr
+                                     ? config_.session
+                                     : context_.parsed_session(config_.session.stored_bytes());
+  SSL_SESSION* session = offered.native_handle();
+  if (session == nullptr) {
     fail_with_openssl(make_error_code(errc::invalid_argument));
     return false;
   }
   // A session made for another server name is never offered (the server's identity
   // is not checked again on resumption): silently fall back to a full handshake.
-  const char* made_for = SSL_SESSION_get0_hostname(session.get());
+  const char* made_for = SSL_SESSION_get0_hostname(session);
   if (made_for != nullptr && config_.sni != made_for) return true;
-  X509* peer = SSL_SESSION_get0_peer(session.get());
+  X509* peer = SSL_SESSION_get0_peer(session);
   if (peer != nullptr && !config_.identity_host.empty() && config_.reject_unauthorized &&
-      !config_.check_identity && check_server_identity_x509(config_.identity_host, peer))
-    return true;
-  if (SSL_set_session(ssl_.get(), session.get()) != 1) {
+      !config_.check_identity && !offered.known_to_match(config_.identity_host)) {
+    if (check_server_identity_x509(config_.identity_host, peer)) return true;
+    offered.remember_match(config_.identity_host);
+  }
+  // This connection's own copy: OpenSSL marks the session it resumed unresumable when a
+  // new ticket arrives, which must not reach the handle (or the cache) others resume from.
+  ssl_session_ptr own(SSL_SESSION_dup(session));
+  if (!own || SSL_set_session(ssl_.get(), own.get()) != 1) {
     fail_with_openssl(make_error_code(errc::invalid_argument));
     return false;
   }
@@ -50,7 +59,8 @@ inline int engine::on_new_session(SSL_SESSION* session) {
     return 0;
   }
   if (SSL_SESSION_is_resumable(session) != 1) return 0;
-  events::session e{serialize(session)};
+  // A copy, not serialized: the application serializes it only if it stores it.
+  events::session e{session_handle::from_native(session)};
   if (e.data.empty()) return 0;
   // Only the newest session matters: one not yet taken is replaced, not queued again.
   for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
@@ -60,7 +70,7 @@ inline int engine::on_new_session(SSL_SESSION* session) {
     }
   }
   events_.emplace_back(std::move(e));
-  return 0; // we keep no reference
+  return 0; // we keep no reference (the handle has a copy)
 }
 
 inline std::vector<std::uint8_t> engine::serialize(SSL_SESSION* session) {

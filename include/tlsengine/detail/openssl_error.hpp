@@ -10,6 +10,12 @@
 
 namespace tlsengine::detail {
 
+/// Empties this thread's error queue before an SSL_* call whose failure is read from it.
+/// Peeking first: clearing an empty queue walks all its slots, on every record.
+inline void clear_error_queue() noexcept {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 struct openssl_failure {
   std::error_code code;
   std::string text; // every queued error, OpenSSL's own formatting, oldest first
