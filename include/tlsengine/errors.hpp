@@ -31,6 +31,7 @@ enum class errc {
   renegotiation_limit,       ///< ERR_TLS_SESSION_ATTACK: too many client renegotiations
   invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
   too_many_key_updates,      ///< more than 32 TLS 1.3 KeyUpdates without data (BoringSSL's rule)
+  unexpected_message,        ///< ERR_SSL_UNEXPECTED_MESSAGE: a message the protocol forbids here
 };
 
 namespace detail {
@@ -57,6 +58,7 @@ public:
     case errc::renegotiation_limit: return "TLS session renegotiation attack detected";
     case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
     case errc::too_many_key_updates: return "too many KeyUpdate messages without application data";
+    case errc::unexpected_message: return "unexpected message";
     }
     return "unknown tlsengine error";
   }
@@ -176,6 +178,7 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::renegotiation_limit: return "ERR_TLS_SESSION_ATTACK";
     case errc::invalid_max_send_fragment: return "ERR_OUT_OF_RANGE";
     case errc::too_many_key_updates: return "ERR_SSL_TOO_MANY_KEY_UPDATES";
+    case errc::unexpected_message: return "ERR_SSL_UNEXPECTED_MESSAGE";
     }
   }
   if (ec.category() == openssl_category()) {

@@ -71,7 +71,8 @@ struct alpn_request {
   std::vector<std::string> protocols;
 };
 /// Returns the protocol to select (one of request.protocols), or nothing to refuse the
-/// connection with a no_application_protocol alert.
+/// connection with a no_application_protocol alert. A protocol the client did not offer
+/// fails it with internal_error (errc::alpn_invalid).
 using alpn_callback_function = std::function<std::optional<std::string>(const alpn_request&)>;
 
 /// A client's PSK answer (Node's {psk, identity}).

@@ -141,6 +141,7 @@ enum class errc {
   renegotiation_limit,       ///< ERR_TLS_SESSION_ATTACK: too many client renegotiations
   invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
   too_many_key_updates,      ///< more than 32 TLS 1.3 KeyUpdates without data (BoringSSL's rule)
+  unexpected_message,        ///< ERR_SSL_UNEXPECTED_MESSAGE: a message the protocol forbids here
 };
 
 namespace detail {
@@ -167,6 +168,7 @@ public:
     case errc::renegotiation_limit: return "TLS session renegotiation attack detected";
     case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
     case errc::too_many_key_updates: return "too many KeyUpdate messages without application data";
+    case errc::unexpected_message: return "unexpected message";
     }
     return "unknown tlsengine error";
   }
@@ -286,6 +288,7 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::renegotiation_limit: return "ERR_TLS_SESSION_ATTACK";
     case errc::invalid_max_send_fragment: return "ERR_OUT_OF_RANGE";
     case errc::too_many_key_updates: return "ERR_SSL_TOO_MANY_KEY_UPDATES";
+    case errc::unexpected_message: return "ERR_SSL_UNEXPECTED_MESSAGE";
     }
   }
   if (ec.category() == openssl_category()) {
@@ -1137,6 +1140,9 @@ public:
   virtual void on_keylog(const char* line) = 0;
   /// Server: may this session (from a ticket or the external cache) be resumed here?
   virtual bool may_resume(SSL_SESSION* session) = 0;
+  /// Client, building a ClientHello: 0 to go on, -1 with *alert to abort the handshake
+  /// with that fatal alert (how a refused HelloRequest ends the connection).
+  virtual int on_build_client_hello(int* alert) = 0;
 
 protected:
   ~engine_hooks() = default;
@@ -1199,6 +1205,21 @@ inline int ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPH
   return hooks ? hooks->on_ticket_key(name, iv, cipher, mac, encrypt) : 0;
 }
 
+/// A private-use extension that is never sent: its add callback is the one hook OpenSSL
+/// calls while building every ClientHello that can abort it with an alert of our choice.
+constexpr unsigned int abort_hook_extension = 0xff7e;
+
+inline int client_hello_add(SSL* ssl, unsigned int, unsigned int, const unsigned char**, size_t*,
+                            X509*, size_t, int* alert, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_build_client_hello(alert) : 0;
+}
+
+inline int client_hello_parse(SSL*, unsigned int, unsigned int, const unsigned char*, size_t, X509*,
+                              size_t, int*, void*) {
+  return 1; // a peer sending it is ignored
+}
+
 /// Acknowledging SNI makes OpenSSL record the name in the session, which resumption
 /// checks against (without a servername callback it records nothing).
 inline int servername_ack(SSL*, int*, void*) { return SSL_TLSEXT_ERR_OK; }
@@ -1240,6 +1261,9 @@ inline void install_callbacks(SSL_CTX* ctx) {
   SSL_CTX_set_tlsext_status_cb(ctx, &callbacks::ocsp_status);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &callbacks::ticket_key);
   SSL_CTX_set_session_ticket_cb(ctx, nullptr, &callbacks::ticket_decrypted, nullptr);
+  SSL_CTX_add_custom_ext(ctx, callbacks::abort_hook_extension, SSL_EXT_CLIENT_HELLO,
+                         &callbacks::client_hello_add, nullptr, nullptr,
+                         &callbacks::client_hello_parse, nullptr);
   // The keylog callback is not installed here: with one set, OpenSSL formats every secret
   // of every handshake as hex text (~5% of a full handshake) whether or not anyone
   // listens. enable_keylog connections install it (install_keylog).
@@ -2375,7 +2399,8 @@ struct alpn_request {
   std::vector<std::string> protocols;
 };
 /// Returns the protocol to select (one of request.protocols), or nothing to refuse the
-/// connection with a no_application_protocol alert.
+/// connection with a no_application_protocol alert. A protocol the client did not offer
+/// fails it with internal_error (errc::alpn_invalid).
 using alpn_callback_function = std::function<std::optional<std::string>(const alpn_request&)>;
 
 /// A client's PSK answer (Node's {psk, identity}).
@@ -2459,6 +2484,10 @@ public:
   }
 
   void clear() noexcept { begin_ = end_ = 0; }
+  /// Keeps only the first n bytes.
+  void truncate(std::size_t n) noexcept {
+    if (n < size()) end_ = begin_ + n;
+  }
   /// Frees the storage when there is no content.
   void release_if_empty() noexcept {
     if (empty() && data_) {
@@ -2516,6 +2545,35 @@ struct bio_endpoint {
   /// Bytes OpenSSL reads before any input: the engine's way to make OpenSSL itself fail
   /// a connection with the proper (encrypted) alert.
   bytes_view injected;
+  // Where the records OpenSSL reads begin (a 5-byte header, then the body), so that a
+  // forged record can be slipped in between two real ones.
+  std::size_t header_got = 0;
+  std::uint8_t header[5] = {};
+  std::size_t body_left = 0;
+  // A record of no valid content type, delivered at the next record boundary: OpenSSL
+  // answers it with its own fatal unexpected_message alert (see inject_unexpected_record).
+  std::size_t forged_sent = 0;
+  bool forging = false;
+  static constexpr std::uint8_t forged[6] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
+
+  bool at_record_boundary() const noexcept { return header_got == 0 && body_left == 0; }
+  void track(const std::uint8_t* p, std::size_t n) noexcept {
+    while (n != 0) {
+      if (body_left != 0) {
+        const std::size_t k = n < body_left ? n : body_left;
+        body_left -= k;
+        p += k;
+        n -= k;
+        continue;
+      }
+      header[header_got++] = *p++;
+      --n;
+      if (header_got == 5) {
+        header_got = 0;
+        body_left = (std::size_t(header[3]) << 8) | header[4];
+      }
+    }
+  }
 
   void set_input(bytes_view in) noexcept {
     input = in.data();
@@ -2539,6 +2597,17 @@ inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* r
     *read = n;
     return 1;
   }
+  if (endpoint != nullptr && endpoint->forging &&
+      (endpoint->forged_sent != 0 || endpoint->at_record_boundary())) {
+    const std::size_t left = sizeof bio_endpoint::forged - endpoint->forged_sent;
+    if (left != 0) {
+      const std::size_t n = size < left ? size : left;
+      std::memcpy(out, bio_endpoint::forged + endpoint->forged_sent, n);
+      endpoint->forged_sent += n;
+      *read = n;
+      return 1;
+    }
+  }
   if (endpoint == nullptr || endpoint->input_size == 0 ||
       (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner))) {
     // No more input for now: OpenSSL sees "want read", never EOF. The engine decides
@@ -2549,6 +2618,7 @@ inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* r
   }
   const std::size_t n = size < endpoint->input_size ? size : endpoint->input_size;
   std::memcpy(out, endpoint->input, n);
+  endpoint->track(endpoint->input, n);
   endpoint->input += n;
   endpoint->input_size -= n;
   endpoint->bytes_read += n;
@@ -2973,6 +3043,11 @@ private:
                                           unsigned int max_psk);
   void record_callback_error(std::error_code code, std::string message);
   void fail_on_callback_error();
+  int on_build_client_hello(int* alert) override;
+  /// Server, inside a ClientHello callback that can only answer with a fixed alert: the
+  /// handshake ends with `alert` instead (see send_plaintext_alert).
+  void abort_first_flight(int alert, std::error_code code, std::string message);
+  void send_plaintext_alert();
 
   // ---- sessions, identity binding, SNI switch (engine_sessions.hpp) ----------------------
   bool apply_session();
@@ -3030,6 +3105,9 @@ private:
   std::shared_ptr<const ticket_key_bytes> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
+  int plaintext_alert_ = -1;             // server: the alert that replaces the first flight
+  std::size_t plaintext_alert_mark_ = 0; // out_'s size when it was decided
+  int refuse_hello_alert_ = -1;          // client: abort the next ClientHello with this
   // Renegotiation, key update, trace.
   bool renegotiation_disabled_ = false;
   bool renegotiating_ = false;
@@ -3415,6 +3493,10 @@ inline void engine::drive() {
     ERR_clear_error();
     const int r = SSL_do_handshake(ssl_.get());
     if (destroyed_) return; // a callback destroyed the connection: nothing more to read
+    if (plaintext_alert_ >= 0) {
+      send_plaintext_alert();
+      return;
+    }
     if (r == 1) {
       on_handshake_done();
     } else if (!handle_failure(r)) {
@@ -3730,9 +3812,10 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
 
 inline void engine::disable_renegotiation() {
   renegotiation_disabled_ = true;
-  // A client refuses the server's HelloRequest; a server sees the ClientHello in its
-  // client-hello callback and fails there (OpenSSL's option would only warn).
-  if (ssl_ && !config_.is_server) SSL_set_options(ssl_.get(), SSL_OP_NO_RENEGOTIATION);
+  // A client refuses the server's HelloRequest by aborting the ClientHello it would answer
+  // with (message_callback, on_build_client_hello): a fatal no_renegotiation alert, where
+  // SSL_OP_NO_RENEGOTIATION would only warn and leave the server waiting. A server sees the
+  // ClientHello in its client-hello callback and fails there.
 }
 
 inline std::error_code engine::key_update(bool request_peer) {
@@ -3974,9 +4057,19 @@ inline void engine::message_callback(int write_p, int version, int content_type,
       return;
     }
     self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
-  } else if (message[0] == SSL3_MT_HELLO_REQUEST && self->renegotiation_disabled_) {
-    self->record_callback_error(make_error_code(errc::renegotiation_disabled),
-                                "the server tried to renegotiate");
+  } else if (message[0] == SSL3_MT_HELLO_REQUEST && !self->config_.is_server) {
+    if (!self->handshake_done_ || SSL_version(ssl) == TLS1_3_VERSION) {
+      // OpenSSL ignores a HelloRequest during a handshake (RFC 5246 7.4.1.1 allows it);
+      // stricter, it is a protocol violation: the forged record after it makes OpenSSL
+      // send its own fatal unexpected_message alert with the keys of the moment.
+      self->record_callback_error(make_error_code(errc::unexpected_message),
+                                  "the server sent a HelloRequest during the handshake");
+      self->endpoint_.forging = true;
+    } else if (self->renegotiation_disabled_) {
+      self->record_callback_error(make_error_code(errc::renegotiation_disabled),
+                                  "the server tried to renegotiate");
+      self->refuse_hello_alert_ = SSL_AD_NO_RENEGOTIATION;
+    }
   }
 }
 
@@ -4131,8 +4224,9 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
     // Destroyed or failed from inside: abort with the alert, without reading `in` again.
     if (!alive) return SSL_TLSEXT_ERR_ALERT_FATAL;
     if (threw) {
-      record_callback_error(make_error_code(errc::decision_failed), "the ALPN callback failed");
-      return SSL_TLSEXT_ERR_ALERT_FATAL;
+      abort_first_flight(SSL_AD_INTERNAL_ERROR, make_error_code(errc::decision_failed),
+                         "the ALPN callback failed");
+      return SSL_TLSEXT_ERR_NOACK;
     }
     if (!choice) return SSL_TLSEXT_ERR_ALERT_FATAL; // no_application_protocol
     for (unsigned i = 0; i < in_length; i += 1 + in[i]) {
@@ -4142,10 +4236,11 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
         return SSL_TLSEXT_ERR_OK;
       }
     }
-    record_callback_error(make_error_code(errc::alpn_invalid),
-                          "the ALPN callback chose a protocol the client did not offer: " +
-                              *choice);
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
+    // Our fault, not a missing overlap: internal_error (RFC 7301 keeps
+    // no_application_protocol for the latter), which OpenSSL's answer codes cannot say.
+    abort_first_flight(SSL_AD_INTERNAL_ERROR, make_error_code(errc::alpn_invalid),
+                       "the ALPN callback chose a protocol the client did not offer: " + *choice);
+    return SSL_TLSEXT_ERR_NOACK;
   }
   if (config_.alpn.empty()) return SSL_TLSEXT_ERR_NOACK;
   unsigned char* selected = nullptr;
@@ -4287,6 +4382,40 @@ inline void engine::record_callback_error(std::error_code code, std::string mess
   if (callback_error_) return;
   callback_error_ = code;
   callback_message_ = std::move(message);
+}
+
+inline int engine::on_build_client_hello(int* alert) {
+  if (refuse_hello_alert_ < 0) return 0; // the extension is not sent
+  *alert = refuse_hello_alert_;
+  return -1;
+}
+
+inline void engine::abort_first_flight(int alert, std::error_code code, std::string message) {
+  record_callback_error(code, std::move(message));
+  if (plaintext_alert_ >= 0) return;
+  plaintext_alert_ = alert;
+  plaintext_alert_mark_ = out_.size();
+}
+
+/// The server's write side is still plaintext while it answers a ClientHello (TLS 1.2's
+/// whole first flight, TLS 1.3's ServerHello), and that flight has not left the engine:
+/// it is dropped and replaced by the fatal alert record, which OpenSSL 3.0 has no call to
+/// send with a description of our choice.
+inline void engine::send_plaintext_alert() {
+  const int version = std::min(SSL_version(ssl_.get()), TLS1_2_VERSION);
+  const std::uint8_t record[7] = {SSL3_RT_ALERT,
+                                  static_cast<std::uint8_t>(version >> 8),
+                                  static_cast<std::uint8_t>(version & 0xff),
+                                  0,
+                                  2,
+                                  SSL3_AL_FATAL,
+                                  static_cast<std::uint8_t>(plaintext_alert_)};
+  out_.truncate(plaintext_alert_mark_);
+  out_.append(bytes_view(record, sizeof record));
+  last_alert_ = plaintext_alert_;
+  last_alert_sent_ = true;
+  ERR_clear_error();
+  fail(callback_error_, callback_message_);
 }
 
 inline void engine::fail_on_callback_error() {

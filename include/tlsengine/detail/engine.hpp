@@ -217,6 +217,11 @@ private:
                                           unsigned int max_psk);
   void record_callback_error(std::error_code code, std::string message);
   void fail_on_callback_error();
+  int on_build_client_hello(int* alert) override;
+  /// Server, inside a ClientHello callback that can only answer with a fixed alert: the
+  /// handshake ends with `alert` instead (see send_plaintext_alert).
+  void abort_first_flight(int alert, std::error_code code, std::string message);
+  void send_plaintext_alert();
 
   // ---- sessions, identity binding, SNI switch (engine_sessions.hpp) ----------------------
   bool apply_session();
@@ -274,6 +279,9 @@ private:
   std::shared_ptr<const ticket_key_bytes> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
+  int plaintext_alert_ = -1;             // server: the alert that replaces the first flight
+  std::size_t plaintext_alert_mark_ = 0; // out_'s size when it was decided
+  int refuse_hello_alert_ = -1;          // client: abort the next ClientHello with this
   // Renegotiation, key update, trace.
   bool renegotiation_disabled_ = false;
   bool renegotiating_ = false;

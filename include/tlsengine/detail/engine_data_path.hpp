@@ -225,6 +225,10 @@ inline void engine::drive() {
     ERR_clear_error();
     const int r = SSL_do_handshake(ssl_.get());
     if (destroyed_) return; // a callback destroyed the connection: nothing more to read
+    if (plaintext_alert_ >= 0) {
+      send_plaintext_alert();
+      return;
+    }
     if (r == 1) {
       on_handshake_done();
     } else if (!handle_failure(r)) {

@@ -35,9 +35,10 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
 
 inline void engine::disable_renegotiation() {
   renegotiation_disabled_ = true;
-  // A client refuses the server's HelloRequest; a server sees the ClientHello in its
-  // client-hello callback and fails there (OpenSSL's option would only warn).
-  if (ssl_ && !config_.is_server) SSL_set_options(ssl_.get(), SSL_OP_NO_RENEGOTIATION);
+  // A client refuses the server's HelloRequest by aborting the ClientHello it would answer
+  // with (message_callback, on_build_client_hello): a fatal no_renegotiation alert, where
+  // SSL_OP_NO_RENEGOTIATION would only warn and leave the server waiting. A server sees the
+  // ClientHello in its client-hello callback and fails there.
 }
 
 inline std::error_code engine::key_update(bool request_peer) {

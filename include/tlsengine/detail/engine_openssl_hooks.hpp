@@ -76,9 +76,19 @@ inline void engine::message_callback(int write_p, int version, int content_type,
       return;
     }
     self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
-  } else if (message[0] == SSL3_MT_HELLO_REQUEST && self->renegotiation_disabled_) {
-    self->record_callback_error(make_error_code(errc::renegotiation_disabled),
-                                "the server tried to renegotiate");
+  } else if (message[0] == SSL3_MT_HELLO_REQUEST && !self->config_.is_server) {
+    if (!self->handshake_done_ || SSL_version(ssl) == TLS1_3_VERSION) {
+      // OpenSSL ignores a HelloRequest during a handshake (RFC 5246 7.4.1.1 allows it);
+      // stricter, it is a protocol violation: the forged record after it makes OpenSSL
+      // send its own fatal unexpected_message alert with the keys of the moment.
+      self->record_callback_error(make_error_code(errc::unexpected_message),
+                                  "the server sent a HelloRequest during the handshake");
+      self->endpoint_.forging = true;
+    } else if (self->renegotiation_disabled_) {
+      self->record_callback_error(make_error_code(errc::renegotiation_disabled),
+                                  "the server tried to renegotiate");
+      self->refuse_hello_alert_ = SSL_AD_NO_RENEGOTIATION;
+    }
   }
 }
 
@@ -233,8 +243,9 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
     // Destroyed or failed from inside: abort with the alert, without reading `in` again.
     if (!alive) return SSL_TLSEXT_ERR_ALERT_FATAL;
     if (threw) {
-      record_callback_error(make_error_code(errc::decision_failed), "the ALPN callback failed");
-      return SSL_TLSEXT_ERR_ALERT_FATAL;
+      abort_first_flight(SSL_AD_INTERNAL_ERROR, make_error_code(errc::decision_failed),
+                         "the ALPN callback failed");
+      return SSL_TLSEXT_ERR_NOACK;
     }
     if (!choice) return SSL_TLSEXT_ERR_ALERT_FATAL; // no_application_protocol
     for (unsigned i = 0; i < in_length; i += 1 + in[i]) {
@@ -244,10 +255,11 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
         return SSL_TLSEXT_ERR_OK;
       }
     }
-    record_callback_error(make_error_code(errc::alpn_invalid),
-                          "the ALPN callback chose a protocol the client did not offer: " +
-                              *choice);
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
+    // Our fault, not a missing overlap: internal_error (RFC 7301 keeps
+    // no_application_protocol for the latter), which OpenSSL's answer codes cannot say.
+    abort_first_flight(SSL_AD_INTERNAL_ERROR, make_error_code(errc::alpn_invalid),
+                       "the ALPN callback chose a protocol the client did not offer: " + *choice);
+    return SSL_TLSEXT_ERR_NOACK;
   }
   if (config_.alpn.empty()) return SSL_TLSEXT_ERR_NOACK;
   unsigned char* selected = nullptr;
@@ -389,6 +401,40 @@ inline void engine::record_callback_error(std::error_code code, std::string mess
   if (callback_error_) return;
   callback_error_ = code;
   callback_message_ = std::move(message);
+}
+
+inline int engine::on_build_client_hello(int* alert) {
+  if (refuse_hello_alert_ < 0) return 0; // the extension is not sent
+  *alert = refuse_hello_alert_;
+  return -1;
+}
+
+inline void engine::abort_first_flight(int alert, std::error_code code, std::string message) {
+  record_callback_error(code, std::move(message));
+  if (plaintext_alert_ >= 0) return;
+  plaintext_alert_ = alert;
+  plaintext_alert_mark_ = out_.size();
+}
+
+/// The server's write side is still plaintext while it answers a ClientHello (TLS 1.2's
+/// whole first flight, TLS 1.3's ServerHello), and that flight has not left the engine:
+/// it is dropped and replaced by the fatal alert record, which OpenSSL 3.0 has no call to
+/// send with a description of our choice.
+inline void engine::send_plaintext_alert() {
+  const int version = std::min(SSL_version(ssl_.get()), TLS1_2_VERSION);
+  const std::uint8_t record[7] = {SSL3_RT_ALERT,
+                                  static_cast<std::uint8_t>(version >> 8),
+                                  static_cast<std::uint8_t>(version & 0xff),
+                                  0,
+                                  2,
+                                  SSL3_AL_FATAL,
+                                  static_cast<std::uint8_t>(plaintext_alert_)};
+  out_.truncate(plaintext_alert_mark_);
+  out_.append(bytes_view(record, sizeof record));
+  last_alert_ = plaintext_alert_;
+  last_alert_sent_ = true;
+  ERR_clear_error();
+  fail(callback_error_, callback_message_);
 }
 
 inline void engine::fail_on_callback_error() {

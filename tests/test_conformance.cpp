@@ -1,0 +1,199 @@
+// Protocol conformance: the alert a peer sees when the engine ends a handshake (a stray
+// HelloRequest, a refused renegotiation, an ALPN callback's invalid answer), in memory and
+// against openssl s_client / s_server.
+#include "net_support.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <openssl/ssl.h>
+
+using namespace tlsengine;
+
+namespace {
+
+template <class E> const E* find_event(const test::side_log& log) {
+  for (const event& e : log.events)
+    if (const auto* found = std::get_if<E>(&e)) return found;
+  return nullptr;
+}
+
+std::string cert_path(const std::string& name) { return test::cert_dir() + "/" + name; }
+
+// A plaintext handshake record holding one HelloRequest (type 0, empty body).
+const std::uint8_t hello_request_record[] = {0x16, 0x03, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00};
+
+} // namespace
+
+TEST_CASE("a HelloRequest during the initial handshake is a fatal unexpected_message",
+          "[conformance][alerts]") {
+  const std::string version = GENERATE(as<std::string>{}, "TLSv1.2", "TLSv1.3");
+  CAPTURE(version);
+  auto so = test::server_opts();
+  so.max_version = version;
+  auto h = test::make_pair(so, test::client_opts());
+  h.move(h.client, h.server, h.server_log); // ClientHello
+  // The server's first flight with a stray HelloRequest (OpenSSL alone ignores it): in
+  // TLS 1.2 after the ServerHello record, in TLS 1.3 before it (what follows is encrypted).
+  const bytes_view out = h.server.pending_output();
+  std::vector<std::uint8_t> flight(out.data(), out.data() + out.size());
+  h.server.consume_output(out.size());
+  REQUIRE(flight.size() > 5);
+  const std::size_t at = version == "TLSv1.2" ? 5 + (std::size_t(flight[3]) << 8 | flight[4]) : 0;
+  flight.insert(flight.begin() + static_cast<std::ptrdiff_t>(at), std::begin(hello_request_record),
+                std::end(hello_request_record));
+  // Fed one byte at a time too: the forged record must still land on a record boundary.
+  const std::size_t chunk = GENERATE(std::size_t(1), std::size_t(100000));
+  for (std::size_t i = 0; i < flight.size() && !h.client.error(); i += chunk)
+    h.client.feed(bytes_view(flight.data() + i, std::min(chunk, flight.size() - i)));
+  test::harness::drain(h.client, h.client_log, 4096);
+  CHECK(h.client.error() == make_error_code(errc::unexpected_message));
+  CHECK(error_code_name(h.client.error()) == "ERR_SSL_UNEXPECTED_MESSAGE");
+  CHECK(h.client_log.alert == SSL_AD_UNEXPECTED_MESSAGE);
+  CHECK(h.client_log.alert_sent);
+  CHECK(h.client_log.secure == 0);
+  h.run();
+  CHECK(h.server_log.errors == 1); // the alert (or, in TLS 1.3, its plaintext) ends it
+  if (version == "TLSv1.2") {
+    INFO(h.server.error_message());
+    CHECK(h.server_log.alert == SSL_AD_UNEXPECTED_MESSAGE);
+    CHECK_FALSE(h.server_log.alert_sent);
+  }
+}
+
+TEST_CASE("a refused renegotiation ends with a fatal alert the peer sees",
+          "[conformance][alerts][renegotiation]") {
+  auto so = test::server_opts();
+  so.max_version = "TLSv1.2";
+  clock::time_point now{};
+  so.now = [&] { return now; };
+  auto h = test::make_pair(so, test::client_opts());
+  h.run();
+  REQUIRE(h.client.is_secure());
+  SECTION("a client that refuses the server's HelloRequest: fatal no_renegotiation") {
+    h.client.disable_renegotiation();
+    REQUIRE_FALSE(h.server.renegotiate());
+    h.run();
+    CHECK(h.client.error() == make_error_code(errc::renegotiation_disabled));
+    CHECK(h.client_log.alert == SSL_AD_NO_RENEGOTIATION);
+    CHECK(h.client_log.alert_sent);
+    CHECK(h.server_log.errors == 1);
+    CHECK(h.server_log.alert == SSL_AD_NO_RENEGOTIATION);
+    CHECK_FALSE(h.server_log.alert_sent);
+  }
+  SECTION("a server with renegotiation disabled: fatal no_renegotiation") {
+    h.server.disable_renegotiation();
+    REQUIRE_FALSE(h.client.renegotiate());
+    h.run();
+    CHECK(h.server.error() == make_error_code(errc::renegotiation_disabled));
+    CHECK(h.client_log.errors == 1);
+    CHECK(h.client_log.alert == SSL_AD_NO_RENEGOTIATION);
+    CHECK_FALSE(h.client_log.alert_sent);
+  }
+  SECTION("the client renegotiation limit: fatal handshake_failure") {
+    for (int i = 0; i < 3; ++i) {
+      REQUIRE_FALSE(h.client.renegotiate());
+      h.run();
+    }
+    REQUIRE_FALSE(h.client.renegotiate());
+    h.run();
+    CHECK(h.server.error() == make_error_code(errc::renegotiation_limit));
+    CHECK(h.client_log.alert == SSL_AD_HANDSHAKE_FAILURE);
+    CHECK_FALSE(h.client_log.alert_sent);
+  }
+}
+
+TEST_CASE("an ALPN callback choosing a protocol not offered sends internal_error",
+          "[conformance][alerts][alpn]") {
+  const std::string version = GENERATE(as<std::string>{}, "TLSv1.2", "TLSv1.3");
+  CAPTURE(version);
+  auto so = test::server_opts();
+  so.max_version = version;
+  bool refuse = false;
+  so.alpn_callback = [&](const alpn_request&) -> std::optional<std::string> {
+    if (refuse) return std::nullopt;
+    return std::string("not-offered");
+  };
+  auto co = test::client_opts();
+  co.alpn_protocols = {"a", "b"};
+  {
+    auto h = test::make_pair(so, co);
+    h.run();
+    CHECK(h.server.error() == make_error_code(errc::alpn_invalid));
+    CHECK(h.server_log.alert == SSL_AD_INTERNAL_ERROR);
+    CHECK(h.server_log.alert_sent);
+    CHECK(h.client_log.errors == 1);
+    CHECK(h.client_log.alert == SSL_AD_INTERNAL_ERROR);
+    CHECK_FALSE(h.client_log.alert_sent);
+  }
+  {
+    refuse = true; // no overlap stays no_application_protocol
+    auto h = test::make_pair(so, co);
+    h.run();
+    CHECK(h.client_log.alert == SSL_AD_NO_APPLICATION_PROTOCOL);
+    CHECK_FALSE(h.client_log.alert_sent);
+  }
+}
+
+TEST_CASE("interop: openssl s_client sees internal_error for an invalid ALPN choice",
+          "[conformance][alerts][interop]") {
+  const std::string version = GENERATE(as<std::string>{}, "TLSv1.2", "TLSv1.3");
+  CAPTURE(version);
+  std::uint16_t port = 0;
+  net::unique_fd listener = net::listen_loopback(port);
+  auto so = test::server_opts();
+  so.alpn_callback = [](const alpn_request&) { return std::optional<std::string>("x"); };
+  auto srv = server::create(so);
+  REQUIRE(srv);
+  net::child_process client = net::child_process::spawn(
+      {"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-servername",
+       "localhost", "-CAfile", cert_path("ca.pem"), "-alpn", "a,b",
+       version == "TLSv1.3" ? "-tls1_3" : "-tls1_2"});
+  net::unique_fd fd = net::accept_one(listener, client, net::deadline(std::chrono::seconds(10)));
+  REQUIRE(fd);
+  connection conn = srv->accept();
+  net::tls_socket s(conn, std::move(fd));
+  s.run_until([&] { return s.errors != 0; }, &client);
+  REQUIRE(client.wait_exit());
+  INFO(s.describe() << "\n" << client.describe());
+  CHECK(conn.error() == make_error_code(errc::alpn_invalid));
+  CHECK(client.exit_code() != 0);
+  CHECK(client.err.find("alert internal error") != std::string::npos);
+}
+
+TEST_CASE("interop: openssl s_server sees no_renegotiation when our client refuses",
+          "[conformance][alerts][interop][renegotiation]") {
+  std::uint16_t port = net::pick_free_port();
+  net::child_process server = net::child_process::spawn(
+      {"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+       cert_path("server-rsa.pem"), "-key", cert_path("server-rsa.key"), "-cert_chain",
+       cert_path("intermediate.pem"), "-tls1_2"});
+  const net::deadline limit(std::chrono::seconds(10));
+  while (server.out.find("ACCEPT") == std::string::npos && !limit.expired())
+    server.poll_output(limit.poll_ms(20));
+  int error = 0;
+  net::unique_fd fd = net::try_connect(port, limit, error);
+  INFO(server.describe());
+  REQUIRE(fd);
+  auto client = connection::client(test::client_opts());
+  REQUIRE(client);
+  client->disable_renegotiation();
+  net::tls_socket s(*client, std::move(fd));
+  REQUIRE(client->write("hello\n") == 6);
+  REQUIRE(s.run_until(
+      [&] { return s.errors != 0 || server.out.find("hello") != std::string::npos; }, &server));
+  server.queue_stdin("r\n");
+  s.run_until([&] { return s.errors != 0; }, &server);
+  s.run_until(
+      [&] {
+        return server.err.find("no renegotiation") != std::string::npos ||
+               server.out.find("no renegotiation") != std::string::npos;
+      },
+      &server);
+  INFO(s.describe() << "\n" << server.describe());
+  CHECK(client->error() == make_error_code(errc::renegotiation_disabled));
+  REQUIRE(s.error_event);
+  CHECK(s.error_event->alert == SSL_AD_NO_RENEGOTIATION);
+  CHECK(s.error_event->alert_sent);
+  CHECK((server.err + server.out).find("alert no renegotiation") != std::string::npos);
+}
