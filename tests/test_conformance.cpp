@@ -197,3 +197,120 @@ TEST_CASE("interop: openssl s_server sees no_renegotiation when our client refus
   CHECK(s.error_event->alert_sent);
   CHECK((server.err + server.out).find("alert no renegotiation") != std::string::npos);
 }
+
+// ---- decisions that fail (Node's cb(err)) ------------------------------------------------
+
+TEST_CASE("every decision can fail with the application's error and alert",
+          "[conformance][decision]") {
+  const std::string version = GENERATE(as<std::string>{}, "TLSv1.2", "TLSv1.3");
+  CAPTURE(version);
+  const std::error_code app_error = std::make_error_code(std::errc::permission_denied);
+  auto so = test::server_opts();
+  so.max_version = version;
+  auto co = test::client_opts();
+  SECTION("servername: unrecognized_name") {
+    so.pause_on_servername = true;
+    auto h = test::make_pair(so, co);
+    h.run();
+    REQUIRE(find_event<events::servername>(h.server_log));
+    REQUIRE_FALSE(h.server.fail_decision(app_error, SSL_AD_UNRECOGNIZED_NAME));
+    h.run();
+    CHECK(h.server.error() == app_error);
+    CHECK(h.server_log.errors == 1);
+    CHECK(h.server_log.alert == SSL_AD_UNRECOGNIZED_NAME);
+    CHECK(h.client_log.errors == 1);
+    CHECK(h.client_log.alert == SSL_AD_UNRECOGNIZED_NAME);
+    CHECK_FALSE(h.client_log.alert_sent);
+  }
+  SECTION("servername: an empty context is Node's \"Invalid SNI context\"") {
+    so.pause_on_servername = true;
+    auto h = test::make_pair(so, co);
+    h.run();
+    REQUIRE(find_event<events::servername>(h.server_log));
+    CHECK(h.server.use_context(secure_context{}) == make_error_code(errc::invalid_argument));
+    h.run();
+    CHECK(h.server.error() == make_error_code(errc::invalid_argument));
+    CHECK(h.server.error_message() == "Invalid SNI context");
+    CHECK(h.server_log.errors == 1);
+    CHECK(h.client_log.alert == SSL_AD_INTERNAL_ERROR);
+  }
+  SECTION("ocsp_request: the server's chosen alert") {
+    so.pause_on_ocsp_request = true;
+    co.request_ocsp = true;
+    auto h = test::make_pair(so, co);
+    h.run();
+    REQUIRE(find_event<events::ocsp_request>(h.server_log));
+    REQUIRE_FALSE(h.server.fail_decision(app_error, SSL_AD_INTERNAL_ERROR));
+    h.run();
+    CHECK(h.server.error() == app_error);
+    CHECK(h.client_log.alert == SSL_AD_INTERNAL_ERROR);
+    CHECK_FALSE(h.client_log.alert_sent);
+  }
+  SECTION("certificate_request (client): internal_error") {
+    so.request_cert = true;
+    so.reject_unauthorized = false;
+    so.ca = {test::load("ca.pem")};
+    co.pause_on_certificate_request = true;
+    auto h = test::make_pair(so, co);
+    h.run();
+    REQUIRE(find_event<events::certificate_request>(h.client_log));
+    REQUIRE_FALSE(h.client.fail_decision(app_error));
+    h.run();
+    CHECK(h.client.error() == app_error);
+    CHECK(h.client_log.alert == SSL_AD_INTERNAL_ERROR);
+    CHECK(h.client_log.alert_sent);
+    CHECK(h.server_log.errors == 1);
+  }
+  SECTION("verify_peer (client): the alert OpenSSL can send for it") {
+    co.pause_on_verify = true;
+    auto h = test::make_pair(so, co);
+    h.run();
+    REQUIRE(find_event<events::verify_peer>(h.client_log));
+    REQUIRE_FALSE(h.client.fail_decision(app_error, SSL_AD_CERTIFICATE_REVOKED));
+    h.run();
+    CHECK(h.client.error() == app_error);
+    CHECK(h.server_log.alert == SSL_AD_CERTIFICATE_REVOKED);
+    CHECK_FALSE(h.server_log.alert_sent);
+  }
+  SECTION("nothing waiting, or no error: refused") {
+    auto h = test::make_pair(so, co);
+    h.run();
+    CHECK(h.client.fail_decision(app_error) == make_error_code(errc::invalid_state));
+    CHECK(h.client.fail_decision({}) == make_error_code(errc::invalid_argument));
+    CHECK(h.client.is_secure());
+  }
+}
+
+TEST_CASE("interop: openssl s_client sees the alert of a failed servername decision",
+          "[conformance][decision][interop]") {
+  std::uint16_t port = 0;
+  net::unique_fd listener = net::listen_loopback(port);
+  auto so = test::server_opts();
+  so.pause_on_servername = true;
+  auto srv = server::create(so);
+  REQUIRE(srv);
+  net::child_process client = net::child_process::spawn(
+      {"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-servername",
+       "unknown.example", "-CAfile", cert_path("ca.pem")});
+  net::unique_fd fd = net::accept_one(listener, client, net::deadline(std::chrono::seconds(10)));
+  REQUIRE(fd);
+  connection conn = srv->accept();
+  net::tls_socket s(conn, std::move(fd));
+  bool asked = false;
+  s.run_until(
+      [&] {
+        // tls_socket::drain counts the events it takes; the decision shows as paused state.
+        if (!asked && conn.servername().empty() && s.errors == 0) {
+          if (!conn.fail_decision(std::make_error_code(std::errc::permission_denied),
+                                  SSL_AD_UNRECOGNIZED_NAME))
+            asked = true;
+        }
+        return s.errors != 0;
+      },
+      &client);
+  REQUIRE(client.wait_exit());
+  INFO(s.describe() << "\n" << client.describe());
+  CHECK(asked);
+  CHECK(client.exit_code() != 0);
+  CHECK(client.err.find("unrecognized name") != std::string::npos);
+}

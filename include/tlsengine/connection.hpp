@@ -286,6 +286,17 @@ public:
     return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
   }
 
+  /// Any waiting decision (Node's cb(err)): the handshake fails with `error` (one `error`
+  /// event) and the fatal `alert` in pending_output(). A server's servername,
+  /// resume_session and ocsp_request send exactly `alert`; a client's verify_peer sends
+  /// it when OpenSSL can (certificate_revoked, certificate_expired, unknown_ca,
+  /// unsupported_certificate, internal_error; else handshake_failure); a client's
+  /// certificate_request always sends internal_error (OpenSSL's certificate callback can
+  /// say nothing else); a server's verify_peer fails as verify_result(error) does.
+  std::error_code fail_decision(std::error_code error, int alert = SSL_AD_HANDSHAKE_FAILURE) {
+    return engine_ ? engine_->fail_decision(error, alert) : make_error_code(errc::destroyed);
+  }
+
   // ---- lifecycle controls ----------------------------------------------------------------
   /// TLS 1.2 renegotiation (Node's renegotiate()); `renegotiated` event when done. TLS 1.3
   /// has none: errc::invalid_state.

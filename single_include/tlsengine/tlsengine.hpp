@@ -2907,6 +2907,8 @@ public:
   std::error_code set_ocsp_response(std::optional<bytes_view> response);
   std::error_code use_certificate(std::string_view cert_pem, const key_entry& key);
   std::error_code verify_result(std::error_code verdict);
+  /// Node's cb(err): the waiting decision fails the handshake with `code` and `alert`.
+  std::error_code fail_decision(std::error_code code, int alert);
 
   // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
   std::error_code renegotiate(bool reject_unauthorized, bool request_cert);
@@ -3107,7 +3109,9 @@ private:
   std::string callback_message_;
   int plaintext_alert_ = -1;             // server: the alert that replaces the first flight
   std::size_t plaintext_alert_mark_ = 0; // out_'s size when it was decided
-  int refuse_hello_alert_ = -1;          // client: abort the next ClientHello with this
+  int refuse_hello_alert_ = -1;
+  bool certificate_request_failed_ = false; // client: the cert callback answers 0          //
+                                            // client: abort the next ClientHello with this
   // Renegotiation, key update, trace.
   bool renegotiation_disabled_ = false;
   bool renegotiating_ = false;
@@ -3657,7 +3661,14 @@ inline bool engine::waiting_for_decision() const noexcept {
 
 inline std::error_code engine::use_context(const secure_context& context) {
   if (std::error_code ec = answer_check(sni_)) return ec;
-  if (!context) return make_error_code(errc::invalid_argument);
+  if (!context) {
+    // As Node's "Invalid SNI context": the connection fails now, not at its timeout.
+    fail_decision(make_error_code(errc::invalid_argument), SSL_AD_INTERNAL_ERROR);
+    error_message_ = "Invalid SNI context";
+    if (auto* e = events_.empty() ? nullptr : std::get_if<events::error>(&events_.back()))
+      e->message = error_message_;
+    return error_;
+  }
   if (!switch_context(context)) {
     fail(make_error_code(errc::decision_failed), "switching to the SNI context failed");
     return error_;
@@ -3740,6 +3751,49 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
     return {};
   }
   return answered(verify_);
+}
+
+/// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.
+inline long x509_code_for_alert(int alert) {
+  switch (alert) {
+  case SSL_AD_CERTIFICATE_REVOKED: return X509_V_ERR_CERT_REVOKED;
+  case SSL_AD_CERTIFICATE_EXPIRED: return X509_V_ERR_CERT_HAS_EXPIRED;
+  case SSL_AD_UNKNOWN_CA: return X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+  case SSL_AD_UNSUPPORTED_CERTIFICATE: return X509_V_ERR_INVALID_PURPOSE;
+  case SSL_AD_INTERNAL_ERROR: return X509_V_ERR_OUT_OF_MEM;
+  default: return X509_V_ERR_APPLICATION_VERIFICATION; // handshake_failure
+  }
+}
+
+inline std::error_code engine::fail_decision(std::error_code code, int alert) {
+  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (error_) return error_;
+  if (!code || alert < 0 || alert > 255) return make_error_code(errc::invalid_argument);
+  std::string message = "the application failed the handshake: " + code.message();
+  for (decision* d : {&sni_, &resume_, &ocsp_}) {
+    if (d->state != decision_state::waiting) continue;
+    // Server, paused inside the ClientHello: none of its first flight was written yet,
+    // so the alert of the application's choice goes out as a plaintext record.
+    d->state = decision_state::answered;
+    record_callback_error(code, std::move(message));
+    plaintext_alert_ = alert;
+    plaintext_alert_mark_ = out_.size();
+    send_plaintext_alert();
+    return {};
+  }
+  if (certificate_request_.state == decision_state::waiting) {
+    // Client: OpenSSL's certificate callback can only fail with internal_error.
+    record_callback_error(code, std::move(message));
+    certificate_request_failed_ = true;
+    return answered(certificate_request_);
+  }
+  if (verify_.state == decision_state::waiting) {
+    if (config_.is_server) return verify_result(code); // after the handshake: no alert
+    record_callback_error(code, std::move(message));
+    return verify_result(
+        std::error_code(static_cast<int>(x509_code_for_alert(alert)), x509_category()));
+  }
+  return make_error_code(errc::invalid_state);
 }
 
 inline std::error_code engine::answer_check(const decision& d) const {
@@ -4266,6 +4320,7 @@ inline int engine::on_certificate_needed() {
     }
     return ocsp_.state == decision_state::waiting ? -1 : 1;
   }
+  if (certificate_request_failed_) return 0; // fail_decision: internal_error
   if (!config_.pause_on_certificate_request) return 1;
   if (certificate_request_.state == decision_state::none) {
     certificate_request_.state = decision_state::waiting;
@@ -4836,6 +4891,17 @@ public:
   /// cannot send one at that point) and the caller closes the transport.
   std::error_code verify_result(std::error_code verdict) {
     return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
+  }
+
+  /// Any waiting decision (Node's cb(err)): the handshake fails with `error` (one `error`
+  /// event) and the fatal `alert` in pending_output(). A server's servername,
+  /// resume_session and ocsp_request send exactly `alert`; a client's verify_peer sends
+  /// it when OpenSSL can (certificate_revoked, certificate_expired, unknown_ca,
+  /// unsupported_certificate, internal_error; else handshake_failure); a client's
+  /// certificate_request always sends internal_error (OpenSSL's certificate callback can
+  /// say nothing else); a server's verify_peer fails as verify_result(error) does.
+  std::error_code fail_decision(std::error_code error, int alert = SSL_AD_HANDSHAKE_FAILURE) {
+    return engine_ ? engine_->fail_decision(error, alert) : make_error_code(errc::destroyed);
   }
 
   // ---- lifecycle controls ----------------------------------------------------------------

@@ -81,6 +81,8 @@ public:
   std::error_code set_ocsp_response(std::optional<bytes_view> response);
   std::error_code use_certificate(std::string_view cert_pem, const key_entry& key);
   std::error_code verify_result(std::error_code verdict);
+  /// Node's cb(err): the waiting decision fails the handshake with `code` and `alert`.
+  std::error_code fail_decision(std::error_code code, int alert);
 
   // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
   std::error_code renegotiate(bool reject_unauthorized, bool request_cert);
@@ -281,7 +283,9 @@ private:
   std::string callback_message_;
   int plaintext_alert_ = -1;             // server: the alert that replaces the first flight
   std::size_t plaintext_alert_mark_ = 0; // out_'s size when it was decided
-  int refuse_hello_alert_ = -1;          // client: abort the next ClientHello with this
+  int refuse_hello_alert_ = -1;
+  bool certificate_request_failed_ = false; // client: the cert callback answers 0          //
+                                            // client: abort the next ClientHello with this
   // Renegotiation, key update, trace.
   bool renegotiation_disabled_ = false;
   bool renegotiating_ = false;

@@ -285,6 +285,7 @@ inline int engine::on_certificate_needed() {
     }
     return ocsp_.state == decision_state::waiting ? -1 : 1;
   }
+  if (certificate_request_failed_) return 0; // fail_decision: internal_error
   if (!config_.pause_on_certificate_request) return 1;
   if (certificate_request_.state == decision_state::none) {
     certificate_request_.state = decision_state::waiting;
