@@ -314,3 +314,220 @@ TEST_CASE("interop: openssl s_client sees the alert of a failed servername decis
   CHECK(client.exit_code() != 0);
   CHECK(client.err.find("unrecognized name") != std::string::npos);
 }
+
+// ---- Node parity ---------------------------------------------------------------------------
+
+TEST_CASE("TLS 1.3: one session event per ticket whatever the chunking, bounded",
+          "[conformance][node][session]") {
+  const std::size_t chunk = GENERATE(std::size_t(1), std::size_t(7), std::size_t(-1));
+  CAPTURE(chunk);
+  auto h = test::make_pair(test::server_opts(), test::client_opts());
+  h.chunk = chunk;
+  h.run();
+  REQUIRE(h.client.protocol() == "TLSv1.3");
+  CHECK(h.client_log.sessions.size() == 2); // OpenSSL's two tickets, as Node's two events
+
+  SECTION("a ticket flood keeps the newest 4 undelivered") {
+    auto f = test::make_pair(test::server_opts(), test::client_opts());
+    REQUIRE(SSL_set_num_tickets(f.server.native_handle(), 10) == 1);
+    // Move bytes both ways without taking the client's events.
+    for (int round = 0; round < 10; ++round) {
+      for (auto* from : {&f.client, &f.server}) {
+        auto* to = from == &f.client ? &f.server : &f.client;
+        const bytes_view out = from->pending_output();
+        from->consume_output(to->feed(out));
+      }
+      while (f.server.next_event()) {
+      }
+    }
+    REQUIRE(f.client.is_secure());
+    std::vector<std::vector<std::uint8_t>> sessions;
+    while (auto e = f.client.next_event())
+      if (auto* s = std::get_if<events::session>(&*e)) sessions.push_back(s->data);
+    CHECK(sessions.size() == 4);
+  }
+}
+
+TEST_CASE("allow_truncation: an EOF is told apart from close_notify", "[conformance][node]") {
+  auto co = test::client_opts();
+  co.allow_truncation = true;
+  SECTION("EOF without close_notify") {
+    auto h = test::make_pair(test::server_opts(), co);
+    h.run();
+    h.client.feed_eof();
+    test::harness::drain(h.client, h.client_log, 100);
+    const auto* end = find_event<events::end>(h.client_log);
+    REQUIRE(end);
+    CHECK_FALSE(end->close_notify);
+    CHECK(h.client.peer_ended());
+    CHECK_FALSE(h.client.received_close_notify());
+  }
+  SECTION("close_notify") {
+    auto h = test::make_pair(test::server_opts(), co);
+    h.run();
+    CHECK_FALSE(h.client.received_close_notify());
+    h.server.end();
+    h.run();
+    const auto* end = find_event<events::end>(h.client_log);
+    REQUIRE(end);
+    CHECK(end->close_notify);
+    CHECK(h.client.received_close_notify());
+  }
+}
+
+TEST_CASE("Node parity: small behaviours", "[conformance][node]") {
+  SECTION("authorization_error() is empty on a server that asked for no certificate") {
+    auto h = test::make_pair(test::server_opts(), test::client_opts());
+    h.run();
+    REQUIRE(h.server.is_secure());
+    CHECK_FALSE(h.server.authorized());
+    CHECK(h.server.authorization_error().empty());
+  }
+  SECTION("renegotiate() on TLS 1.3 is ERR_SSL_WRONG_SSL_VERSION") {
+    auto h = test::make_pair(test::server_opts(), test::client_opts());
+    h.run();
+    CHECK(error_code_name(h.client.renegotiate()) == "ERR_SSL_WRONG_SSL_VERSION");
+    CHECK(error_code_name(h.server.renegotiate()) == "ERR_SSL_WRONG_SSL_VERSION");
+    CHECK(h.client.is_secure());
+  }
+  SECTION("an EOF during the handshake reads as Node's") {
+    auto h = test::make_pair(test::server_opts(), test::client_opts());
+    h.client.feed_eof();
+    CHECK(h.client.error() == make_error_code(errc::truncated));
+    CHECK(h.client.error_message() == "Client network socket disconnected before secure TLS "
+                                      "connection was established");
+  }
+  SECTION("a client handshake timeout") {
+    clock::time_point now{};
+    auto co = test::client_opts();
+    co.now = [&] { return now; };
+    co.handshake_timeout = std::chrono::seconds(5);
+    auto cli = connection::client(co);
+    REQUIRE(cli);
+    REQUIRE(cli->deadline());
+    CHECK(*cli->deadline() == now + std::chrono::seconds(5));
+    cli->on_timeout(now + std::chrono::seconds(4));
+    CHECK_FALSE(cli->error());
+    cli->on_timeout(now + std::chrono::seconds(5));
+    CHECK(cli->error() == make_error_code(errc::handshake_timeout));
+    CHECK_FALSE(connection::client(test::client_opts())->deadline()); // none by default
+  }
+}
+
+TEST_CASE("verify_peer: accept while recording the verdict (rejectUnauthorized: false)",
+          "[conformance][verify][decision]") {
+  const std::string version = GENERATE(as<std::string>{}, "TLSv1.2", "TLSv1.3");
+  CAPTURE(version);
+  const std::error_code revoked(X509_V_ERR_CERT_REVOKED, x509_category());
+  auto so = test::server_opts();
+  so.max_version = version;
+  auto co = test::client_opts();
+  SECTION("client") {
+    co.pause_on_verify = true;
+    auto h = test::make_pair(so, co);
+    h.run();
+    REQUIRE(find_event<events::verify_peer>(h.client_log));
+    REQUIRE_FALSE(h.client.accept_unauthorized(revoked));
+    h.client.write("through");
+    h.run();
+    CHECK(h.client.is_secure());
+    CHECK_FALSE(h.client.authorized());
+    CHECK(h.client.authorization_error() == "CERT_REVOKED");
+    CHECK(h.server_log.received == "through");
+  }
+  SECTION("server") {
+    so.request_cert = true;
+    so.ca = {test::load("ca.pem")};
+    so.pause_on_verify = true;
+    co.cert = {test::load("client-chain.pem")};
+    co.key = {test::load("client.key")};
+    auto h = test::make_pair(so, co);
+    h.client.write("request");
+    h.run();
+    REQUIRE(find_event<events::verify_peer>(h.server_log));
+    REQUIRE_FALSE(h.server.accept_unauthorized(revoked));
+    h.run();
+    CHECK(h.server.is_secure());
+    CHECK(h.server_log.received == "request");
+    CHECK_FALSE(h.server.authorized());
+    CHECK(h.server.authorization_error() == "CERT_REVOKED");
+  }
+}
+
+TEST_CASE("peer_certificate(true) walks to the trust anchor, as Node", "[conformance][node]") {
+  auto h = test::make_pair(test::server_opts(), test::client_opts());
+  h.run();
+  REQUIRE(h.client.authorized());
+  const certificate_info leaf = h.client.peer_certificate(true);
+  int depth = 0;
+  for (const certificate_info* c = &leaf; c != nullptr; c = c->issuer_certificate.get()) {
+    ++depth;
+    if (depth > 10) break;
+  }
+  CHECK(depth == 3); // leaf, intermediate, root (Node 20: 3)
+  REQUIRE(leaf.issuer_certificate);
+  REQUIRE(leaf.issuer_certificate->issuer_certificate);
+  CHECK(leaf.issuer_certificate->issuer_certificate->subject.get("CN") == "tlsengine Test Root CA");
+}
+
+/// Node 20 as the client of our server: what Node reports is what our client reports.
+TEST_CASE("interop: Node agrees on leaf-only verdicts, chain depth and ticket events",
+          "[conformance][node][interop]") {
+  const std::string leaf_file =
+      GENERATE(as<std::string>{}, "server-rsa.pem", "server-rsa-chain.pem");
+  CAPTURE(leaf_file);
+  server_options so;
+  so.cert = {test::load(leaf_file)};
+  so.key = {test::load("server-rsa.key")};
+  auto srv = server::create(so);
+  REQUIRE(srv);
+
+  // Our client against the same server.
+  auto h = test::make_pair(so, [] {
+    auto co = test::client_opts();
+    co.reject_unauthorized = false;
+    return co;
+  }());
+  h.run();
+  REQUIRE(h.client.is_secure());
+  int depth = 0;
+  const certificate_info leaf = h.client.peer_certificate(true);
+  for (const certificate_info* c = &leaf; c != nullptr && depth < 10;
+       c = c->issuer_certificate.get())
+    ++depth;
+
+  std::uint16_t port = 0;
+  net::unique_fd listener = net::listen_loopback(port);
+  const std::string script = "const tls=require('tls'),fs=require('fs');let n=0;"
+                             "const c=tls.connect({port:" +
+                             std::to_string(port) +
+                             ",host:'127.0.0.1',servername:"
+                             "'localhost',ca:fs.readFileSync('" +
+                             cert_path("ca.pem") +
+                             "'),rejectUnauthorized:false},"
+                             "()=>{let d=0,x=c.getPeerCertificate(true);const s=new Set();"
+                             "while(x&&!s.has(x)){s.add(x);d++;x=x.issuerCertificate;}"
+                             "console.log('error='+c.authorizationError+' depth='+d);});"
+                             "c.on('session',()=>n++);c.on('data',()=>{});"
+                             "c.on('close',()=>console.log('sessions='+n));c.on('error',()=>{});";
+  net::child_process node = net::child_process::spawn({"node", "-e", script});
+  net::unique_fd fd = net::accept_one(listener, node, net::deadline(std::chrono::seconds(10)));
+  REQUIRE(fd);
+  connection conn = srv->accept();
+  net::tls_socket s(conn, std::move(fd));
+  s.run_until([&] { return s.errors != 0 || conn.is_secure(); }, &node);
+  conn.end();
+  s.run_until([&] { return s.errors != 0 || s.transport_eof; }, &node);
+  s.close_socket();
+  REQUIRE(node.wait_exit());
+  INFO(s.describe() << "\n" << node.describe());
+  const std::string ours =
+      "error=" +
+      (h.client.authorization_error().empty() ? std::string("null")
+                                              : h.client.authorization_error()) +
+      " depth=" + std::to_string(depth);
+  CHECK(node.out.find(ours) != std::string::npos);
+  CHECK(node.out.find("sessions=" + std::to_string(h.client_log.sessions.size())) !=
+        std::string::npos);
+  CHECK(h.client_log.sessions.size() == 2);
+}

@@ -53,6 +53,9 @@ struct client_options : context_options, connection_options {
   /// before the first pending_output() goes out as early data (an `early_data_status`
   /// event says if the server took it; if not it is resent after the handshake).
   bool early_data = false;
+  /// A deadline for the handshake (deadline()/on_timeout(), errc::handshake_timeout);
+  /// zero: none. Node's `timeout` is a socket idle timeout; this is what a client needs.
+  clock::duration handshake_timeout = clock::duration::zero();
 };
 
 /// Node's renegotiate(options): the verification to apply in the new handshake.
@@ -122,6 +125,8 @@ public:
     config.min_dh_size = options.min_dh_size;
     config.pause_on_certificate_request = options.pause_on_certificate_request;
     config.early_data = options.early_data;
+    if (options.handshake_timeout > clock::duration::zero())
+      config.handshake_timeout = options.handshake_timeout;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
     c.engine_->start(); // the ClientHello, now that callbacks can reach `c`
     // Setup failures (a bad session blob) are reported now rather than on first use.
@@ -211,6 +216,11 @@ public:
   /// We sent close_notify / the peer's close_notify arrived.
   bool is_ended() const noexcept { return engine_ && engine_->sent_close(); }
   bool peer_ended() const noexcept { return engine_ && engine_->received_close(); }
+  /// The peer's end was a real close_notify (false for an EOF that allow_truncation let
+  /// through as `end`, and before any end).
+  bool received_close_notify() const noexcept {
+    return engine_ && engine_->received_close_notify();
+  }
   /// Cleartext accepted by write() and not yet encrypted.
   std::size_t buffered_write_size() const noexcept {
     return engine_ ? engine_->buffered_write_size() : 0;
@@ -232,6 +242,8 @@ public:
     if (engine_->verify_error()) return error_code_name(engine_->verify_error());
     if (!engine_->ssl()) return {};
     if (!engine_->handshake_done() || authorized()) return {};
+    // A server that asked for no certificate has nothing to report (as Node).
+    if (engine_->is_server() && !engine_->config().verify_peer) return {};
     if (SSL_get0_peer_certificate(engine_->ssl()) == nullptr)
       return std::string(verify_code_name(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT));
     return std::string(verify_code_name(SSL_get_verify_result(engine_->ssl())));
@@ -285,6 +297,11 @@ public:
   std::error_code verify_result(std::error_code verdict) {
     return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
   }
+  /// `verify_peer`: accept the peer but keep `verdict` as the authorization error (Node's
+  /// rejectUnauthorized: false): authorized() false, authorization_error() names it.
+  std::error_code accept_unauthorized(std::error_code verdict) {
+    return engine_ ? engine_->accept_unauthorized(verdict) : make_error_code(errc::destroyed);
+  }
 
   /// Any waiting decision (Node's cb(err)): the handshake fails with `error` (one `error`
   /// event) and the fatal `alert` in pending_output(). A server's servername,
@@ -299,7 +316,7 @@ public:
 
   // ---- lifecycle controls ----------------------------------------------------------------
   /// TLS 1.2 renegotiation (Node's renegotiate()); `renegotiated` event when done. TLS 1.3
-  /// has none: errc::invalid_state.
+  /// has none: OpenSSL's ERR_SSL_WRONG_SSL_VERSION, as Node.
   std::error_code renegotiate(const renegotiate_options& options = {}) {
     return engine_ ? engine_->renegotiate(options.reject_unauthorized, options.request_cert)
                    : make_error_code(errc::destroyed);
@@ -438,12 +455,17 @@ public:
     return info;
   }
   /// The peer's certificate (empty when none). `detailed` links issuer_certificate up the
-  /// chain the peer sent.
+  /// chain, to the trust anchor when verification built one (as Node, which completes the
+  /// chain from its trust store), else as far as the peer sent it.
   certificate_info peer_certificate(bool detailed = false) const {
     if (!engine_ || !engine_->ssl()) return {};
     X509* peer = SSL_get0_peer_certificate(engine_->ssl());
     if (peer == nullptr) return {};
     if (!detailed) return detail::certificate_info_from_x509(peer);
+    STACK_OF(X509)* verified = SSL_get0_verified_chain(engine_->ssl());
+    if (verified != nullptr && sk_X509_num(verified) > 0 &&
+        X509_cmp(sk_X509_value(verified, 0), peer) == 0)
+      return detail::certificate_info_with_chain(peer, verified);
     return detail::certificate_info_with_chain(peer, SSL_get_peer_cert_chain(engine_->ssl()));
   }
   /// Our own certificate (empty when none).

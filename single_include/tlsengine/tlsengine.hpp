@@ -1819,7 +1819,11 @@ struct session {
 
 /// The peer sent close_notify (or the transport ended and truncation is allowed): no more
 /// cleartext will arrive. Our side may still write until end().
-struct end {};
+struct end {
+  /// true: the peer's close_notify; false: a transport EOF without it, accepted because
+  /// of allow_truncation (the data may have been cut short).
+  bool close_notify = true;
+};
 
 /// A fatal error. Sticky: connection::error() keeps it. When `alert` is >= 0 it is the
 /// TLS alert that was sent (alert_sent) or received (!alert_sent).
@@ -2909,6 +2913,8 @@ public:
   std::error_code verify_result(std::error_code verdict);
   /// Node's cb(err): the waiting decision fails the handshake with `code` and `alert`.
   std::error_code fail_decision(std::error_code code, int alert);
+  /// verify_peer: accept the peer, keeping `verdict` as the authorization error.
+  std::error_code accept_unauthorized(std::error_code verdict);
 
   // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
   std::error_code renegotiate(bool reject_unauthorized, bool request_cert);
@@ -2924,6 +2930,7 @@ public:
   bool destroyed() const noexcept { return destroyed_; }
   bool end_requested() const noexcept { return end_requested_; }
   bool received_close() const noexcept { return received_close_; }
+  bool received_close_notify() const noexcept { return received_close_ && !truncated_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
   const std::string& error_message() const noexcept { return error_message_; }
@@ -3066,6 +3073,7 @@ private:
 
   static constexpr std::size_t record_size = 16 * 1024;
   static constexpr std::size_t max_pending_events = 1024;
+  static constexpr std::size_t max_undelivered_sessions = 4;
   static constexpr int max_key_updates_in_row = 32; // BoringSSL's kMaxKeyUpdates
 
   secure_context context_;
@@ -3083,6 +3091,7 @@ private:
   bool end_requested_ = false;
   bool shutdown_sent_ = false;
   bool received_close_ = false;
+  bool truncated_ = false; // received_close_ by an EOF that allow_truncation accepted
   bool transport_eof_ = false;
   bool destroyed_ = false;
   bool verify_rejected_ = false;
@@ -3103,7 +3112,8 @@ private:
   ssl_session_ptr resume_choice_;
   std::optional<std::vector<std::uint8_t>> ocsp_response_;
   std::error_code verify_answer_;
-  bool held_ = false; // server: application data waits for verify_result()
+  std::error_code recorded_verdict_; // accepted anyway (accept_unauthorized)
+  bool held_ = false;                // server: application data waits for verify_result()
   std::shared_ptr<const ticket_key_bytes> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
@@ -3340,11 +3350,15 @@ inline void engine::feed_eof() {
   transport_eof_ = true;
   if (received_close_) return;
   if (!handshake_done_) {
+    // Node's words for the client's case (ECONNRESET).
     fail(make_error_code(errc::truncated),
-         "the transport closed before the TLS handshake completed");
+         config_.is_server ? "the transport closed before the TLS handshake completed"
+                           : "Client network socket disconnected before secure TLS "
+                             "connection was established");
   } else if (config_.connection.allow_truncation) {
     received_close_ = true;
-    events_.emplace_back(events::end{});
+    truncated_ = true;
+    events_.emplace_back(events::end{false});
   } else {
     fail(make_error_code(errc::truncated),
          "the transport closed without a TLS close_notify (truncation)");
@@ -3740,7 +3754,7 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
   verify_answer_ = verdict;
   if (config_.is_server) {
     verify_.state = decision_state::answered;
-    verify_error_ = verdict;
+    verify_error_ = verdict ? verdict : recorded_verdict_;
     if (!held_) return {}; // the handshake has not finished: on_handshake_done decides
     if (verdict) {
       reject_after_handshake();
@@ -3751,6 +3765,12 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
     return {};
   }
   return answered(verify_);
+}
+
+inline std::error_code engine::accept_unauthorized(std::error_code verdict) {
+  if (std::error_code ec = answer_check(verify_)) return ec;
+  recorded_verdict_ = verdict;
+  return verify_result({});
 }
 
 /// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.
@@ -3842,8 +3862,13 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
   if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
   if (!ssl_) return make_error_code(errc::destroyed);
-  if (in_openssl() || !handshake_done_ || SSL_version(ssl_.get()) > TLS1_2_VERSION)
-    return make_error_code(errc::invalid_state); // TLS 1.3 has no renegotiation
+  if (in_openssl() || !handshake_done_) return make_error_code(errc::invalid_state);
+  if (SSL_version(ssl_.get()) > TLS1_2_VERSION) {
+    // TLS 1.3 has no renegotiation: OpenSSL's refusal, ERR_SSL_WRONG_SSL_VERSION as Node.
+    ERR_clear_error();
+    if (SSL_renegotiate(ssl_.get()) == 1) return make_error_code(errc::invalid_state);
+    return take_openssl_error_code(make_error_code(errc::invalid_state));
+  }
   config_.reject_unauthorized = reject_unauthorized;
   if (config_.is_server) {
     int mode = SSL_VERIFY_NONE;
@@ -4142,7 +4167,7 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
   }
   if (verify_.state == decision_state::answered) {
     if (!verify_answer_) {
-      verify_error_.clear();
+      verify_error_ = recorded_verdict_; // {} unless accept_unauthorized() kept one
       return 1;
     }
     verify_error_ = verify_answer_;
@@ -4153,7 +4178,12 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
                                         : X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
   }
-  const bool chain_ok = X509_verify_cert(store) > 0;
+  // As Node, whose verify callback lets verification go on past a failure: the last
+  // error is the verdict (a lone leaf whose issuer is nowhere is
+  // UNABLE_TO_VERIFY_LEAF_SIGNATURE, not the first failure's GET_ISSUER_CERT_LOCALLY).
+  X509_STORE_CTX_set_verify_cb(store, [](int, X509_STORE_CTX*) { return 1; });
+  const bool completed = X509_verify_cert(store) > 0;
+  const bool chain_ok = completed && X509_STORE_CTX_get_error(store) == X509_V_OK;
   std::error_code verdict;
   if (!chain_ok) {
     long code = X509_STORE_CTX_get_error(store);
@@ -4526,11 +4556,17 @@ inline int engine::on_new_session(SSL_SESSION* session) {
   if (SSL_SESSION_is_resumable(session) != 1) return 0;
   events::session e{serialize(session)};
   if (e.data.empty()) return 0;
-  // Only the newest session matters: one not yet taken is replaced, not queued again.
-  for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
-    if (auto* queued = std::get_if<events::session>(&*it)) {
-      *queued = std::move(e);
-      return 0;
+  // One event per ticket, as Node, whatever the chunking of the input; a peer flooding
+  // tickets meets a bound: beyond max_undelivered_sessions the oldest is dropped.
+  std::size_t queued = 0;
+  for (const event& pending : events_)
+    queued += std::holds_alternative<events::session>(pending) ? 1 : 0;
+  if (queued >= max_undelivered_sessions) {
+    for (auto it = events_.begin(); it != events_.end(); ++it) {
+      if (std::holds_alternative<events::session>(*it)) {
+        events_.erase(it);
+        break;
+      }
     }
   }
   events_.emplace_back(std::move(e));
@@ -4660,6 +4696,9 @@ struct client_options : context_options, connection_options {
   /// before the first pending_output() goes out as early data (an `early_data_status`
   /// event says if the server took it; if not it is resent after the handshake).
   bool early_data = false;
+  /// A deadline for the handshake (deadline()/on_timeout(), errc::handshake_timeout);
+  /// zero: none. Node's `timeout` is a socket idle timeout; this is what a client needs.
+  clock::duration handshake_timeout = clock::duration::zero();
 };
 
 /// Node's renegotiate(options): the verification to apply in the new handshake.
@@ -4729,6 +4768,8 @@ public:
     config.min_dh_size = options.min_dh_size;
     config.pause_on_certificate_request = options.pause_on_certificate_request;
     config.early_data = options.early_data;
+    if (options.handshake_timeout > clock::duration::zero())
+      config.handshake_timeout = options.handshake_timeout;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
     c.engine_->start(); // the ClientHello, now that callbacks can reach `c`
     // Setup failures (a bad session blob) are reported now rather than on first use.
@@ -4818,6 +4859,11 @@ public:
   /// We sent close_notify / the peer's close_notify arrived.
   bool is_ended() const noexcept { return engine_ && engine_->sent_close(); }
   bool peer_ended() const noexcept { return engine_ && engine_->received_close(); }
+  /// The peer's end was a real close_notify (false for an EOF that allow_truncation let
+  /// through as `end`, and before any end).
+  bool received_close_notify() const noexcept {
+    return engine_ && engine_->received_close_notify();
+  }
   /// Cleartext accepted by write() and not yet encrypted.
   std::size_t buffered_write_size() const noexcept {
     return engine_ ? engine_->buffered_write_size() : 0;
@@ -4839,6 +4885,8 @@ public:
     if (engine_->verify_error()) return error_code_name(engine_->verify_error());
     if (!engine_->ssl()) return {};
     if (!engine_->handshake_done() || authorized()) return {};
+    // A server that asked for no certificate has nothing to report (as Node).
+    if (engine_->is_server() && !engine_->config().verify_peer) return {};
     if (SSL_get0_peer_certificate(engine_->ssl()) == nullptr)
       return std::string(verify_code_name(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT));
     return std::string(verify_code_name(SSL_get_verify_result(engine_->ssl())));
@@ -4892,6 +4940,11 @@ public:
   std::error_code verify_result(std::error_code verdict) {
     return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
   }
+  /// `verify_peer`: accept the peer but keep `verdict` as the authorization error (Node's
+  /// rejectUnauthorized: false): authorized() false, authorization_error() names it.
+  std::error_code accept_unauthorized(std::error_code verdict) {
+    return engine_ ? engine_->accept_unauthorized(verdict) : make_error_code(errc::destroyed);
+  }
 
   /// Any waiting decision (Node's cb(err)): the handshake fails with `error` (one `error`
   /// event) and the fatal `alert` in pending_output(). A server's servername,
@@ -4906,7 +4959,7 @@ public:
 
   // ---- lifecycle controls ----------------------------------------------------------------
   /// TLS 1.2 renegotiation (Node's renegotiate()); `renegotiated` event when done. TLS 1.3
-  /// has none: errc::invalid_state.
+  /// has none: OpenSSL's ERR_SSL_WRONG_SSL_VERSION, as Node.
   std::error_code renegotiate(const renegotiate_options& options = {}) {
     return engine_ ? engine_->renegotiate(options.reject_unauthorized, options.request_cert)
                    : make_error_code(errc::destroyed);
@@ -5045,12 +5098,17 @@ public:
     return info;
   }
   /// The peer's certificate (empty when none). `detailed` links issuer_certificate up the
-  /// chain the peer sent.
+  /// chain, to the trust anchor when verification built one (as Node, which completes the
+  /// chain from its trust store), else as far as the peer sent it.
   certificate_info peer_certificate(bool detailed = false) const {
     if (!engine_ || !engine_->ssl()) return {};
     X509* peer = SSL_get0_peer_certificate(engine_->ssl());
     if (peer == nullptr) return {};
     if (!detailed) return detail::certificate_info_from_x509(peer);
+    STACK_OF(X509)* verified = SSL_get0_verified_chain(engine_->ssl());
+    if (verified != nullptr && sk_X509_num(verified) > 0 &&
+        X509_cmp(sk_X509_value(verified, 0), peer) == 0)
+      return detail::certificate_info_with_chain(peer, verified);
     return detail::certificate_info_with_chain(peer, SSL_get_peer_cert_chain(engine_->ssl()));
   }
   /// Our own certificate (empty when none).

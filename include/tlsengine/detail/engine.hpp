@@ -83,6 +83,8 @@ public:
   std::error_code verify_result(std::error_code verdict);
   /// Node's cb(err): the waiting decision fails the handshake with `code` and `alert`.
   std::error_code fail_decision(std::error_code code, int alert);
+  /// verify_peer: accept the peer, keeping `verdict` as the authorization error.
+  std::error_code accept_unauthorized(std::error_code verdict);
 
   // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
   std::error_code renegotiate(bool reject_unauthorized, bool request_cert);
@@ -98,6 +100,7 @@ public:
   bool destroyed() const noexcept { return destroyed_; }
   bool end_requested() const noexcept { return end_requested_; }
   bool received_close() const noexcept { return received_close_; }
+  bool received_close_notify() const noexcept { return received_close_ && !truncated_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
   const std::string& error_message() const noexcept { return error_message_; }
@@ -240,6 +243,7 @@ private:
 
   static constexpr std::size_t record_size = 16 * 1024;
   static constexpr std::size_t max_pending_events = 1024;
+  static constexpr std::size_t max_undelivered_sessions = 4;
   static constexpr int max_key_updates_in_row = 32; // BoringSSL's kMaxKeyUpdates
 
   secure_context context_;
@@ -257,6 +261,7 @@ private:
   bool end_requested_ = false;
   bool shutdown_sent_ = false;
   bool received_close_ = false;
+  bool truncated_ = false; // received_close_ by an EOF that allow_truncation accepted
   bool transport_eof_ = false;
   bool destroyed_ = false;
   bool verify_rejected_ = false;
@@ -277,7 +282,8 @@ private:
   ssl_session_ptr resume_choice_;
   std::optional<std::vector<std::uint8_t>> ocsp_response_;
   std::error_code verify_answer_;
-  bool held_ = false; // server: application data waits for verify_result()
+  std::error_code recorded_verdict_; // accepted anyway (accept_unauthorized)
+  bool held_ = false;                // server: application data waits for verify_result()
   std::shared_ptr<const ticket_key_bytes> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;

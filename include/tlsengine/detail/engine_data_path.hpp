@@ -68,11 +68,15 @@ inline void engine::feed_eof() {
   transport_eof_ = true;
   if (received_close_) return;
   if (!handshake_done_) {
+    // Node's words for the client's case (ECONNRESET).
     fail(make_error_code(errc::truncated),
-         "the transport closed before the TLS handshake completed");
+         config_.is_server ? "the transport closed before the TLS handshake completed"
+                           : "Client network socket disconnected before secure TLS "
+                             "connection was established");
   } else if (config_.connection.allow_truncation) {
     received_close_ = true;
-    events_.emplace_back(events::end{});
+    truncated_ = true;
+    events_.emplace_back(events::end{false});
   } else {
     fail(make_error_code(errc::truncated),
          "the transport closed without a TLS close_notify (truncation)");

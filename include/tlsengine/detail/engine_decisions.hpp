@@ -96,7 +96,7 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
   verify_answer_ = verdict;
   if (config_.is_server) {
     verify_.state = decision_state::answered;
-    verify_error_ = verdict;
+    verify_error_ = verdict ? verdict : recorded_verdict_;
     if (!held_) return {}; // the handshake has not finished: on_handshake_done decides
     if (verdict) {
       reject_after_handshake();
@@ -107,6 +107,12 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
     return {};
   }
   return answered(verify_);
+}
+
+inline std::error_code engine::accept_unauthorized(std::error_code verdict) {
+  if (std::error_code ec = answer_check(verify_)) return ec;
+  recorded_verdict_ = verdict;
+  return verify_result({});
 }
 
 /// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.

@@ -107,7 +107,7 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
   }
   if (verify_.state == decision_state::answered) {
     if (!verify_answer_) {
-      verify_error_.clear();
+      verify_error_ = recorded_verdict_; // {} unless accept_unauthorized() kept one
       return 1;
     }
     verify_error_ = verify_answer_;
@@ -118,7 +118,12 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
                                         : X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
   }
-  const bool chain_ok = X509_verify_cert(store) > 0;
+  // As Node, whose verify callback lets verification go on past a failure: the last
+  // error is the verdict (a lone leaf whose issuer is nowhere is
+  // UNABLE_TO_VERIFY_LEAF_SIGNATURE, not the first failure's GET_ISSUER_CERT_LOCALLY).
+  X509_STORE_CTX_set_verify_cb(store, [](int, X509_STORE_CTX*) { return 1; });
+  const bool completed = X509_verify_cert(store) > 0;
+  const bool chain_ok = completed && X509_STORE_CTX_get_error(store) == X509_V_OK;
   std::error_code verdict;
   if (!chain_ok) {
     long code = X509_STORE_CTX_get_error(store);
