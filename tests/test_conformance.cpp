@@ -531,3 +531,102 @@ TEST_CASE("interop: Node agrees on leaf-only verdicts, chain depth and ticket ev
         std::string::npos);
   CHECK(h.client_log.sessions.size() == 2);
 }
+
+// ---- the queries a TLS test suite asks --------------------------------------------------
+
+TEST_CASE("getters: group, peer signature scheme, HRR, EMS, secure renegotiation",
+          "[conformance][getters]") {
+  const std::string version = GENERATE(as<std::string>{}, "TLSv1.2", "TLSv1.3");
+  CAPTURE(version);
+  auto so = test::server_opts();
+  so.max_version = version;
+  so.request_cert = true;
+  so.ca = {test::load("ca.pem")};
+  auto co = test::client_opts();
+  co.cert = {test::load("client-chain.pem")};
+  co.key = {test::load("client.key")};
+  co.sigalgs = "RSA-PSS+SHA384:ECDSA+SHA256";
+  auto h = test::make_pair(so, co);
+  h.run();
+  REQUIRE(h.client.is_secure());
+  CHECK(h.client.negotiated_group() == "x25519");
+  CHECK(h.server.negotiated_group() == "x25519");
+  CHECK(h.client.peer_signature_scheme() == "RSA-PSS+SHA384"); // the only RSA one we accept
+  CHECK_FALSE(h.server.peer_signature_scheme().empty());
+  CHECK_FALSE(h.client.hello_retry_request());
+  CHECK(h.client.extended_master_secret() == (version == "TLSv1.2"));
+  CHECK(h.server.extended_master_secret() == (version == "TLSv1.2"));
+  CHECK(h.client.peer_secure_renegotiation() == (version == "TLSv1.2"));
+  CHECK(h.server.peer_secure_renegotiation()); // an OpenSSL client signals it always
+}
+
+TEST_CASE("getters: a HelloRetryRequest, and the group after a TLS 1.3 resumption",
+          "[conformance][getters]") {
+  auto so = test::server_opts();
+  so.ecdh_curve = "P-256";
+  auto srv = server::create(so);
+  REQUIRE(srv);
+  auto co = test::client_opts();
+  co.ecdh_curve = "X25519:P-256"; // a key share for X25519 only: the server asks again
+  auto cli = connection::client(co);
+  REQUIRE(cli);
+  test::harness h;
+  h.client = std::move(*cli);
+  h.server = srv->accept();
+  h.run();
+  REQUIRE(h.client.is_secure());
+  CHECK(h.client.hello_retry_request());
+  CHECK(h.server.hello_retry_request());
+  CHECK(h.client.negotiated_group() == "secp256r1");
+  CHECK(h.server.negotiated_group() == "secp256r1");
+  REQUIRE_FALSE(h.client_log.sessions.empty());
+
+  co.session = h.client_log.sessions.back();
+  auto again = connection::client(co);
+  REQUIRE(again);
+  test::harness r;
+  r.client = std::move(*again);
+  r.server = srv->accept();
+  r.run();
+  REQUIRE(r.client.is_session_reused());
+  CHECK(r.client.negotiated_group() == "secp256r1");
+  CHECK(r.server.negotiated_group() == "secp256r1");
+}
+
+TEST_CASE("options: send_fallback_scsv, client_sigalgs, max_cert_list", "[conformance][options]") {
+  SECTION("a fallback to TLS 1.2 against a TLS 1.3 server: inappropriate_fallback") {
+    auto co = test::client_opts();
+    co.max_version = "TLSv1.2";
+    co.send_fallback_scsv = true;
+    auto h = test::make_pair(test::server_opts(), co);
+    h.run();
+    CHECK(h.client_log.errors == 1);
+    CHECK(h.client_log.alert == SSL_AD_INAPPROPRIATE_FALLBACK);
+    CHECK_FALSE(h.client_log.alert_sent);
+  }
+  SECTION("client_sigalgs: the server's CertificateRequest list") {
+    auto so = test::server_opts();
+    so.request_cert = true;
+    so.ca = {test::load("ca.pem")};
+    so.max_version = "TLSv1.2"; // TLS 1.3 binds ECDSA schemes to the key's curve
+    so.client_sigalgs = "ECDSA+SHA384";
+    auto co = test::client_opts();
+    co.cert = {test::load("client-chain.pem")};
+    co.key = {test::load("client.key")};
+    auto h = test::make_pair(so, co);
+    h.run();
+    INFO(h.server.error_message() << " / " << h.client.error_message());
+    REQUIRE(h.server.is_secure());
+    CHECK(h.server.peer_signature_scheme() == "ECDSA+SHA384");   // the client's default: SHA256
+    CHECK(h.client.peer_signature_scheme() == "RSA-PSS+SHA256"); // sigalgs: the default
+  }
+  SECTION("a certificate list over max_cert_list fails with a clear error") {
+    auto co = test::client_opts();
+    co.max_cert_list = 512;
+    auto h = test::make_pair(test::server_opts(), co);
+    h.run();
+    CHECK(h.client.error() == make_error_code(errc::certificate_list_too_long));
+    CHECK(h.client.error_message().find("max_cert_list (512 bytes)") != std::string::npos);
+    CHECK(h.server_log.errors == 1);
+  }
+}

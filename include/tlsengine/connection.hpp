@@ -56,6 +56,9 @@ struct client_options : context_options, connection_options {
   /// A deadline for the handshake (deadline()/on_timeout(), errc::handshake_timeout);
   /// zero: none. Node's `timeout` is a socket idle timeout; this is what a client needs.
   clock::duration handshake_timeout = clock::duration::zero();
+  /// RFC 7507: mark a fallback connection (a retry at a lower max_version) so that a
+  /// server supporting better refuses it with inappropriate_fallback.
+  bool send_fallback_scsv = false;
 };
 
 /// Node's renegotiate(options): the verification to apply in the new handshake.
@@ -125,6 +128,7 @@ public:
     config.min_dh_size = options.min_dh_size;
     config.pause_on_certificate_request = options.pause_on_certificate_request;
     config.early_data = options.early_data;
+    config.send_fallback_scsv = options.send_fallback_scsv;
     if (options.handshake_timeout > clock::duration::zero())
       config.handshake_timeout = options.handshake_timeout;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
@@ -417,6 +421,50 @@ public:
       out.push_back(std::move(name));
     }
     return out;
+  }
+
+  /// The key exchange group of the handshake (both roles, e.g. "x25519", "secp256r1",
+  /// "ffdhe2048"); empty when none (a TLS 1.2 resumption, RSA key exchange, before the
+  /// handshake).
+  std::string negotiated_group() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+    const int id = static_cast<int>(SSL_get_negotiated_group(engine_->ssl()));
+    if (id == 0) return {};
+    const char* name = SSL_group_to_name(engine_->ssl(), id);
+    return name ? std::string(name) : std::string();
+  }
+  /// The signature scheme the peer signed the handshake with, as shared_sigalgs() names
+  /// them ("RSA-PSS+SHA256", "ECDSA+SHA256", "Ed25519"); empty when it signed nothing
+  /// (a resumption, a client without certificate).
+  std::string peer_signature_scheme() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+    int type = NID_undef, hash = NID_undef;
+    if (SSL_get_peer_signature_type_nid(engine_->ssl(), &type) != 1) return {};
+    if (SSL_get_peer_signature_nid(engine_->ssl(), &hash) != 1) hash = NID_undef;
+    std::string name;
+    switch (type) {
+    case EVP_PKEY_RSA: name = "RSA"; break;
+    case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
+    case EVP_PKEY_EC: name = "ECDSA"; break;
+    case EVP_PKEY_ED25519: return "Ed25519";
+    case EVP_PKEY_ED448: return "Ed448";
+    default: name = OBJ_nid2sn(type); break;
+    }
+    if (hash != NID_undef) name += std::string("+") + OBJ_nid2sn(hash);
+    return name;
+  }
+  /// TLS 1.3: the server answered the first ClientHello with a HelloRetryRequest.
+  bool hello_retry_request() const noexcept { return engine_ && engine_->hello_retry(); }
+  /// The extended master secret (RFC 7627) was used; TLS 1.3 has it built in: false.
+  bool extended_master_secret() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
+    if (SSL_version(engine_->ssl()) >= TLS1_3_VERSION) return false;
+    return SSL_get_extms_support(engine_->ssl()) == 1;
+  }
+  /// The peer supports secure renegotiation (RFC 5746).
+  bool peer_secure_renegotiation() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
+    return SSL_get_secure_renegotiation_support(engine_->ssl()) == 1;
   }
 
   /// The protocol ALPN agreed on; empty when none.

@@ -65,6 +65,9 @@ struct context_options {
   bool honor_cipher_order = false;
   std::string ecdh_curve = default_ecdh_curve; ///< "auto" or a ':'-list of groups
   std::string sigalgs;                         ///< empty = OpenSSL's default
+  /// OpenSSL's client_sigalgs: the schemes for client authentication (a server's
+  /// CertificateRequest list; a client's choices for its CertificateVerify); empty: `sigalgs`.
+  std::string client_sigalgs;
   std::string min_version = default_min_version;
   std::string max_version = default_max_version;
   long secure_options = 0; ///< SSL_OP_* flags added to the context
@@ -378,6 +381,9 @@ public:
         SSL_CTX_set1_groups_list(ctx, options.ecdh_curve.c_str()) != 1)
       return detail::take_openssl_error_code();
     if (!options.sigalgs.empty() && SSL_CTX_set1_sigalgs_list(ctx, options.sigalgs.c_str()) != 1)
+      return detail::take_openssl_error_code();
+    if (!options.client_sigalgs.empty() &&
+        SSL_CTX_set1_client_sigalgs_list(ctx, options.client_sigalgs.c_str()) != 1)
       return detail::take_openssl_error_code();
 
     if (std::error_code ec = detail::load_certificates(ctx, options.cert)) return ec;

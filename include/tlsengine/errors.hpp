@@ -31,6 +31,7 @@ enum class errc {
   renegotiation_limit,       ///< ERR_TLS_SESSION_ATTACK: too many client renegotiations
   invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
   too_many_key_updates,      ///< more than 32 TLS 1.3 KeyUpdates without data (BoringSSL's rule)
+  certificate_list_too_long, ///< the peer's certificate list exceeds max_cert_list
   unexpected_message,        ///< ERR_SSL_UNEXPECTED_MESSAGE: a message the protocol forbids here
 };
 
@@ -59,6 +60,8 @@ public:
     case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
     case errc::too_many_key_updates: return "too many KeyUpdate messages without application data";
     case errc::unexpected_message: return "unexpected message";
+    case errc::certificate_list_too_long:
+      return "the peer's certificate list is longer than max_cert_list";
     }
     return "unknown tlsengine error";
   }
@@ -179,6 +182,7 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::invalid_max_send_fragment: return "ERR_OUT_OF_RANGE";
     case errc::too_many_key_updates: return "ERR_SSL_TOO_MANY_KEY_UPDATES";
     case errc::unexpected_message: return "ERR_SSL_UNEXPECTED_MESSAGE";
+    case errc::certificate_list_too_long: return "ERR_SSL_EXCESSIVE_MESSAGE_SIZE";
     }
   }
   if (ec.category() == openssl_category()) {

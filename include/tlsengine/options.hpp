@@ -111,6 +111,10 @@ struct connection_options {
   bool enable_keylog = false;
   /// Opt-in decision event `verify_peer` after OpenSSL's own checks (beyond Node).
   bool pause_on_verify = false;
+  /// The largest certificate list accepted from the peer, in bytes (OpenSSL's max cert
+  /// list); 0: OpenSSL's default (100 KiB). A longer one fails the handshake with
+  /// errc::certificate_list_too_long.
+  std::size_t max_cert_list = 0;
 };
 
 } // namespace tlsengine

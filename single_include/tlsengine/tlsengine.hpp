@@ -141,6 +141,7 @@ enum class errc {
   renegotiation_limit,       ///< ERR_TLS_SESSION_ATTACK: too many client renegotiations
   invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
   too_many_key_updates,      ///< more than 32 TLS 1.3 KeyUpdates without data (BoringSSL's rule)
+  certificate_list_too_long, ///< the peer's certificate list exceeds max_cert_list
   unexpected_message,        ///< ERR_SSL_UNEXPECTED_MESSAGE: a message the protocol forbids here
 };
 
@@ -169,6 +170,8 @@ public:
     case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
     case errc::too_many_key_updates: return "too many KeyUpdate messages without application data";
     case errc::unexpected_message: return "unexpected message";
+    case errc::certificate_list_too_long:
+      return "the peer's certificate list is longer than max_cert_list";
     }
     return "unknown tlsengine error";
   }
@@ -289,6 +292,7 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::invalid_max_send_fragment: return "ERR_OUT_OF_RANGE";
     case errc::too_many_key_updates: return "ERR_SSL_TOO_MANY_KEY_UPDATES";
     case errc::unexpected_message: return "ERR_SSL_UNEXPECTED_MESSAGE";
+    case errc::certificate_list_too_long: return "ERR_SSL_EXCESSIVE_MESSAGE_SIZE";
     }
   }
   if (ec.category() == openssl_category()) {
@@ -1404,6 +1408,9 @@ struct context_options {
   bool honor_cipher_order = false;
   std::string ecdh_curve = default_ecdh_curve; ///< "auto" or a ':'-list of groups
   std::string sigalgs;                         ///< empty = OpenSSL's default
+  /// OpenSSL's client_sigalgs: the schemes for client authentication (a server's
+  /// CertificateRequest list; a client's choices for its CertificateVerify); empty: `sigalgs`.
+  std::string client_sigalgs;
   std::string min_version = default_min_version;
   std::string max_version = default_max_version;
   long secure_options = 0; ///< SSL_OP_* flags added to the context
@@ -1717,6 +1724,9 @@ public:
         SSL_CTX_set1_groups_list(ctx, options.ecdh_curve.c_str()) != 1)
       return detail::take_openssl_error_code();
     if (!options.sigalgs.empty() && SSL_CTX_set1_sigalgs_list(ctx, options.sigalgs.c_str()) != 1)
+      return detail::take_openssl_error_code();
+    if (!options.client_sigalgs.empty() &&
+        SSL_CTX_set1_client_sigalgs_list(ctx, options.client_sigalgs.c_str()) != 1)
       return detail::take_openssl_error_code();
 
     if (std::error_code ec = detail::load_certificates(ctx, options.cert)) return ec;
@@ -2443,6 +2453,10 @@ struct connection_options {
   bool enable_keylog = false;
   /// Opt-in decision event `verify_peer` after OpenSSL's own checks (beyond Node).
   bool pause_on_verify = false;
+  /// The largest certificate list accepted from the peer, in bytes (OpenSSL's max cert
+  /// list); 0: OpenSSL's default (100 KiB). A longer one fails the handshake with
+  /// errc::certificate_list_too_long.
+  std::size_t max_cert_list = 0;
 };
 
 } // namespace tlsengine
@@ -2787,6 +2801,7 @@ struct engine_config {
   bool pause_on_certificate_request = false;
   bool early_data = false;          // client: send write()s made before the handshake as 0-RTT
   std::uint32_t max_early_data = 0; // server: accept this much 0-RTT data
+  bool send_fallback_scsv = false;  // client: RFC 7507
   psk_client_function psk_client;
   int min_dh_size = 1024;
   // Server.
@@ -2930,6 +2945,7 @@ public:
   bool destroyed() const noexcept { return destroyed_; }
   bool end_requested() const noexcept { return end_requested_; }
   bool received_close() const noexcept { return received_close_; }
+  bool hello_retry() const noexcept { return hello_retry_; }
   bool received_close_notify() const noexcept { return received_close_ && !truncated_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
@@ -3091,7 +3107,9 @@ private:
   bool end_requested_ = false;
   bool shutdown_sent_ = false;
   bool received_close_ = false;
-  bool truncated_ = false; // received_close_ by an EOF that allow_truncation accepted
+  bool truncated_ = false;
+  bool hello_retry_ = false; // a HelloRetryRequest was sent or received // received_close_ by an
+                             // EOF that allow_truncation accepted
   bool transport_eof_ = false;
   bool destroyed_ = false;
   bool verify_rejected_ = false;
@@ -3173,6 +3191,8 @@ inline engine::engine(secure_context context, engine_config config)
   SSL_set_bio(ssl_.get(), bio, bio); // one BIO, one reference, both directions
   SSL_set_info_callback(ssl_.get(), &engine::info_callback);
   SSL_set_msg_callback(ssl_.get(), &engine::message_callback);
+  if (config_.connection.max_cert_list != 0)
+    SSL_set_max_cert_list(ssl_.get(), static_cast<long>(config_.connection.max_cert_list));
   if (config_.connection.enable_keylog) install_keylog(context_.native_handle());
   if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
@@ -3217,6 +3237,7 @@ inline engine::engine(secure_context context, engine_config config)
     }
     if (config_.request_ocsp) SSL_set_tlsext_status_type(ssl_.get(), TLSEXT_STATUSTYPE_ocsp);
     if (config_.psk_client) SSL_set_psk_client_callback(ssl_.get(), &engine::psk_client_callback);
+    if (config_.send_fallback_scsv) SSL_set_mode(ssl_.get(), SSL_MODE_SEND_FALLBACK_SCSV);
     SSL_set_connect_state(ssl_.get());
     SSL_SESSION* session = SSL_get_session(ssl_.get());
     early_mode_ =
@@ -3643,6 +3664,15 @@ inline void engine::flush_writes() {
 
 inline void engine::fail_with_openssl(std::error_code fallback) {
   openssl_failure failure = take_openssl_error(fallback);
+  const std::error_code too_long(
+      static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_EXCESSIVE_MESSAGE_SIZE)), openssl_category());
+  if (failure.code == too_long && config_.connection.max_cert_list != 0) {
+    // The usual cause, said plainly (OpenSSL only says "excessive message size").
+    fail(make_error_code(errc::certificate_list_too_long),
+         "the peer's certificate list is longer than max_cert_list (" +
+             std::to_string(config_.connection.max_cert_list) + " bytes): " + failure.text);
+    return;
+  }
   fail(failure.code, failure.text);
 }
 
@@ -4120,6 +4150,16 @@ inline void engine::message_callback(int write_p, int version, int content_type,
     }
     // A message callback cannot stop OpenSSL; after destroy() it reads no more input.
     if (self->destroyed_) return;
+  }
+  if (content_type == SSL3_RT_HANDSHAKE && length >= 38 &&
+      static_cast<const unsigned char*>(buf)[0] == SSL3_MT_SERVER_HELLO) {
+    // A HelloRetryRequest is a ServerHello with this random (RFC 8446 4.1.3).
+    static const unsigned char hrr_random[32] = {0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11,
+                                                 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+                                                 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E,
+                                                 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
+    if (std::memcmp(static_cast<const unsigned char*>(buf) + 6, hrr_random, 32) == 0)
+      self->hello_retry_ = true;
   }
   if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
   const auto* message = static_cast<const unsigned char*>(buf);
@@ -4699,6 +4739,9 @@ struct client_options : context_options, connection_options {
   /// A deadline for the handshake (deadline()/on_timeout(), errc::handshake_timeout);
   /// zero: none. Node's `timeout` is a socket idle timeout; this is what a client needs.
   clock::duration handshake_timeout = clock::duration::zero();
+  /// RFC 7507: mark a fallback connection (a retry at a lower max_version) so that a
+  /// server supporting better refuses it with inappropriate_fallback.
+  bool send_fallback_scsv = false;
 };
 
 /// Node's renegotiate(options): the verification to apply in the new handshake.
@@ -4768,6 +4811,7 @@ public:
     config.min_dh_size = options.min_dh_size;
     config.pause_on_certificate_request = options.pause_on_certificate_request;
     config.early_data = options.early_data;
+    config.send_fallback_scsv = options.send_fallback_scsv;
     if (options.handshake_timeout > clock::duration::zero())
       config.handshake_timeout = options.handshake_timeout;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
@@ -5060,6 +5104,50 @@ public:
       out.push_back(std::move(name));
     }
     return out;
+  }
+
+  /// The key exchange group of the handshake (both roles, e.g. "x25519", "secp256r1",
+  /// "ffdhe2048"); empty when none (a TLS 1.2 resumption, RSA key exchange, before the
+  /// handshake).
+  std::string negotiated_group() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+    const int id = static_cast<int>(SSL_get_negotiated_group(engine_->ssl()));
+    if (id == 0) return {};
+    const char* name = SSL_group_to_name(engine_->ssl(), id);
+    return name ? std::string(name) : std::string();
+  }
+  /// The signature scheme the peer signed the handshake with, as shared_sigalgs() names
+  /// them ("RSA-PSS+SHA256", "ECDSA+SHA256", "Ed25519"); empty when it signed nothing
+  /// (a resumption, a client without certificate).
+  std::string peer_signature_scheme() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+    int type = NID_undef, hash = NID_undef;
+    if (SSL_get_peer_signature_type_nid(engine_->ssl(), &type) != 1) return {};
+    if (SSL_get_peer_signature_nid(engine_->ssl(), &hash) != 1) hash = NID_undef;
+    std::string name;
+    switch (type) {
+    case EVP_PKEY_RSA: name = "RSA"; break;
+    case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
+    case EVP_PKEY_EC: name = "ECDSA"; break;
+    case EVP_PKEY_ED25519: return "Ed25519";
+    case EVP_PKEY_ED448: return "Ed448";
+    default: name = OBJ_nid2sn(type); break;
+    }
+    if (hash != NID_undef) name += std::string("+") + OBJ_nid2sn(hash);
+    return name;
+  }
+  /// TLS 1.3: the server answered the first ClientHello with a HelloRetryRequest.
+  bool hello_retry_request() const noexcept { return engine_ && engine_->hello_retry(); }
+  /// The extended master secret (RFC 7627) was used; TLS 1.3 has it built in: false.
+  bool extended_master_secret() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
+    if (SSL_version(engine_->ssl()) >= TLS1_3_VERSION) return false;
+    return SSL_get_extms_support(engine_->ssl()) == 1;
+  }
+  /// The peer supports secure renegotiation (RFC 5746).
+  bool peer_secure_renegotiation() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
+    return SSL_get_secure_renegotiation_support(engine_->ssl()) == 1;
   }
 
   /// The protocol ALPN agreed on; empty when none.

@@ -100,6 +100,7 @@ public:
   bool destroyed() const noexcept { return destroyed_; }
   bool end_requested() const noexcept { return end_requested_; }
   bool received_close() const noexcept { return received_close_; }
+  bool hello_retry() const noexcept { return hello_retry_; }
   bool received_close_notify() const noexcept { return received_close_ && !truncated_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
@@ -261,7 +262,9 @@ private:
   bool end_requested_ = false;
   bool shutdown_sent_ = false;
   bool received_close_ = false;
-  bool truncated_ = false; // received_close_ by an EOF that allow_truncation accepted
+  bool truncated_ = false;
+  bool hello_retry_ = false; // a HelloRetryRequest was sent or received // received_close_ by an
+                             // EOF that allow_truncation accepted
   bool transport_eof_ = false;
   bool destroyed_ = false;
   bool verify_rejected_ = false;

@@ -361,6 +361,15 @@ inline void engine::flush_writes() {
 
 inline void engine::fail_with_openssl(std::error_code fallback) {
   openssl_failure failure = take_openssl_error(fallback);
+  const std::error_code too_long(
+      static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_EXCESSIVE_MESSAGE_SIZE)), openssl_category());
+  if (failure.code == too_long && config_.connection.max_cert_list != 0) {
+    // The usual cause, said plainly (OpenSSL only says "excessive message size").
+    fail(make_error_code(errc::certificate_list_too_long),
+         "the peer's certificate list is longer than max_cert_list (" +
+             std::to_string(config_.connection.max_cert_list) + " bytes): " + failure.text);
+    return;
+  }
   fail(failure.code, failure.text);
 }
 

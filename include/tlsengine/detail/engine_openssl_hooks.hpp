@@ -61,6 +61,16 @@ inline void engine::message_callback(int write_p, int version, int content_type,
     // A message callback cannot stop OpenSSL; after destroy() it reads no more input.
     if (self->destroyed_) return;
   }
+  if (content_type == SSL3_RT_HANDSHAKE && length >= 38 &&
+      static_cast<const unsigned char*>(buf)[0] == SSL3_MT_SERVER_HELLO) {
+    // A HelloRetryRequest is a ServerHello with this random (RFC 8446 4.1.3).
+    static const unsigned char hrr_random[32] = {0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11,
+                                                 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+                                                 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E,
+                                                 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
+    if (std::memcmp(static_cast<const unsigned char*>(buf) + 6, hrr_random, 32) == 0)
+      self->hello_retry_ = true;
+  }
   if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
   const auto* message = static_cast<const unsigned char*>(buf);
   if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
