@@ -630,3 +630,39 @@ TEST_CASE("options: send_fallback_scsv, client_sigalgs, max_cert_list", "[confor
     CHECK(h.server_log.errors == 1);
   }
 }
+
+// ---- the options of Node's older docs ----------------------------------------------------
+
+TEST_CASE("secure_protocol: Node's method names, as Node 20 maps them", "[conformance][node]") {
+  struct row {
+    const char* method;
+    const char* negotiated; // against a TLS 1.3 client (min TLSv1)
+  };
+  const row rows[] = {{"TLS_method", "TLSv1.3"},
+                      {"SSLv23_method", "TLSv1.2"},
+                      {"TLSv1_2_method", "TLSv1.2"},
+                      {"TLSv1_2_server_method", "TLSv1.2"}};
+  for (const row& r : rows) {
+    CAPTURE(r.method);
+    auto so = test::server_opts();
+    so.secure_protocol = r.method;
+    auto h = test::make_pair(so, test::client_opts());
+    h.run();
+    REQUIRE(h.server.is_secure());
+    CHECK(h.server.protocol() == r.negotiated);
+  }
+  for (const char* bad :
+       {"SSLv3_method", "SSLv2_method", "Bogus_method", "TLSv1_3_method", "TLS"}) {
+    CAPTURE(bad);
+    context_options o;
+    o.secure_protocol = bad;
+    const auto created = secure_context::create(o);
+    REQUIRE_FALSE(created);
+    CHECK(error_code_name(created.error()) == "ERR_TLS_INVALID_PROTOCOL_METHOD");
+  }
+  context_options conflict;
+  conflict.secure_protocol = "TLSv1_2_method";
+  conflict.min_version = "TLSv1.3";
+  CHECK(error_code_name(secure_context::create(conflict).error()) ==
+        "ERR_TLS_PROTOCOL_VERSION_CONFLICT");
+}

@@ -142,6 +142,8 @@ enum class errc {
   invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
   too_many_key_updates,      ///< more than 32 TLS 1.3 KeyUpdates without data (BoringSSL's rule)
   certificate_list_too_long, ///< the peer's certificate list exceeds max_cert_list
+  invalid_protocol_method,   ///< ERR_TLS_INVALID_PROTOCOL_METHOD (secure_protocol)
+  protocol_version_conflict, ///< ERR_TLS_PROTOCOL_VERSION_CONFLICT (secure_protocol + versions)
   unexpected_message,        ///< ERR_SSL_UNEXPECTED_MESSAGE: a message the protocol forbids here
 };
 
@@ -172,6 +174,10 @@ public:
     case errc::unexpected_message: return "unexpected message";
     case errc::certificate_list_too_long:
       return "the peer's certificate list is longer than max_cert_list";
+    case errc::invalid_protocol_method:
+      return "unknown or disabled secureProtocol method (SSLv2 and SSLv3 methods are disabled)";
+    case errc::protocol_version_conflict:
+      return "min_version / max_version conflict with secure_protocol";
     }
     return "unknown tlsengine error";
   }
@@ -293,6 +299,8 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::too_many_key_updates: return "ERR_SSL_TOO_MANY_KEY_UPDATES";
     case errc::unexpected_message: return "ERR_SSL_UNEXPECTED_MESSAGE";
     case errc::certificate_list_too_long: return "ERR_SSL_EXCESSIVE_MESSAGE_SIZE";
+    case errc::invalid_protocol_method: return "ERR_TLS_INVALID_PROTOCOL_METHOD";
+    case errc::protocol_version_conflict: return "ERR_TLS_PROTOCOL_VERSION_CONFLICT";
     }
   }
   if (ec.category() == openssl_category()) {
@@ -1413,6 +1421,13 @@ struct context_options {
   std::string client_sigalgs;
   std::string min_version = default_min_version;
   std::string max_version = default_max_version;
+  /// Node's secureProtocol (its older docs): an OpenSSL method name mapped to the versions
+  /// it allowed: "TLS_method" TLSv1..TLSv1.3, "SSLv23_method" TLSv1..TLSv1.2,
+  /// "TLSv1_method" / "TLSv1_1_method" / "TLSv1_2_method" that version only (each also with
+  /// _client_ / _server_). SSLv2/SSLv3 methods and unknown names:
+  /// errc::invalid_protocol_method; with min_version / max_version changed too:
+  /// errc::protocol_version_conflict. Empty: min_version / max_version.
+  std::string secure_protocol;
   long secure_options = 0; ///< SSL_OP_* flags added to the context
   std::string session_id_context;
   long session_timeout = 300;   ///< seconds
@@ -1431,6 +1446,32 @@ inline int parse_tls_version(std::string_view name) noexcept {
   if (name == "TLSv1.2") return TLS1_2_VERSION;
   if (name == "TLSv1.3") return TLS1_3_VERSION;
   return -1;
+}
+
+/// secureProtocol → [min, max]; {} when the name is a method, else the error.
+inline std::error_code secure_protocol_versions(std::string_view method, int& min, int& max) {
+  std::string_view base = method;
+  for (std::string_view suffix : {"_client_method", "_server_method", "_method"}) {
+    if (base.size() > suffix.size() && base.substr(base.size() - suffix.size()) == suffix) {
+      base = base.substr(0, base.size() - suffix.size());
+      break;
+    }
+  }
+  const bool is_method = base.size() != method.size();
+  if (is_method && base == "TLS") {
+    min = TLS1_VERSION;
+    max = TLS1_3_VERSION;
+  } else if (is_method && base == "SSLv23") {
+    min = TLS1_VERSION;
+    max = TLS1_2_VERSION; // as Node: SSLv23_method stops at TLS 1.2
+  } else if (is_method && (base == "TLSv1" || base == "TLSv1_1" || base == "TLSv1_2")) {
+    min = max = base == "TLSv1"     ? TLS1_VERSION
+                : base == "TLSv1_1" ? TLS1_1_VERSION
+                                    : TLS1_2_VERSION;
+  } else {
+    return make_error_code(errc::invalid_protocol_method); // SSLv2/SSLv3 disabled, or unknown
+  }
+  return {};
 }
 
 inline int pem_passphrase_callback(char* buffer, int size, int, void* user) {
@@ -1695,6 +1736,13 @@ public:
 
     state->min_version = detail::parse_tls_version(options.min_version);
     state->max_version = detail::parse_tls_version(options.max_version);
+    if (!options.secure_protocol.empty()) {
+      if (options.min_version != default_min_version || options.max_version != default_max_version)
+        return make_error_code(errc::protocol_version_conflict);
+      if (std::error_code ec = detail::secure_protocol_versions(
+              options.secure_protocol, state->min_version, state->max_version))
+        return ec;
+    }
     if (state->min_version < 0 || state->max_version < 0 || state->min_version > state->max_version)
       return make_error_code(errc::invalid_argument);
     if (SSL_CTX_set_min_proto_version(ctx, state->min_version) != 1 ||
