@@ -73,7 +73,7 @@ TEST_CASE("renegotiation: either side starts it, data flows across it", "[renego
   SECTION("TLS 1.3 has none") {
     auto h13 = test::make_pair(test::server_opts(), test::client_opts());
     h13.run();
-    CHECK(h13.client.renegotiate() == make_error_code(errc::invalid_state));
+    CHECK(error_code_name(h13.client.renegotiate()) == "ERR_SSL_WRONG_SSL_VERSION"); // as Node
   }
 }
 

@@ -55,6 +55,12 @@ struct client_options : context_options, connection_options {
   /// before the first pending_output() goes out as early data (an `early_data_status`
   /// event says if the server took it; if not it is resent after the handshake).
   bool early_data = false;
+  /// A deadline for the handshake (deadline()/on_timeout(), errc::handshake_timeout);
+  /// zero: none. Node's `timeout` is a socket idle timeout; this is what a client needs.
+  clock::duration handshake_timeout = clock::duration::zero();
+  /// RFC 7507: mark a fallback connection (a retry at a lower max_version) so that a
+  /// server supporting better refuses it with inappropriate_fallback.
+  bool send_fallback_scsv = false;
 };
 
 /// Node's renegotiate(options): the verification to apply in the new handshake.
@@ -124,6 +130,9 @@ public:
     config.min_dh_size = options.min_dh_size;
     config.pause_on_certificate_request = options.pause_on_certificate_request;
     config.early_data = options.early_data;
+    config.send_fallback_scsv = options.send_fallback_scsv;
+    if (options.handshake_timeout > clock::duration::zero())
+      config.handshake_timeout = options.handshake_timeout;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
     c.engine_->start(); // the ClientHello, now that callbacks can reach `c`
     // Setup failures (a bad session blob) are reported now rather than on first use.
@@ -213,6 +222,11 @@ public:
   /// We sent close_notify / the peer's close_notify arrived.
   bool is_ended() const noexcept { return engine_ && engine_->sent_close(); }
   bool peer_ended() const noexcept { return engine_ && engine_->received_close(); }
+  /// The peer's end was a real close_notify (false for an EOF that allow_truncation let
+  /// through as `end`, and before any end).
+  bool received_close_notify() const noexcept {
+    return engine_ && engine_->received_close_notify();
+  }
   /// Cleartext accepted by write() and not yet encrypted.
   std::size_t buffered_write_size() const noexcept {
     return engine_ ? engine_->buffered_write_size() : 0;
@@ -234,6 +248,8 @@ public:
     if (engine_->verify_error()) return error_code_name(engine_->verify_error());
     if (!engine_->ssl()) return {};
     if (!engine_->handshake_done() || authorized()) return {};
+    // A server that asked for no certificate has nothing to report (as Node).
+    if (engine_->is_server() && !engine_->config().verify_peer) return {};
     if (SSL_get0_peer_certificate(engine_->ssl()) == nullptr)
       return std::string(verify_code_name(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT));
     return std::string(verify_code_name(SSL_get_verify_result(engine_->ssl())));
@@ -287,10 +303,26 @@ public:
   std::error_code verify_result(std::error_code verdict) {
     return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
   }
+  /// `verify_peer`: accept the peer but keep `verdict` as the authorization error (Node's
+  /// rejectUnauthorized: false): authorized() false, authorization_error() names it.
+  std::error_code accept_unauthorized(std::error_code verdict) {
+    return engine_ ? engine_->accept_unauthorized(verdict) : make_error_code(errc::destroyed);
+  }
+
+  /// Any waiting decision (Node's cb(err)): the handshake fails with `error` (one `error`
+  /// event) and the fatal `alert` in pending_output(). A server's servername,
+  /// resume_session and ocsp_request send exactly `alert`; a client's verify_peer sends
+  /// it when OpenSSL can (certificate_revoked, certificate_expired, unknown_ca,
+  /// unsupported_certificate, internal_error; else handshake_failure); a client's
+  /// certificate_request always sends internal_error (OpenSSL's certificate callback can
+  /// say nothing else); a server's verify_peer fails as verify_result(error) does.
+  std::error_code fail_decision(std::error_code error, int alert = SSL_AD_HANDSHAKE_FAILURE) {
+    return engine_ ? engine_->fail_decision(error, alert) : make_error_code(errc::destroyed);
+  }
 
   // ---- lifecycle controls ----------------------------------------------------------------
   /// TLS 1.2 renegotiation (Node's renegotiate()); `renegotiated` event when done. TLS 1.3
-  /// has none: errc::invalid_state.
+  /// has none: OpenSSL's ERR_SSL_WRONG_SSL_VERSION, as Node.
   std::error_code renegotiate(const renegotiate_options& options = {}) {
     return engine_ ? engine_->renegotiate(options.reject_unauthorized, options.request_cert)
                    : make_error_code(errc::destroyed);
@@ -393,6 +425,50 @@ public:
     return out;
   }
 
+  /// The key exchange group of the handshake (both roles, e.g. "x25519", "secp256r1",
+  /// "ffdhe2048"); empty when none (a TLS 1.2 resumption, RSA key exchange, before the
+  /// handshake).
+  std::string negotiated_group() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+    const int id = static_cast<int>(SSL_get_negotiated_group(engine_->ssl()));
+    if (id == 0) return {};
+    const char* name = SSL_group_to_name(engine_->ssl(), id);
+    return name ? std::string(name) : std::string();
+  }
+  /// The signature scheme the peer signed the handshake with, as shared_sigalgs() names
+  /// them ("RSA-PSS+SHA256", "ECDSA+SHA256", "Ed25519"); empty when it signed nothing
+  /// (a resumption, a client without certificate).
+  std::string peer_signature_scheme() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+    int type = NID_undef, hash = NID_undef;
+    if (SSL_get_peer_signature_type_nid(engine_->ssl(), &type) != 1) return {};
+    if (SSL_get_peer_signature_nid(engine_->ssl(), &hash) != 1) hash = NID_undef;
+    std::string name;
+    switch (type) {
+    case EVP_PKEY_RSA: name = "RSA"; break;
+    case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
+    case EVP_PKEY_EC: name = "ECDSA"; break;
+    case EVP_PKEY_ED25519: return "Ed25519";
+    case EVP_PKEY_ED448: return "Ed448";
+    default: name = OBJ_nid2sn(type); break;
+    }
+    if (hash != NID_undef) name += std::string("+") + OBJ_nid2sn(hash);
+    return name;
+  }
+  /// TLS 1.3: the server answered the first ClientHello with a HelloRetryRequest.
+  bool hello_retry_request() const noexcept { return engine_ && engine_->hello_retry(); }
+  /// The extended master secret (RFC 7627) was used; TLS 1.3 has it built in: false.
+  bool extended_master_secret() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
+    if (SSL_version(engine_->ssl()) >= TLS1_3_VERSION) return false;
+    return SSL_get_extms_support(engine_->ssl()) == 1;
+  }
+  /// The peer supports secure renegotiation (RFC 5746).
+  bool peer_secure_renegotiation() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
+    return SSL_get_secure_renegotiation_support(engine_->ssl()) == 1;
+  }
+
   /// The protocol ALPN agreed on; empty when none.
   std::string alpn_protocol() const {
     if (!engine_ || !engine_->ssl()) return {};
@@ -429,12 +505,17 @@ public:
     return info;
   }
   /// The peer's certificate (empty when none). `detailed` links issuer_certificate up the
-  /// chain the peer sent.
+  /// chain, to the trust anchor when verification built one (as Node, which completes the
+  /// chain from its trust store), else as far as the peer sent it.
   certificate_info peer_certificate(bool detailed = false) const {
     if (!engine_ || !engine_->ssl()) return {};
     X509* peer = SSL_get0_peer_certificate(engine_->ssl());
     if (peer == nullptr) return {};
     if (!detailed) return detail::certificate_info_from_x509(peer);
+    STACK_OF(X509)* verified = SSL_get0_verified_chain(engine_->ssl());
+    if (verified != nullptr && sk_X509_num(verified) > 0 &&
+        X509_cmp(sk_X509_value(verified, 0), peer) == 0)
+      return detail::certificate_info_with_chain(peer, verified);
     return detail::certificate_info_with_chain(peer, SSL_get_peer_cert_chain(engine_->ssl()));
   }
   /// Our own certificate (empty when none).

@@ -68,8 +68,18 @@ struct context_options {
   bool honor_cipher_order = false;
   std::string ecdh_curve = default_ecdh_curve; ///< "auto" or a ':'-list of groups
   std::string sigalgs;                         ///< empty = OpenSSL's default
+  /// OpenSSL's client_sigalgs: the schemes for client authentication (a server's
+  /// CertificateRequest list; a client's choices for its CertificateVerify); empty: `sigalgs`.
+  std::string client_sigalgs;
   std::string min_version = default_min_version;
   std::string max_version = default_max_version;
+  /// Node's secureProtocol (its older docs): an OpenSSL method name mapped to the versions
+  /// it allowed: "TLS_method" TLSv1..TLSv1.3, "SSLv23_method" TLSv1..TLSv1.2,
+  /// "TLSv1_method" / "TLSv1_1_method" / "TLSv1_2_method" that version only (each also with
+  /// _client_ / _server_). SSLv2/SSLv3 methods and unknown names:
+  /// errc::invalid_protocol_method; with min_version / max_version changed too:
+  /// errc::protocol_version_conflict. Empty: min_version / max_version.
+  std::string secure_protocol;
   long secure_options = 0; ///< SSL_OP_* flags added to the context
   /// Server sessions are bound to this (default: a digest of the certificates) and to
   /// the verification policy (the README explains the binding).
@@ -90,6 +100,32 @@ inline int parse_tls_version(std::string_view name) noexcept {
   if (name == "TLSv1.2") return TLS1_2_VERSION;
   if (name == "TLSv1.3") return TLS1_3_VERSION;
   return -1;
+}
+
+/// secureProtocol → [min, max]; {} when the name is a method, else the error.
+inline std::error_code secure_protocol_versions(std::string_view method, int& min, int& max) {
+  std::string_view base = method;
+  for (std::string_view suffix : {"_client_method", "_server_method", "_method"}) {
+    if (base.size() > suffix.size() && base.substr(base.size() - suffix.size()) == suffix) {
+      base = base.substr(0, base.size() - suffix.size());
+      break;
+    }
+  }
+  const bool is_method = base.size() != method.size();
+  if (is_method && base == "TLS") {
+    min = TLS1_VERSION;
+    max = TLS1_3_VERSION;
+  } else if (is_method && base == "SSLv23") {
+    min = TLS1_VERSION;
+    max = TLS1_2_VERSION; // as Node: SSLv23_method stops at TLS 1.2
+  } else if (is_method && (base == "TLSv1" || base == "TLSv1_1" || base == "TLSv1_2")) {
+    min = max = base == "TLSv1"     ? TLS1_VERSION
+                : base == "TLSv1_1" ? TLS1_1_VERSION
+                                    : TLS1_2_VERSION;
+  } else {
+    return make_error_code(errc::invalid_protocol_method); // SSLv2/SSLv3 disabled, or unknown
+  }
+  return {};
 }
 
 inline int pem_passphrase_callback(char* buffer, int size, int, void* user) {
@@ -358,6 +394,13 @@ public:
 
     state->min_version = detail::parse_tls_version(options.min_version);
     state->max_version = detail::parse_tls_version(options.max_version);
+    if (!options.secure_protocol.empty()) {
+      if (options.min_version != default_min_version || options.max_version != default_max_version)
+        return make_error_code(errc::protocol_version_conflict);
+      if (std::error_code ec = detail::secure_protocol_versions(
+              options.secure_protocol, state->min_version, state->max_version))
+        return ec;
+    }
     if (state->min_version < 0 || state->max_version < 0 || state->min_version > state->max_version)
       return make_error_code(errc::invalid_argument);
     if (SSL_CTX_set_min_proto_version(ctx, state->min_version) != 1 ||
@@ -387,6 +430,9 @@ public:
         SSL_CTX_set1_groups_list(ctx, options.ecdh_curve.c_str()) != 1)
       return detail::take_openssl_error_code();
     if (!options.sigalgs.empty() && SSL_CTX_set1_sigalgs_list(ctx, options.sigalgs.c_str()) != 1)
+      return detail::take_openssl_error_code();
+    if (!options.client_sigalgs.empty() &&
+        SSL_CTX_set1_client_sigalgs_list(ctx, options.client_sigalgs.c_str()) != 1)
       return detail::take_openssl_error_code();
 
     if (std::error_code ec = detail::load_certificates(ctx, options.cert)) return ec;

@@ -31,6 +31,10 @@ enum class errc {
   renegotiation_limit,       ///< ERR_TLS_SESSION_ATTACK: too many client renegotiations
   invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
   too_many_key_updates,      ///< more than 32 TLS 1.3 KeyUpdates without data (BoringSSL's rule)
+  certificate_list_too_long, ///< the peer's certificate list exceeds max_cert_list
+  invalid_protocol_method,   ///< ERR_TLS_INVALID_PROTOCOL_METHOD (secure_protocol)
+  protocol_version_conflict, ///< ERR_TLS_PROTOCOL_VERSION_CONFLICT (secure_protocol + versions)
+  unexpected_message,        ///< ERR_SSL_UNEXPECTED_MESSAGE: a message the protocol forbids here
 };
 
 namespace detail {
@@ -57,6 +61,13 @@ public:
     case errc::renegotiation_limit: return "TLS session renegotiation attack detected";
     case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
     case errc::too_many_key_updates: return "too many KeyUpdate messages without application data";
+    case errc::unexpected_message: return "unexpected message";
+    case errc::certificate_list_too_long:
+      return "the peer's certificate list is longer than max_cert_list";
+    case errc::invalid_protocol_method:
+      return "unknown or disabled secureProtocol method (SSLv2 and SSLv3 methods are disabled)";
+    case errc::protocol_version_conflict:
+      return "min_version / max_version conflict with secure_protocol";
     }
     return "unknown tlsengine error";
   }
@@ -176,6 +187,10 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::renegotiation_limit: return "ERR_TLS_SESSION_ATTACK";
     case errc::invalid_max_send_fragment: return "ERR_OUT_OF_RANGE";
     case errc::too_many_key_updates: return "ERR_SSL_TOO_MANY_KEY_UPDATES";
+    case errc::unexpected_message: return "ERR_SSL_UNEXPECTED_MESSAGE";
+    case errc::certificate_list_too_long: return "ERR_SSL_EXCESSIVE_MESSAGE_SIZE";
+    case errc::invalid_protocol_method: return "ERR_TLS_INVALID_PROTOCOL_METHOD";
+    case errc::protocol_version_conflict: return "ERR_TLS_PROTOCOL_VERSION_CONFLICT";
     }
   }
   if (ec.category() == openssl_category()) {

@@ -25,7 +25,11 @@ struct session {
 
 /// The peer sent close_notify (or the transport ended and truncation is allowed): no more
 /// cleartext will arrive. Our side may still write until end().
-struct end {};
+struct end {
+  /// true: the peer's close_notify; false: a transport EOF without it, accepted because
+  /// of allow_truncation (the data may have been cut short).
+  bool close_notify = true;
+};
 
 /// A fatal error. Sticky: connection::error() keeps it. When `alert` is >= 0 it is the
 /// TLS alert that was sent (alert_sent) or received (!alert_sent).

@@ -71,7 +71,8 @@ struct alpn_request {
   std::vector<std::string> protocols;
 };
 /// Returns the protocol to select (one of request.protocols), or nothing to refuse the
-/// connection with a no_application_protocol alert.
+/// connection with a no_application_protocol alert. A protocol the client did not offer
+/// fails it with internal_error (errc::alpn_invalid).
 using alpn_callback_function = std::function<std::optional<std::string>(const alpn_request&)>;
 
 /// A client's PSK answer (Node's {psk, identity}).
@@ -115,6 +116,10 @@ struct connection_options {
   /// then holds about 60% less. The next record allocates them again, which costs about
   /// 2% on 16 KiB writes and 30% on small request/response messages: off by default.
   bool release_buffers_when_idle = false;
+  /// The largest certificate list accepted from the peer, in bytes (OpenSSL's max cert
+  /// list); 0: OpenSSL's default (100 KiB). A longer one fails the handshake with
+  /// errc::certificate_list_too_long.
+  std::size_t max_cert_list = 0;
 };
 
 } // namespace tlsengine

@@ -141,6 +141,10 @@ enum class errc {
   renegotiation_limit,       ///< ERR_TLS_SESSION_ATTACK: too many client renegotiations
   invalid_max_send_fragment, ///< ERR_OUT_OF_RANGE: not within 512..16384
   too_many_key_updates,      ///< more than 32 TLS 1.3 KeyUpdates without data (BoringSSL's rule)
+  certificate_list_too_long, ///< the peer's certificate list exceeds max_cert_list
+  invalid_protocol_method,   ///< ERR_TLS_INVALID_PROTOCOL_METHOD (secure_protocol)
+  protocol_version_conflict, ///< ERR_TLS_PROTOCOL_VERSION_CONFLICT (secure_protocol + versions)
+  unexpected_message,        ///< ERR_SSL_UNEXPECTED_MESSAGE: a message the protocol forbids here
 };
 
 namespace detail {
@@ -167,6 +171,13 @@ public:
     case errc::renegotiation_limit: return "TLS session renegotiation attack detected";
     case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
     case errc::too_many_key_updates: return "too many KeyUpdate messages without application data";
+    case errc::unexpected_message: return "unexpected message";
+    case errc::certificate_list_too_long:
+      return "the peer's certificate list is longer than max_cert_list";
+    case errc::invalid_protocol_method:
+      return "unknown or disabled secureProtocol method (SSLv2 and SSLv3 methods are disabled)";
+    case errc::protocol_version_conflict:
+      return "min_version / max_version conflict with secure_protocol";
     }
     return "unknown tlsengine error";
   }
@@ -286,6 +297,10 @@ inline std::string error_code_name(std::error_code ec) {
     case errc::renegotiation_limit: return "ERR_TLS_SESSION_ATTACK";
     case errc::invalid_max_send_fragment: return "ERR_OUT_OF_RANGE";
     case errc::too_many_key_updates: return "ERR_SSL_TOO_MANY_KEY_UPDATES";
+    case errc::unexpected_message: return "ERR_SSL_UNEXPECTED_MESSAGE";
+    case errc::certificate_list_too_long: return "ERR_SSL_EXCESSIVE_MESSAGE_SIZE";
+    case errc::invalid_protocol_method: return "ERR_TLS_INVALID_PROTOCOL_METHOD";
+    case errc::protocol_version_conflict: return "ERR_TLS_PROTOCOL_VERSION_CONFLICT";
     }
   }
   if (ec.category() == openssl_category()) {
@@ -1137,6 +1152,9 @@ public:
   virtual void on_keylog(const char* line) = 0;
   /// Server: may this session (from a ticket or the external cache) be resumed here?
   virtual bool may_resume(SSL_SESSION* session) = 0;
+  /// Client, building a ClientHello: 0 to go on, -1 with *alert to abort the handshake
+  /// with that fatal alert (how a refused HelloRequest ends the connection).
+  virtual int on_build_client_hello(int* alert) = 0;
 
 protected:
   ~engine_hooks() = default;
@@ -1199,6 +1217,21 @@ inline int ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPH
   return hooks ? hooks->on_ticket_key(name, iv, cipher, mac, encrypt) : 0;
 }
 
+/// A private-use extension that is never sent: its add callback is the one hook OpenSSL
+/// calls while building every ClientHello that can abort it with an alert of our choice.
+constexpr unsigned int abort_hook_extension = 0xff7e;
+
+inline int client_hello_add(SSL* ssl, unsigned int, unsigned int, const unsigned char**, size_t*,
+                            X509*, size_t, int* alert, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_build_client_hello(alert) : 0;
+}
+
+inline int client_hello_parse(SSL*, unsigned int, unsigned int, const unsigned char*, size_t, X509*,
+                              size_t, int*, void*) {
+  return 1; // a peer sending it is ignored
+}
+
 /// Acknowledging SNI makes OpenSSL record the name in the session, which resumption
 /// checks against (without a servername callback it records nothing).
 inline int servername_ack(SSL*, int*, void*) { return SSL_TLSEXT_ERR_OK; }
@@ -1240,6 +1273,9 @@ inline void install_callbacks(SSL_CTX* ctx) {
   SSL_CTX_set_tlsext_status_cb(ctx, &callbacks::ocsp_status);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &callbacks::ticket_key);
   SSL_CTX_set_session_ticket_cb(ctx, nullptr, &callbacks::ticket_decrypted, nullptr);
+  SSL_CTX_add_custom_ext(ctx, callbacks::abort_hook_extension, SSL_EXT_CLIENT_HELLO,
+                         &callbacks::client_hello_add, nullptr, nullptr,
+                         &callbacks::client_hello_parse, nullptr);
   // The keylog callback is not installed here: with one set, OpenSSL formats every secret
   // of every handshake as hex text (~5% of a full handshake) whether or not anyone
   // listens. enable_keylog connections install it (install_keylog).
@@ -1698,8 +1734,18 @@ struct context_options {
   bool honor_cipher_order = false;
   std::string ecdh_curve = default_ecdh_curve; ///< "auto" or a ':'-list of groups
   std::string sigalgs;                         ///< empty = OpenSSL's default
+  /// OpenSSL's client_sigalgs: the schemes for client authentication (a server's
+  /// CertificateRequest list; a client's choices for its CertificateVerify); empty: `sigalgs`.
+  std::string client_sigalgs;
   std::string min_version = default_min_version;
   std::string max_version = default_max_version;
+  /// Node's secureProtocol (its older docs): an OpenSSL method name mapped to the versions
+  /// it allowed: "TLS_method" TLSv1..TLSv1.3, "SSLv23_method" TLSv1..TLSv1.2,
+  /// "TLSv1_method" / "TLSv1_1_method" / "TLSv1_2_method" that version only (each also with
+  /// _client_ / _server_). SSLv2/SSLv3 methods and unknown names:
+  /// errc::invalid_protocol_method; with min_version / max_version changed too:
+  /// errc::protocol_version_conflict. Empty: min_version / max_version.
+  std::string secure_protocol;
   long secure_options = 0; ///< SSL_OP_* flags added to the context
   /// Server sessions are bound to this (default: a digest of the certificates) and to
   /// the verification policy (the README explains the binding).
@@ -1720,6 +1766,32 @@ inline int parse_tls_version(std::string_view name) noexcept {
   if (name == "TLSv1.2") return TLS1_2_VERSION;
   if (name == "TLSv1.3") return TLS1_3_VERSION;
   return -1;
+}
+
+/// secureProtocol → [min, max]; {} when the name is a method, else the error.
+inline std::error_code secure_protocol_versions(std::string_view method, int& min, int& max) {
+  std::string_view base = method;
+  for (std::string_view suffix : {"_client_method", "_server_method", "_method"}) {
+    if (base.size() > suffix.size() && base.substr(base.size() - suffix.size()) == suffix) {
+      base = base.substr(0, base.size() - suffix.size());
+      break;
+    }
+  }
+  const bool is_method = base.size() != method.size();
+  if (is_method && base == "TLS") {
+    min = TLS1_VERSION;
+    max = TLS1_3_VERSION;
+  } else if (is_method && base == "SSLv23") {
+    min = TLS1_VERSION;
+    max = TLS1_2_VERSION; // as Node: SSLv23_method stops at TLS 1.2
+  } else if (is_method && (base == "TLSv1" || base == "TLSv1_1" || base == "TLSv1_2")) {
+    min = max = base == "TLSv1"     ? TLS1_VERSION
+                : base == "TLSv1_1" ? TLS1_1_VERSION
+                                    : TLS1_2_VERSION;
+  } else {
+    return make_error_code(errc::invalid_protocol_method); // SSLv2/SSLv3 disabled, or unknown
+  }
+  return {};
 }
 
 inline int pem_passphrase_callback(char* buffer, int size, int, void* user) {
@@ -1988,6 +2060,13 @@ public:
 
     state->min_version = detail::parse_tls_version(options.min_version);
     state->max_version = detail::parse_tls_version(options.max_version);
+    if (!options.secure_protocol.empty()) {
+      if (options.min_version != default_min_version || options.max_version != default_max_version)
+        return make_error_code(errc::protocol_version_conflict);
+      if (std::error_code ec = detail::secure_protocol_versions(
+              options.secure_protocol, state->min_version, state->max_version))
+        return ec;
+    }
     if (state->min_version < 0 || state->max_version < 0 || state->min_version > state->max_version)
       return make_error_code(errc::invalid_argument);
     if (SSL_CTX_set_min_proto_version(ctx, state->min_version) != 1 ||
@@ -2017,6 +2096,9 @@ public:
         SSL_CTX_set1_groups_list(ctx, options.ecdh_curve.c_str()) != 1)
       return detail::take_openssl_error_code();
     if (!options.sigalgs.empty() && SSL_CTX_set1_sigalgs_list(ctx, options.sigalgs.c_str()) != 1)
+      return detail::take_openssl_error_code();
+    if (!options.client_sigalgs.empty() &&
+        SSL_CTX_set1_client_sigalgs_list(ctx, options.client_sigalgs.c_str()) != 1)
       return detail::take_openssl_error_code();
 
     if (std::error_code ec = detail::load_certificates(ctx, options.cert)) return ec;
@@ -2138,7 +2220,11 @@ struct session {
 
 /// The peer sent close_notify (or the transport ended and truncation is allowed): no more
 /// cleartext will arrive. Our side may still write until end().
-struct end {};
+struct end {
+  /// true: the peer's close_notify; false: a transport EOF without it, accepted because
+  /// of allow_truncation (the data may have been cut short).
+  bool close_notify = true;
+};
 
 /// A fatal error. Sticky: connection::error() keeps it. When `alert` is >= 0 it is the
 /// TLS alert that was sent (alert_sent) or received (!alert_sent).
@@ -2716,7 +2802,8 @@ struct alpn_request {
   std::vector<std::string> protocols;
 };
 /// Returns the protocol to select (one of request.protocols), or nothing to refuse the
-/// connection with a no_application_protocol alert.
+/// connection with a no_application_protocol alert. A protocol the client did not offer
+/// fails it with internal_error (errc::alpn_invalid).
 using alpn_callback_function = std::function<std::optional<std::string>(const alpn_request&)>;
 
 /// A client's PSK answer (Node's {psk, identity}).
@@ -2760,6 +2847,10 @@ struct connection_options {
   /// then holds about 60% less. The next record allocates them again, which costs about
   /// 2% on 16 KiB writes and 30% on small request/response messages: off by default.
   bool release_buffers_when_idle = false;
+  /// The largest certificate list accepted from the peer, in bytes (OpenSSL's max cert
+  /// list); 0: OpenSSL's default (100 KiB). A longer one fails the handshake with
+  /// errc::certificate_list_too_long.
+  std::size_t max_cert_list = 0;
 };
 
 } // namespace tlsengine
@@ -2879,6 +2970,10 @@ public:
   }
 
   void clear() noexcept { begin_ = end_ = 0; }
+  /// Keeps only the first n bytes.
+  void truncate(std::size_t n) noexcept {
+    if (n < size()) end_ = begin_ + n;
+  }
   /// Gives the storage back (to this thread's pool) when there is no content.
   void release_if_empty() noexcept {
     if (!empty() || data_ == nullptr) return;
@@ -2952,6 +3047,35 @@ struct bio_endpoint {
   /// Bytes OpenSSL reads before any input: the engine's way to make OpenSSL itself fail
   /// a connection with the proper (encrypted) alert.
   bytes_view injected;
+  // Where the records OpenSSL reads begin (a 5-byte header, then the body), so that a
+  // forged record can be slipped in between two real ones.
+  std::size_t header_got = 0;
+  std::uint8_t header[5] = {};
+  std::size_t body_left = 0;
+  // A record of no valid content type, delivered at the next record boundary: OpenSSL
+  // answers it with its own fatal unexpected_message alert (see inject_unexpected_record).
+  std::size_t forged_sent = 0;
+  bool forging = false;
+  static constexpr std::uint8_t forged[6] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
+
+  bool at_record_boundary() const noexcept { return header_got == 0 && body_left == 0; }
+  void track(const std::uint8_t* p, std::size_t n) noexcept {
+    while (n != 0) {
+      if (body_left != 0) {
+        const std::size_t k = n < body_left ? n : body_left;
+        body_left -= k;
+        p += k;
+        n -= k;
+        continue;
+      }
+      header[header_got++] = *p++;
+      --n;
+      if (header_got == 5) {
+        header_got = 0;
+        body_left = (std::size_t(header[3]) << 8) | header[4];
+      }
+    }
+  }
 
   void set_input(bytes_view in) noexcept {
     input = in.data();
@@ -2975,6 +3099,17 @@ inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* r
     *read = n;
     return 1;
   }
+  if (endpoint != nullptr && endpoint->forging &&
+      (endpoint->forged_sent != 0 || endpoint->at_record_boundary())) {
+    const std::size_t left = sizeof bio_endpoint::forged - endpoint->forged_sent;
+    if (left != 0) {
+      const std::size_t n = size < left ? size : left;
+      std::memcpy(out, bio_endpoint::forged + endpoint->forged_sent, n);
+      endpoint->forged_sent += n;
+      *read = n;
+      return 1;
+    }
+  }
   if (endpoint == nullptr || endpoint->input_size == 0 ||
       (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner))) {
     // No more input for now: OpenSSL sees "want read", never EOF. The engine decides
@@ -2985,6 +3120,7 @@ inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* r
   }
   const std::size_t n = size < endpoint->input_size ? size : endpoint->input_size;
   std::memcpy(out, endpoint->input, n);
+  endpoint->track(endpoint->input, n);
   endpoint->input += n;
   endpoint->input_size -= n;
   endpoint->bytes_read += n;
@@ -3167,6 +3303,7 @@ struct engine_config {
   bool pause_on_certificate_request = false;
   bool early_data = false;          // client: send write()s made before the handshake as 0-RTT
   std::uint32_t max_early_data = 0; // server: accept this much 0-RTT data
+  bool send_fallback_scsv = false;  // client: RFC 7507
   psk_client_function psk_client;
   int min_dh_size = 1024;
   // Server.
@@ -3291,6 +3428,10 @@ public:
   std::error_code set_ocsp_response(std::optional<bytes_view> response);
   std::error_code use_certificate(std::string_view cert_pem, const key_entry& key);
   std::error_code verify_result(std::error_code verdict);
+  /// Node's cb(err): the waiting decision fails the handshake with `code` and `alert`.
+  std::error_code fail_decision(std::error_code code, int alert);
+  /// verify_peer: accept the peer, keeping `verdict` as the authorization error.
+  std::error_code accept_unauthorized(std::error_code verdict);
 
   // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
   std::error_code renegotiate(bool reject_unauthorized, bool request_cert);
@@ -3306,6 +3447,8 @@ public:
   bool destroyed() const noexcept { return destroyed_; }
   bool end_requested() const noexcept { return end_requested_; }
   bool received_close() const noexcept { return received_close_; }
+  bool hello_retry() const noexcept { return hello_retry_; }
+  bool received_close_notify() const noexcept { return received_close_ && !truncated_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
   const std::string& error_message() const noexcept { return error_message_; }
@@ -3429,6 +3572,11 @@ private:
                                           unsigned int max_psk);
   void record_callback_error(std::error_code code, std::string message);
   void fail_on_callback_error();
+  int on_build_client_hello(int* alert) override;
+  /// Server, inside a ClientHello callback that can only answer with a fixed alert: the
+  /// handshake ends with `alert` instead (see send_plaintext_alert).
+  void abort_first_flight(int alert, std::error_code code, std::string message);
+  void send_plaintext_alert();
 
   // ---- sessions, identity binding, SNI switch (engine_sessions.hpp) ----------------------
   bool apply_session();
@@ -3449,6 +3597,7 @@ private:
 
   static constexpr std::size_t record_size = 16 * 1024;
   static constexpr std::size_t max_pending_events = 1024;
+  static constexpr std::size_t max_undelivered_sessions = 4;
   static constexpr int max_key_updates_in_row = 32; // BoringSSL's kMaxKeyUpdates
 
   secure_context context_;
@@ -3466,6 +3615,9 @@ private:
   bool end_requested_ = false;
   bool shutdown_sent_ = false;
   bool received_close_ = false;
+  bool truncated_ = false;
+  bool hello_retry_ = false; // a HelloRetryRequest was sent or received // received_close_ by an
+                             // EOF that allow_truncation accepted
   bool transport_eof_ = false;
   bool destroyed_ = false;
   bool verify_rejected_ = false;
@@ -3486,10 +3638,16 @@ private:
   ssl_session_ptr resume_choice_;
   std::optional<std::vector<std::uint8_t>> ocsp_response_;
   std::error_code verify_answer_;
+  std::error_code recorded_verdict_; // accepted anyway (accept_unauthorized)
   bool held_ = false; // server: application data waits for verify_result()
   std::shared_ptr<const ticket_key_ring> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
+  int plaintext_alert_ = -1;             // server: the alert that replaces the first flight
+  std::size_t plaintext_alert_mark_ = 0; // out_'s size when it was decided
+  int refuse_hello_alert_ = -1;
+  bool certificate_request_failed_ = false; // client: the cert callback answers 0          //
+                                            // client: abort the next ClientHello with this
   // Renegotiation, key update, trace.
   bool renegotiation_disabled_ = false;
   bool renegotiating_ = false;
@@ -3541,6 +3699,8 @@ inline engine::engine(secure_context context, engine_config config)
   SSL_set_bio(ssl_.get(), bio, bio); // one BIO, one reference, both directions
   SSL_set_info_callback(ssl_.get(), &engine::info_callback);
   SSL_set_msg_callback(ssl_.get(), &engine::message_callback);
+  if (config_.connection.max_cert_list != 0)
+    SSL_set_max_cert_list(ssl_.get(), static_cast<long>(config_.connection.max_cert_list));
   if (config_.connection.enable_keylog) install_keylog(context_.native_handle());
   if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
@@ -3583,6 +3743,7 @@ inline engine::engine(secure_context context, engine_config config)
     }
     if (config_.request_ocsp) SSL_set_tlsext_status_type(ssl_.get(), TLSEXT_STATUSTYPE_ocsp);
     if (config_.psk_client) SSL_set_psk_client_callback(ssl_.get(), &engine::psk_client_callback);
+    if (config_.send_fallback_scsv) SSL_set_mode(ssl_.get(), SSL_MODE_SEND_FALLBACK_SCSV);
     SSL_set_connect_state(ssl_.get());
     SSL_SESSION* session = SSL_get_session(ssl_.get());
     early_mode_ =
@@ -3718,11 +3879,15 @@ inline void engine::feed_eof() {
   transport_eof_ = true;
   if (received_close_) return;
   if (!handshake_done_) {
+    // Node's words for the client's case (ECONNRESET).
     fail(make_error_code(errc::truncated),
-         "the transport closed before the TLS handshake completed");
+         config_.is_server ? "the transport closed before the TLS handshake completed"
+                           : "Client network socket disconnected before secure TLS "
+                             "connection was established");
   } else if (config_.connection.allow_truncation) {
     received_close_ = true;
-    events_.emplace_back(events::end{});
+    truncated_ = true;
+    events_.emplace_back(events::end{false});
   } else {
     fail(make_error_code(errc::truncated),
          "the transport closed without a TLS close_notify (truncation)");
@@ -3877,6 +4042,10 @@ inline void engine::drive() {
     clear_error_queue();
     const int r = SSL_do_handshake(ssl_.get());
     if (destroyed_) return; // a callback destroyed the connection: nothing more to read
+    if (plaintext_alert_ >= 0) {
+      send_plaintext_alert();
+      return;
+    }
     if (r == 1) {
       on_handshake_done();
     } else if (!handle_failure(r)) {
@@ -4034,6 +4203,15 @@ inline bool engine::free_buffers_is_safe() noexcept {
 
 inline void engine::fail_with_openssl(std::error_code fallback) {
   openssl_failure failure = take_openssl_error(fallback);
+  const std::error_code too_long(
+      static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_EXCESSIVE_MESSAGE_SIZE)), openssl_category());
+  if (failure.code == too_long && config_.connection.max_cert_list != 0) {
+    // The usual cause, said plainly (OpenSSL only says "excessive message size").
+    fail(make_error_code(errc::certificate_list_too_long),
+         "the peer's certificate list is longer than max_cert_list (" +
+             std::to_string(config_.connection.max_cert_list) + " bytes): " + failure.text);
+    return;
+  }
   fail(failure.code, failure.text);
 }
 
@@ -4066,7 +4244,14 @@ inline bool engine::waiting_for_decision() const noexcept {
 
 inline std::error_code engine::use_context(const secure_context& context) {
   if (std::error_code ec = answer_check(sni_)) return ec;
-  if (!context) return make_error_code(errc::invalid_argument);
+  if (!context) {
+    // As Node's "Invalid SNI context": the connection fails now, not at its timeout.
+    fail_decision(make_error_code(errc::invalid_argument), SSL_AD_INTERNAL_ERROR);
+    error_message_ = "Invalid SNI context";
+    if (auto* e = events_.empty() ? nullptr : std::get_if<events::error>(&events_.back()))
+      e->message = error_message_;
+    return error_;
+  }
   if (!switch_context(context)) {
     fail(make_error_code(errc::decision_failed), "switching to the SNI context failed");
     return error_;
@@ -4138,7 +4323,7 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
   verify_answer_ = verdict;
   if (config_.is_server) {
     verify_.state = decision_state::answered;
-    verify_error_ = verdict;
+    verify_error_ = verdict ? verdict : recorded_verdict_;
     if (!held_) return {}; // the handshake has not finished: on_handshake_done decides
     if (verdict) {
       reject_after_handshake();
@@ -4149,6 +4334,55 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
     return {};
   }
   return answered(verify_);
+}
+
+inline std::error_code engine::accept_unauthorized(std::error_code verdict) {
+  if (std::error_code ec = answer_check(verify_)) return ec;
+  recorded_verdict_ = verdict;
+  return verify_result({});
+}
+
+/// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.
+inline long x509_code_for_alert(int alert) {
+  switch (alert) {
+  case SSL_AD_CERTIFICATE_REVOKED: return X509_V_ERR_CERT_REVOKED;
+  case SSL_AD_CERTIFICATE_EXPIRED: return X509_V_ERR_CERT_HAS_EXPIRED;
+  case SSL_AD_UNKNOWN_CA: return X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+  case SSL_AD_UNSUPPORTED_CERTIFICATE: return X509_V_ERR_INVALID_PURPOSE;
+  case SSL_AD_INTERNAL_ERROR: return X509_V_ERR_OUT_OF_MEM;
+  default: return X509_V_ERR_APPLICATION_VERIFICATION; // handshake_failure
+  }
+}
+
+inline std::error_code engine::fail_decision(std::error_code code, int alert) {
+  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (error_) return error_;
+  if (!code || alert < 0 || alert > 255) return make_error_code(errc::invalid_argument);
+  std::string message = "the application failed the handshake: " + code.message();
+  for (decision* d : {&sni_, &resume_, &ocsp_}) {
+    if (d->state != decision_state::waiting) continue;
+    // Server, paused inside the ClientHello: none of its first flight was written yet,
+    // so the alert of the application's choice goes out as a plaintext record.
+    d->state = decision_state::answered;
+    record_callback_error(code, std::move(message));
+    plaintext_alert_ = alert;
+    plaintext_alert_mark_ = out_.size();
+    send_plaintext_alert();
+    return {};
+  }
+  if (certificate_request_.state == decision_state::waiting) {
+    // Client: OpenSSL's certificate callback can only fail with internal_error.
+    record_callback_error(code, std::move(message));
+    certificate_request_failed_ = true;
+    return answered(certificate_request_);
+  }
+  if (verify_.state == decision_state::waiting) {
+    if (config_.is_server) return verify_result(code); // after the handshake: no alert
+    record_callback_error(code, std::move(message));
+    return verify_result(
+        std::error_code(static_cast<int>(x509_code_for_alert(alert)), x509_category()));
+  }
+  return make_error_code(errc::invalid_state);
 }
 
 inline std::error_code engine::answer_check(const decision& d) const {
@@ -4197,8 +4431,13 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
   if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
   if (!ssl_) return make_error_code(errc::destroyed);
-  if (in_openssl() || !handshake_done_ || SSL_version(ssl_.get()) > TLS1_2_VERSION)
-    return make_error_code(errc::invalid_state); // TLS 1.3 has no renegotiation
+  if (in_openssl() || !handshake_done_) return make_error_code(errc::invalid_state);
+  if (SSL_version(ssl_.get()) > TLS1_2_VERSION) {
+    // TLS 1.3 has no renegotiation: OpenSSL's refusal, ERR_SSL_WRONG_SSL_VERSION as Node.
+    ERR_clear_error();
+    if (SSL_renegotiate(ssl_.get()) == 1) return make_error_code(errc::invalid_state);
+    return take_openssl_error_code(make_error_code(errc::invalid_state));
+  }
   config_.reject_unauthorized = reject_unauthorized;
   if (config_.is_server) {
     int mode = SSL_VERIFY_NONE;
@@ -4222,9 +4461,10 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
 
 inline void engine::disable_renegotiation() {
   renegotiation_disabled_ = true;
-  // A client refuses the server's HelloRequest; a server sees the ClientHello in its
-  // client-hello callback and fails there (OpenSSL's option would only warn).
-  if (ssl_ && !config_.is_server) SSL_set_options(ssl_.get(), SSL_OP_NO_RENEGOTIATION);
+  // A client refuses the server's HelloRequest by aborting the ClientHello it would answer
+  // with (message_callback, on_build_client_hello): a fatal no_renegotiation alert, where
+  // SSL_OP_NO_RENEGOTIATION would only warn and leave the server waiting. A server sees the
+  // ClientHello in its client-hello callback and fails there.
 }
 
 inline std::error_code engine::key_update(bool request_peer) {
@@ -4451,6 +4691,16 @@ inline void engine::message_callback(int write_p, int version, int content_type,
     // A message callback cannot stop OpenSSL; after destroy() it reads no more input.
     if (self->destroyed_) return;
   }
+  if (content_type == SSL3_RT_HANDSHAKE && length >= 38 &&
+      static_cast<const unsigned char*>(buf)[0] == SSL3_MT_SERVER_HELLO) {
+    // A HelloRetryRequest is a ServerHello with this random (RFC 8446 4.1.3).
+    static const unsigned char hrr_random[32] = {0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11,
+                                                 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+                                                 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E,
+                                                 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
+    if (std::memcmp(static_cast<const unsigned char*>(buf) + 6, hrr_random, 32) == 0)
+      self->hello_retry_ = true;
+  }
   if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
   const auto* message = static_cast<const unsigned char*>(buf);
   if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
@@ -4466,9 +4716,19 @@ inline void engine::message_callback(int write_p, int version, int content_type,
       return;
     }
     self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
-  } else if (message[0] == SSL3_MT_HELLO_REQUEST && self->renegotiation_disabled_) {
-    self->record_callback_error(make_error_code(errc::renegotiation_disabled),
-                                "the server tried to renegotiate");
+  } else if (message[0] == SSL3_MT_HELLO_REQUEST && !self->config_.is_server) {
+    if (!self->handshake_done_ || SSL_version(ssl) == TLS1_3_VERSION) {
+      // OpenSSL ignores a HelloRequest during a handshake (RFC 5246 7.4.1.1 allows it);
+      // stricter, it is a protocol violation: the forged record after it makes OpenSSL
+      // send its own fatal unexpected_message alert with the keys of the moment.
+      self->record_callback_error(make_error_code(errc::unexpected_message),
+                                  "the server sent a HelloRequest during the handshake");
+      self->endpoint_.forging = true;
+    } else if (self->renegotiation_disabled_) {
+      self->record_callback_error(make_error_code(errc::renegotiation_disabled),
+                                  "the server tried to renegotiate");
+      self->refuse_hello_alert_ = SSL_AD_NO_RENEGOTIATION;
+    }
   }
 }
 
@@ -4487,7 +4747,7 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
   }
   if (verify_.state == decision_state::answered) {
     if (!verify_answer_) {
-      verify_error_.clear();
+      verify_error_ = recorded_verdict_; // {} unless accept_unauthorized() kept one
       return 1;
     }
     verify_error_ = verify_answer_;
@@ -4498,7 +4758,12 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
                                         : X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
   }
-  const bool chain_ok = X509_verify_cert(store) > 0;
+  // As Node, whose verify callback lets verification go on past a failure: the last
+  // error is the verdict (a lone leaf whose issuer is nowhere is
+  // UNABLE_TO_VERIFY_LEAF_SIGNATURE, not the first failure's GET_ISSUER_CERT_LOCALLY).
+  X509_STORE_CTX_set_verify_cb(store, [](int, X509_STORE_CTX*) { return 1; });
+  const bool completed = X509_verify_cert(store) > 0;
+  const bool chain_ok = completed && X509_STORE_CTX_get_error(store) == X509_V_OK;
   std::error_code verdict;
   if (!chain_ok) {
     long code = X509_STORE_CTX_get_error(store);
@@ -4630,8 +4895,9 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
     // Destroyed or failed from inside: abort with the alert, without reading `in` again.
     if (!alive) return SSL_TLSEXT_ERR_ALERT_FATAL;
     if (threw) {
-      record_callback_error(make_error_code(errc::decision_failed), "the ALPN callback failed");
-      return SSL_TLSEXT_ERR_ALERT_FATAL;
+      abort_first_flight(SSL_AD_INTERNAL_ERROR, make_error_code(errc::decision_failed),
+                         "the ALPN callback failed");
+      return SSL_TLSEXT_ERR_NOACK;
     }
     if (!choice) return SSL_TLSEXT_ERR_ALERT_FATAL; // no_application_protocol
     for (unsigned i = 0; i < in_length; i += 1 + in[i]) {
@@ -4641,10 +4907,11 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
         return SSL_TLSEXT_ERR_OK;
       }
     }
-    record_callback_error(make_error_code(errc::alpn_invalid),
-                          "the ALPN callback chose a protocol the client did not offer: " +
-                              *choice);
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
+    // Our fault, not a missing overlap: internal_error (RFC 7301 keeps
+    // no_application_protocol for the latter), which OpenSSL's answer codes cannot say.
+    abort_first_flight(SSL_AD_INTERNAL_ERROR, make_error_code(errc::alpn_invalid),
+                       "the ALPN callback chose a protocol the client did not offer: " + *choice);
+    return SSL_TLSEXT_ERR_NOACK;
   }
   if (config_.alpn.empty()) return SSL_TLSEXT_ERR_NOACK;
   unsigned char* selected = nullptr;
@@ -4670,6 +4937,7 @@ inline int engine::on_certificate_needed() {
     }
     return ocsp_.state == decision_state::waiting ? -1 : 1;
   }
+  if (certificate_request_failed_) return 0; // fail_decision: internal_error
   if (!config_.pause_on_certificate_request) return 1;
   if (certificate_request_.state == decision_state::none) {
     certificate_request_.state = decision_state::waiting;
@@ -4788,6 +5056,40 @@ inline void engine::record_callback_error(std::error_code code, std::string mess
   callback_message_ = std::move(message);
 }
 
+inline int engine::on_build_client_hello(int* alert) {
+  if (refuse_hello_alert_ < 0) return 0; // the extension is not sent
+  *alert = refuse_hello_alert_;
+  return -1;
+}
+
+inline void engine::abort_first_flight(int alert, std::error_code code, std::string message) {
+  record_callback_error(code, std::move(message));
+  if (plaintext_alert_ >= 0) return;
+  plaintext_alert_ = alert;
+  plaintext_alert_mark_ = out_.size();
+}
+
+/// The server's write side is still plaintext while it answers a ClientHello (TLS 1.2's
+/// whole first flight, TLS 1.3's ServerHello), and that flight has not left the engine:
+/// it is dropped and replaced by the fatal alert record, which OpenSSL 3.0 has no call to
+/// send with a description of our choice.
+inline void engine::send_plaintext_alert() {
+  const int version = std::min(SSL_version(ssl_.get()), TLS1_2_VERSION);
+  const std::uint8_t record[7] = {SSL3_RT_ALERT,
+                                  static_cast<std::uint8_t>(version >> 8),
+                                  static_cast<std::uint8_t>(version & 0xff),
+                                  0,
+                                  2,
+                                  SSL3_AL_FATAL,
+                                  static_cast<std::uint8_t>(plaintext_alert_)};
+  out_.truncate(plaintext_alert_mark_);
+  out_.append(bytes_view(record, sizeof record));
+  last_alert_ = plaintext_alert_;
+  last_alert_sent_ = true;
+  ERR_clear_error();
+  fail(callback_error_, callback_message_);
+}
+
 inline void engine::fail_on_callback_error() {
   // A callback failed and OpenSSL went on: fail now (a failure OpenSSL acted on fails in
   // handle_failure, with its alert).
@@ -4859,11 +5161,17 @@ inline int engine::on_new_session(SSL_SESSION* session) {
   // A copy, not serialized: the application serializes it only if it stores it.
   events::session e{session_handle::from_native(session)};
   if (e.data.empty()) return 0;
-  // Only the newest session matters: one not yet taken is replaced, not queued again.
-  for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
-    if (auto* queued = std::get_if<events::session>(&*it)) {
-      *queued = std::move(e);
-      return 0;
+  // One event per ticket, as Node, whatever the chunking of the input; a peer flooding
+  // tickets meets a bound: beyond max_undelivered_sessions the oldest is dropped.
+  std::size_t queued = 0;
+  for (const event& pending : events_)
+    queued += std::holds_alternative<events::session>(pending) ? 1 : 0;
+  if (queued >= max_undelivered_sessions) {
+    for (auto it = events_.begin(); it != events_.end(); ++it) {
+      if (std::holds_alternative<events::session>(*it)) {
+        events_.erase(it);
+        break;
+      }
     }
   }
   events_.emplace_back(std::move(e));
@@ -5021,6 +5329,12 @@ struct client_options : context_options, connection_options {
   /// before the first pending_output() goes out as early data (an `early_data_status`
   /// event says if the server took it; if not it is resent after the handshake).
   bool early_data = false;
+  /// A deadline for the handshake (deadline()/on_timeout(), errc::handshake_timeout);
+  /// zero: none. Node's `timeout` is a socket idle timeout; this is what a client needs.
+  clock::duration handshake_timeout = clock::duration::zero();
+  /// RFC 7507: mark a fallback connection (a retry at a lower max_version) so that a
+  /// server supporting better refuses it with inappropriate_fallback.
+  bool send_fallback_scsv = false;
 };
 
 /// Node's renegotiate(options): the verification to apply in the new handshake.
@@ -5090,6 +5404,9 @@ public:
     config.min_dh_size = options.min_dh_size;
     config.pause_on_certificate_request = options.pause_on_certificate_request;
     config.early_data = options.early_data;
+    config.send_fallback_scsv = options.send_fallback_scsv;
+    if (options.handshake_timeout > clock::duration::zero())
+      config.handshake_timeout = options.handshake_timeout;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
     c.engine_->start(); // the ClientHello, now that callbacks can reach `c`
     // Setup failures (a bad session blob) are reported now rather than on first use.
@@ -5179,6 +5496,11 @@ public:
   /// We sent close_notify / the peer's close_notify arrived.
   bool is_ended() const noexcept { return engine_ && engine_->sent_close(); }
   bool peer_ended() const noexcept { return engine_ && engine_->received_close(); }
+  /// The peer's end was a real close_notify (false for an EOF that allow_truncation let
+  /// through as `end`, and before any end).
+  bool received_close_notify() const noexcept {
+    return engine_ && engine_->received_close_notify();
+  }
   /// Cleartext accepted by write() and not yet encrypted.
   std::size_t buffered_write_size() const noexcept {
     return engine_ ? engine_->buffered_write_size() : 0;
@@ -5200,6 +5522,8 @@ public:
     if (engine_->verify_error()) return error_code_name(engine_->verify_error());
     if (!engine_->ssl()) return {};
     if (!engine_->handshake_done() || authorized()) return {};
+    // A server that asked for no certificate has nothing to report (as Node).
+    if (engine_->is_server() && !engine_->config().verify_peer) return {};
     if (SSL_get0_peer_certificate(engine_->ssl()) == nullptr)
       return std::string(verify_code_name(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT));
     return std::string(verify_code_name(SSL_get_verify_result(engine_->ssl())));
@@ -5253,10 +5577,26 @@ public:
   std::error_code verify_result(std::error_code verdict) {
     return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
   }
+  /// `verify_peer`: accept the peer but keep `verdict` as the authorization error (Node's
+  /// rejectUnauthorized: false): authorized() false, authorization_error() names it.
+  std::error_code accept_unauthorized(std::error_code verdict) {
+    return engine_ ? engine_->accept_unauthorized(verdict) : make_error_code(errc::destroyed);
+  }
+
+  /// Any waiting decision (Node's cb(err)): the handshake fails with `error` (one `error`
+  /// event) and the fatal `alert` in pending_output(). A server's servername,
+  /// resume_session and ocsp_request send exactly `alert`; a client's verify_peer sends
+  /// it when OpenSSL can (certificate_revoked, certificate_expired, unknown_ca,
+  /// unsupported_certificate, internal_error; else handshake_failure); a client's
+  /// certificate_request always sends internal_error (OpenSSL's certificate callback can
+  /// say nothing else); a server's verify_peer fails as verify_result(error) does.
+  std::error_code fail_decision(std::error_code error, int alert = SSL_AD_HANDSHAKE_FAILURE) {
+    return engine_ ? engine_->fail_decision(error, alert) : make_error_code(errc::destroyed);
+  }
 
   // ---- lifecycle controls ----------------------------------------------------------------
   /// TLS 1.2 renegotiation (Node's renegotiate()); `renegotiated` event when done. TLS 1.3
-  /// has none: errc::invalid_state.
+  /// has none: OpenSSL's ERR_SSL_WRONG_SSL_VERSION, as Node.
   std::error_code renegotiate(const renegotiate_options& options = {}) {
     return engine_ ? engine_->renegotiate(options.reject_unauthorized, options.request_cert)
                    : make_error_code(errc::destroyed);
@@ -5359,6 +5699,50 @@ public:
     return out;
   }
 
+  /// The key exchange group of the handshake (both roles, e.g. "x25519", "secp256r1",
+  /// "ffdhe2048"); empty when none (a TLS 1.2 resumption, RSA key exchange, before the
+  /// handshake).
+  std::string negotiated_group() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+    const int id = static_cast<int>(SSL_get_negotiated_group(engine_->ssl()));
+    if (id == 0) return {};
+    const char* name = SSL_group_to_name(engine_->ssl(), id);
+    return name ? std::string(name) : std::string();
+  }
+  /// The signature scheme the peer signed the handshake with, as shared_sigalgs() names
+  /// them ("RSA-PSS+SHA256", "ECDSA+SHA256", "Ed25519"); empty when it signed nothing
+  /// (a resumption, a client without certificate).
+  std::string peer_signature_scheme() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+    int type = NID_undef, hash = NID_undef;
+    if (SSL_get_peer_signature_type_nid(engine_->ssl(), &type) != 1) return {};
+    if (SSL_get_peer_signature_nid(engine_->ssl(), &hash) != 1) hash = NID_undef;
+    std::string name;
+    switch (type) {
+    case EVP_PKEY_RSA: name = "RSA"; break;
+    case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
+    case EVP_PKEY_EC: name = "ECDSA"; break;
+    case EVP_PKEY_ED25519: return "Ed25519";
+    case EVP_PKEY_ED448: return "Ed448";
+    default: name = OBJ_nid2sn(type); break;
+    }
+    if (hash != NID_undef) name += std::string("+") + OBJ_nid2sn(hash);
+    return name;
+  }
+  /// TLS 1.3: the server answered the first ClientHello with a HelloRetryRequest.
+  bool hello_retry_request() const noexcept { return engine_ && engine_->hello_retry(); }
+  /// The extended master secret (RFC 7627) was used; TLS 1.3 has it built in: false.
+  bool extended_master_secret() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
+    if (SSL_version(engine_->ssl()) >= TLS1_3_VERSION) return false;
+    return SSL_get_extms_support(engine_->ssl()) == 1;
+  }
+  /// The peer supports secure renegotiation (RFC 5746).
+  bool peer_secure_renegotiation() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
+    return SSL_get_secure_renegotiation_support(engine_->ssl()) == 1;
+  }
+
   /// The protocol ALPN agreed on; empty when none.
   std::string alpn_protocol() const {
     if (!engine_ || !engine_->ssl()) return {};
@@ -5395,12 +5779,17 @@ public:
     return info;
   }
   /// The peer's certificate (empty when none). `detailed` links issuer_certificate up the
-  /// chain the peer sent.
+  /// chain, to the trust anchor when verification built one (as Node, which completes the
+  /// chain from its trust store), else as far as the peer sent it.
   certificate_info peer_certificate(bool detailed = false) const {
     if (!engine_ || !engine_->ssl()) return {};
     X509* peer = SSL_get0_peer_certificate(engine_->ssl());
     if (peer == nullptr) return {};
     if (!detailed) return detail::certificate_info_from_x509(peer);
+    STACK_OF(X509)* verified = SSL_get0_verified_chain(engine_->ssl());
+    if (verified != nullptr && sk_X509_num(verified) > 0 &&
+        X509_cmp(sk_X509_value(verified, 0), peer) == 0)
+      return detail::certificate_info_with_chain(peer, verified);
     return detail::certificate_info_with_chain(peer, SSL_get_peer_cert_chain(engine_->ssl()));
   }
   /// Our own certificate (empty when none).

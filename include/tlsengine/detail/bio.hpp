@@ -29,6 +29,35 @@ struct bio_endpoint {
   /// Bytes OpenSSL reads before any input: the engine's way to make OpenSSL itself fail
   /// a connection with the proper (encrypted) alert.
   bytes_view injected;
+  // Where the records OpenSSL reads begin (a 5-byte header, then the body), so that a
+  // forged record can be slipped in between two real ones.
+  std::size_t header_got = 0;
+  std::uint8_t header[5] = {};
+  std::size_t body_left = 0;
+  // A record of no valid content type, delivered at the next record boundary: OpenSSL
+  // answers it with its own fatal unexpected_message alert (see inject_unexpected_record).
+  std::size_t forged_sent = 0;
+  bool forging = false;
+  static constexpr std::uint8_t forged[6] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
+
+  bool at_record_boundary() const noexcept { return header_got == 0 && body_left == 0; }
+  void track(const std::uint8_t* p, std::size_t n) noexcept {
+    while (n != 0) {
+      if (body_left != 0) {
+        const std::size_t k = n < body_left ? n : body_left;
+        body_left -= k;
+        p += k;
+        n -= k;
+        continue;
+      }
+      header[header_got++] = *p++;
+      --n;
+      if (header_got == 5) {
+        header_got = 0;
+        body_left = (std::size_t(header[3]) << 8) | header[4];
+      }
+    }
+  }
 
   void set_input(bytes_view in) noexcept {
     input = in.data();
@@ -52,6 +81,17 @@ inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* r
     *read = n;
     return 1;
   }
+  if (endpoint != nullptr && endpoint->forging &&
+      (endpoint->forged_sent != 0 || endpoint->at_record_boundary())) {
+    const std::size_t left = sizeof bio_endpoint::forged - endpoint->forged_sent;
+    if (left != 0) {
+      const std::size_t n = size < left ? size : left;
+      std::memcpy(out, bio_endpoint::forged + endpoint->forged_sent, n);
+      endpoint->forged_sent += n;
+      *read = n;
+      return 1;
+    }
+  }
   if (endpoint == nullptr || endpoint->input_size == 0 ||
       (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner))) {
     // No more input for now: OpenSSL sees "want read", never EOF. The engine decides
@@ -62,6 +102,7 @@ inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* r
   }
   const std::size_t n = size < endpoint->input_size ? size : endpoint->input_size;
   std::memcpy(out, endpoint->input, n);
+  endpoint->track(endpoint->input, n);
   endpoint->input += n;
   endpoint->input_size -= n;
   endpoint->bytes_read += n;

@@ -111,6 +111,10 @@ public:
   }
 
   void clear() noexcept { begin_ = end_ = 0; }
+  /// Keeps only the first n bytes.
+  void truncate(std::size_t n) noexcept {
+    if (n < size()) end_ = begin_ + n;
+  }
   /// Gives the storage back (to this thread's pool) when there is no content.
   void release_if_empty() noexcept {
     if (!empty() || data_ == nullptr) return;

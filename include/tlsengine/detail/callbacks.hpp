@@ -26,6 +26,9 @@ public:
   virtual void on_keylog(const char* line) = 0;
   /// Server: may this session (from a ticket or the external cache) be resumed here?
   virtual bool may_resume(SSL_SESSION* session) = 0;
+  /// Client, building a ClientHello: 0 to go on, -1 with *alert to abort the handshake
+  /// with that fatal alert (how a refused HelloRequest ends the connection).
+  virtual int on_build_client_hello(int* alert) = 0;
 
 protected:
   ~engine_hooks() = default;
@@ -88,6 +91,21 @@ inline int ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPH
   return hooks ? hooks->on_ticket_key(name, iv, cipher, mac, encrypt) : 0;
 }
 
+/// A private-use extension that is never sent: its add callback is the one hook OpenSSL
+/// calls while building every ClientHello that can abort it with an alert of our choice.
+constexpr unsigned int abort_hook_extension = 0xff7e;
+
+inline int client_hello_add(SSL* ssl, unsigned int, unsigned int, const unsigned char**, size_t*,
+                            X509*, size_t, int* alert, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_build_client_hello(alert) : 0;
+}
+
+inline int client_hello_parse(SSL*, unsigned int, unsigned int, const unsigned char*, size_t, X509*,
+                              size_t, int*, void*) {
+  return 1; // a peer sending it is ignored
+}
+
 /// Acknowledging SNI makes OpenSSL record the name in the session, which resumption
 /// checks against (without a servername callback it records nothing).
 inline int servername_ack(SSL*, int*, void*) { return SSL_TLSEXT_ERR_OK; }
@@ -129,6 +147,9 @@ inline void install_callbacks(SSL_CTX* ctx) {
   SSL_CTX_set_tlsext_status_cb(ctx, &callbacks::ocsp_status);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &callbacks::ticket_key);
   SSL_CTX_set_session_ticket_cb(ctx, nullptr, &callbacks::ticket_decrypted, nullptr);
+  SSL_CTX_add_custom_ext(ctx, callbacks::abort_hook_extension, SSL_EXT_CLIENT_HELLO,
+                         &callbacks::client_hello_add, nullptr, nullptr,
+                         &callbacks::client_hello_parse, nullptr);
   // The keylog callback is not installed here: with one set, OpenSSL formats every secret
   // of every handshake as hex text (~5% of a full handshake) whether or not anyone
   // listens. enable_keylog connections install it (install_keylog).

@@ -82,6 +82,10 @@ public:
   std::error_code set_ocsp_response(std::optional<bytes_view> response);
   std::error_code use_certificate(std::string_view cert_pem, const key_entry& key);
   std::error_code verify_result(std::error_code verdict);
+  /// Node's cb(err): the waiting decision fails the handshake with `code` and `alert`.
+  std::error_code fail_decision(std::error_code code, int alert);
+  /// verify_peer: accept the peer, keeping `verdict` as the authorization error.
+  std::error_code accept_unauthorized(std::error_code verdict);
 
   // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
   std::error_code renegotiate(bool reject_unauthorized, bool request_cert);
@@ -97,6 +101,8 @@ public:
   bool destroyed() const noexcept { return destroyed_; }
   bool end_requested() const noexcept { return end_requested_; }
   bool received_close() const noexcept { return received_close_; }
+  bool hello_retry() const noexcept { return hello_retry_; }
+  bool received_close_notify() const noexcept { return received_close_ && !truncated_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
   const std::string& error_message() const noexcept { return error_message_; }
@@ -220,6 +226,11 @@ private:
                                           unsigned int max_psk);
   void record_callback_error(std::error_code code, std::string message);
   void fail_on_callback_error();
+  int on_build_client_hello(int* alert) override;
+  /// Server, inside a ClientHello callback that can only answer with a fixed alert: the
+  /// handshake ends with `alert` instead (see send_plaintext_alert).
+  void abort_first_flight(int alert, std::error_code code, std::string message);
+  void send_plaintext_alert();
 
   // ---- sessions, identity binding, SNI switch (engine_sessions.hpp) ----------------------
   bool apply_session();
@@ -240,6 +251,7 @@ private:
 
   static constexpr std::size_t record_size = 16 * 1024;
   static constexpr std::size_t max_pending_events = 1024;
+  static constexpr std::size_t max_undelivered_sessions = 4;
   static constexpr int max_key_updates_in_row = 32; // BoringSSL's kMaxKeyUpdates
 
   secure_context context_;
@@ -257,6 +269,9 @@ private:
   bool end_requested_ = false;
   bool shutdown_sent_ = false;
   bool received_close_ = false;
+  bool truncated_ = false;
+  bool hello_retry_ = false; // a HelloRetryRequest was sent or received // received_close_ by an
+                             // EOF that allow_truncation accepted
   bool transport_eof_ = false;
   bool destroyed_ = false;
   bool verify_rejected_ = false;
@@ -277,10 +292,16 @@ private:
   ssl_session_ptr resume_choice_;
   std::optional<std::vector<std::uint8_t>> ocsp_response_;
   std::error_code verify_answer_;
+  std::error_code recorded_verdict_; // accepted anyway (accept_unauthorized)
   bool held_ = false; // server: application data waits for verify_result()
   std::shared_ptr<const ticket_key_ring> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
+  int plaintext_alert_ = -1;             // server: the alert that replaces the first flight
+  std::size_t plaintext_alert_mark_ = 0; // out_'s size when it was decided
+  int refuse_hello_alert_ = -1;
+  bool certificate_request_failed_ = false; // client: the cert callback answers 0          //
+                                            // client: abort the next ClientHello with this
   // Renegotiation, key update, trace.
   bool renegotiation_disabled_ = false;
   bool renegotiating_ = false;

@@ -35,6 +35,7 @@ struct engine_config {
   bool pause_on_certificate_request = false;
   bool early_data = false;          // client: send write()s made before the handshake as 0-RTT
   std::uint32_t max_early_data = 0; // server: accept this much 0-RTT data
+  bool send_fallback_scsv = false;  // client: RFC 7507
   psk_client_function psk_client;
   int min_dh_size = 1024;
   // Server.

@@ -70,11 +70,15 @@ inline void engine::feed_eof() {
   transport_eof_ = true;
   if (received_close_) return;
   if (!handshake_done_) {
+    // Node's words for the client's case (ECONNRESET).
     fail(make_error_code(errc::truncated),
-         "the transport closed before the TLS handshake completed");
+         config_.is_server ? "the transport closed before the TLS handshake completed"
+                           : "Client network socket disconnected before secure TLS "
+                             "connection was established");
   } else if (config_.connection.allow_truncation) {
     received_close_ = true;
-    events_.emplace_back(events::end{});
+    truncated_ = true;
+    events_.emplace_back(events::end{false});
   } else {
     fail(make_error_code(errc::truncated),
          "the transport closed without a TLS close_notify (truncation)");
@@ -229,6 +233,10 @@ inline void engine::drive() {
     clear_error_queue();
     const int r = SSL_do_handshake(ssl_.get());
     if (destroyed_) return; // a callback destroyed the connection: nothing more to read
+    if (plaintext_alert_ >= 0) {
+      send_plaintext_alert();
+      return;
+    }
     if (r == 1) {
       on_handshake_done();
     } else if (!handle_failure(r)) {
@@ -386,6 +394,15 @@ inline bool engine::free_buffers_is_safe() noexcept {
 
 inline void engine::fail_with_openssl(std::error_code fallback) {
   openssl_failure failure = take_openssl_error(fallback);
+  const std::error_code too_long(
+      static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_EXCESSIVE_MESSAGE_SIZE)), openssl_category());
+  if (failure.code == too_long && config_.connection.max_cert_list != 0) {
+    // The usual cause, said plainly (OpenSSL only says "excessive message size").
+    fail(make_error_code(errc::certificate_list_too_long),
+         "the peer's certificate list is longer than max_cert_list (" +
+             std::to_string(config_.connection.max_cert_list) + " bytes): " + failure.text);
+    return;
+  }
   fail(failure.code, failure.text);
 }
 

@@ -17,7 +17,14 @@ inline bool engine::waiting_for_decision() const noexcept {
 
 inline std::error_code engine::use_context(const secure_context& context) {
   if (std::error_code ec = answer_check(sni_)) return ec;
-  if (!context) return make_error_code(errc::invalid_argument);
+  if (!context) {
+    // As Node's "Invalid SNI context": the connection fails now, not at its timeout.
+    fail_decision(make_error_code(errc::invalid_argument), SSL_AD_INTERNAL_ERROR);
+    error_message_ = "Invalid SNI context";
+    if (auto* e = events_.empty() ? nullptr : std::get_if<events::error>(&events_.back()))
+      e->message = error_message_;
+    return error_;
+  }
   if (!switch_context(context)) {
     fail(make_error_code(errc::decision_failed), "switching to the SNI context failed");
     return error_;
@@ -89,7 +96,7 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
   verify_answer_ = verdict;
   if (config_.is_server) {
     verify_.state = decision_state::answered;
-    verify_error_ = verdict;
+    verify_error_ = verdict ? verdict : recorded_verdict_;
     if (!held_) return {}; // the handshake has not finished: on_handshake_done decides
     if (verdict) {
       reject_after_handshake();
@@ -100,6 +107,55 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
     return {};
   }
   return answered(verify_);
+}
+
+inline std::error_code engine::accept_unauthorized(std::error_code verdict) {
+  if (std::error_code ec = answer_check(verify_)) return ec;
+  recorded_verdict_ = verdict;
+  return verify_result({});
+}
+
+/// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.
+inline long x509_code_for_alert(int alert) {
+  switch (alert) {
+  case SSL_AD_CERTIFICATE_REVOKED: return X509_V_ERR_CERT_REVOKED;
+  case SSL_AD_CERTIFICATE_EXPIRED: return X509_V_ERR_CERT_HAS_EXPIRED;
+  case SSL_AD_UNKNOWN_CA: return X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+  case SSL_AD_UNSUPPORTED_CERTIFICATE: return X509_V_ERR_INVALID_PURPOSE;
+  case SSL_AD_INTERNAL_ERROR: return X509_V_ERR_OUT_OF_MEM;
+  default: return X509_V_ERR_APPLICATION_VERIFICATION; // handshake_failure
+  }
+}
+
+inline std::error_code engine::fail_decision(std::error_code code, int alert) {
+  if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
+  if (error_) return error_;
+  if (!code || alert < 0 || alert > 255) return make_error_code(errc::invalid_argument);
+  std::string message = "the application failed the handshake: " + code.message();
+  for (decision* d : {&sni_, &resume_, &ocsp_}) {
+    if (d->state != decision_state::waiting) continue;
+    // Server, paused inside the ClientHello: none of its first flight was written yet,
+    // so the alert of the application's choice goes out as a plaintext record.
+    d->state = decision_state::answered;
+    record_callback_error(code, std::move(message));
+    plaintext_alert_ = alert;
+    plaintext_alert_mark_ = out_.size();
+    send_plaintext_alert();
+    return {};
+  }
+  if (certificate_request_.state == decision_state::waiting) {
+    // Client: OpenSSL's certificate callback can only fail with internal_error.
+    record_callback_error(code, std::move(message));
+    certificate_request_failed_ = true;
+    return answered(certificate_request_);
+  }
+  if (verify_.state == decision_state::waiting) {
+    if (config_.is_server) return verify_result(code); // after the handshake: no alert
+    record_callback_error(code, std::move(message));
+    return verify_result(
+        std::error_code(static_cast<int>(x509_code_for_alert(alert)), x509_category()));
+  }
+  return make_error_code(errc::invalid_state);
 }
 
 inline std::error_code engine::answer_check(const decision& d) const {

@@ -11,8 +11,13 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
   if (destroyed_) return make_error_code(errc::destroyed);
   if (error_) return error_;
   if (!ssl_) return make_error_code(errc::destroyed);
-  if (in_openssl() || !handshake_done_ || SSL_version(ssl_.get()) > TLS1_2_VERSION)
-    return make_error_code(errc::invalid_state); // TLS 1.3 has no renegotiation
+  if (in_openssl() || !handshake_done_) return make_error_code(errc::invalid_state);
+  if (SSL_version(ssl_.get()) > TLS1_2_VERSION) {
+    // TLS 1.3 has no renegotiation: OpenSSL's refusal, ERR_SSL_WRONG_SSL_VERSION as Node.
+    ERR_clear_error();
+    if (SSL_renegotiate(ssl_.get()) == 1) return make_error_code(errc::invalid_state);
+    return take_openssl_error_code(make_error_code(errc::invalid_state));
+  }
   config_.reject_unauthorized = reject_unauthorized;
   if (config_.is_server) {
     int mode = SSL_VERIFY_NONE;
@@ -36,9 +41,10 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
 
 inline void engine::disable_renegotiation() {
   renegotiation_disabled_ = true;
-  // A client refuses the server's HelloRequest; a server sees the ClientHello in its
-  // client-hello callback and fails there (OpenSSL's option would only warn).
-  if (ssl_ && !config_.is_server) SSL_set_options(ssl_.get(), SSL_OP_NO_RENEGOTIATION);
+  // A client refuses the server's HelloRequest by aborting the ClientHello it would answer
+  // with (message_callback, on_build_client_hello): a fatal no_renegotiation alert, where
+  // SSL_OP_NO_RENEGOTIATION would only warn and leave the server waiting. A server sees the
+  // ClientHello in its client-hello callback and fails there.
 }
 
 inline std::error_code engine::key_update(bool request_peer) {

@@ -61,6 +61,16 @@ inline void engine::message_callback(int write_p, int version, int content_type,
     // A message callback cannot stop OpenSSL; after destroy() it reads no more input.
     if (self->destroyed_) return;
   }
+  if (content_type == SSL3_RT_HANDSHAKE && length >= 38 &&
+      static_cast<const unsigned char*>(buf)[0] == SSL3_MT_SERVER_HELLO) {
+    // A HelloRetryRequest is a ServerHello with this random (RFC 8446 4.1.3).
+    static const unsigned char hrr_random[32] = {0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11,
+                                                 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+                                                 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E,
+                                                 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
+    if (std::memcmp(static_cast<const unsigned char*>(buf) + 6, hrr_random, 32) == 0)
+      self->hello_retry_ = true;
+  }
   if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
   const auto* message = static_cast<const unsigned char*>(buf);
   if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
@@ -76,9 +86,19 @@ inline void engine::message_callback(int write_p, int version, int content_type,
       return;
     }
     self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
-  } else if (message[0] == SSL3_MT_HELLO_REQUEST && self->renegotiation_disabled_) {
-    self->record_callback_error(make_error_code(errc::renegotiation_disabled),
-                                "the server tried to renegotiate");
+  } else if (message[0] == SSL3_MT_HELLO_REQUEST && !self->config_.is_server) {
+    if (!self->handshake_done_ || SSL_version(ssl) == TLS1_3_VERSION) {
+      // OpenSSL ignores a HelloRequest during a handshake (RFC 5246 7.4.1.1 allows it);
+      // stricter, it is a protocol violation: the forged record after it makes OpenSSL
+      // send its own fatal unexpected_message alert with the keys of the moment.
+      self->record_callback_error(make_error_code(errc::unexpected_message),
+                                  "the server sent a HelloRequest during the handshake");
+      self->endpoint_.forging = true;
+    } else if (self->renegotiation_disabled_) {
+      self->record_callback_error(make_error_code(errc::renegotiation_disabled),
+                                  "the server tried to renegotiate");
+      self->refuse_hello_alert_ = SSL_AD_NO_RENEGOTIATION;
+    }
   }
 }
 
@@ -97,7 +117,7 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
   }
   if (verify_.state == decision_state::answered) {
     if (!verify_answer_) {
-      verify_error_.clear();
+      verify_error_ = recorded_verdict_; // {} unless accept_unauthorized() kept one
       return 1;
     }
     verify_error_ = verify_answer_;
@@ -108,7 +128,12 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
                                         : X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
   }
-  const bool chain_ok = X509_verify_cert(store) > 0;
+  // As Node, whose verify callback lets verification go on past a failure: the last
+  // error is the verdict (a lone leaf whose issuer is nowhere is
+  // UNABLE_TO_VERIFY_LEAF_SIGNATURE, not the first failure's GET_ISSUER_CERT_LOCALLY).
+  X509_STORE_CTX_set_verify_cb(store, [](int, X509_STORE_CTX*) { return 1; });
+  const bool completed = X509_verify_cert(store) > 0;
+  const bool chain_ok = completed && X509_STORE_CTX_get_error(store) == X509_V_OK;
   std::error_code verdict;
   if (!chain_ok) {
     long code = X509_STORE_CTX_get_error(store);
@@ -240,8 +265,9 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
     // Destroyed or failed from inside: abort with the alert, without reading `in` again.
     if (!alive) return SSL_TLSEXT_ERR_ALERT_FATAL;
     if (threw) {
-      record_callback_error(make_error_code(errc::decision_failed), "the ALPN callback failed");
-      return SSL_TLSEXT_ERR_ALERT_FATAL;
+      abort_first_flight(SSL_AD_INTERNAL_ERROR, make_error_code(errc::decision_failed),
+                         "the ALPN callback failed");
+      return SSL_TLSEXT_ERR_NOACK;
     }
     if (!choice) return SSL_TLSEXT_ERR_ALERT_FATAL; // no_application_protocol
     for (unsigned i = 0; i < in_length; i += 1 + in[i]) {
@@ -251,10 +277,11 @@ inline int engine::on_alpn_select(const unsigned char** out, unsigned char* out_
         return SSL_TLSEXT_ERR_OK;
       }
     }
-    record_callback_error(make_error_code(errc::alpn_invalid),
-                          "the ALPN callback chose a protocol the client did not offer: " +
-                              *choice);
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
+    // Our fault, not a missing overlap: internal_error (RFC 7301 keeps
+    // no_application_protocol for the latter), which OpenSSL's answer codes cannot say.
+    abort_first_flight(SSL_AD_INTERNAL_ERROR, make_error_code(errc::alpn_invalid),
+                       "the ALPN callback chose a protocol the client did not offer: " + *choice);
+    return SSL_TLSEXT_ERR_NOACK;
   }
   if (config_.alpn.empty()) return SSL_TLSEXT_ERR_NOACK;
   unsigned char* selected = nullptr;
@@ -280,6 +307,7 @@ inline int engine::on_certificate_needed() {
     }
     return ocsp_.state == decision_state::waiting ? -1 : 1;
   }
+  if (certificate_request_failed_) return 0; // fail_decision: internal_error
   if (!config_.pause_on_certificate_request) return 1;
   if (certificate_request_.state == decision_state::none) {
     certificate_request_.state = decision_state::waiting;
@@ -396,6 +424,40 @@ inline void engine::record_callback_error(std::error_code code, std::string mess
   if (callback_error_) return;
   callback_error_ = code;
   callback_message_ = std::move(message);
+}
+
+inline int engine::on_build_client_hello(int* alert) {
+  if (refuse_hello_alert_ < 0) return 0; // the extension is not sent
+  *alert = refuse_hello_alert_;
+  return -1;
+}
+
+inline void engine::abort_first_flight(int alert, std::error_code code, std::string message) {
+  record_callback_error(code, std::move(message));
+  if (plaintext_alert_ >= 0) return;
+  plaintext_alert_ = alert;
+  plaintext_alert_mark_ = out_.size();
+}
+
+/// The server's write side is still plaintext while it answers a ClientHello (TLS 1.2's
+/// whole first flight, TLS 1.3's ServerHello), and that flight has not left the engine:
+/// it is dropped and replaced by the fatal alert record, which OpenSSL 3.0 has no call to
+/// send with a description of our choice.
+inline void engine::send_plaintext_alert() {
+  const int version = std::min(SSL_version(ssl_.get()), TLS1_2_VERSION);
+  const std::uint8_t record[7] = {SSL3_RT_ALERT,
+                                  static_cast<std::uint8_t>(version >> 8),
+                                  static_cast<std::uint8_t>(version & 0xff),
+                                  0,
+                                  2,
+                                  SSL3_AL_FATAL,
+                                  static_cast<std::uint8_t>(plaintext_alert_)};
+  out_.truncate(plaintext_alert_mark_);
+  out_.append(bytes_view(record, sizeof record));
+  last_alert_ = plaintext_alert_;
+  last_alert_sent_ = true;
+  ERR_clear_error();
+  fail(callback_error_, callback_message_);
 }
 
 inline void engine::fail_on_callback_error() {

@@ -62,11 +62,17 @@ inline int engine::on_new_session(SSL_SESSION* session) {
   // A copy, not serialized: the application serializes it only if it stores it.
   events::session e{session_handle::from_native(session)};
   if (e.data.empty()) return 0;
-  // Only the newest session matters: one not yet taken is replaced, not queued again.
-  for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
-    if (auto* queued = std::get_if<events::session>(&*it)) {
-      *queued = std::move(e);
-      return 0;
+  // One event per ticket, as Node, whatever the chunking of the input; a peer flooding
+  // tickets meets a bound: beyond max_undelivered_sessions the oldest is dropped.
+  std::size_t queued = 0;
+  for (const event& pending : events_)
+    queued += std::holds_alternative<events::session>(pending) ? 1 : 0;
+  if (queued >= max_undelivered_sessions) {
+    for (auto it = events_.begin(); it != events_.end(); ++it) {
+      if (std::holds_alternative<events::session>(*it)) {
+        events_.erase(it);
+        break;
+      }
     }
   }
   events_.emplace_back(std::move(e));

@@ -29,6 +29,8 @@ inline engine::engine(secure_context context, engine_config config)
   SSL_set_bio(ssl_.get(), bio, bio); // one BIO, one reference, both directions
   SSL_set_info_callback(ssl_.get(), &engine::info_callback);
   SSL_set_msg_callback(ssl_.get(), &engine::message_callback);
+  if (config_.connection.max_cert_list != 0)
+    SSL_set_max_cert_list(ssl_.get(), static_cast<long>(config_.connection.max_cert_list));
   if (config_.connection.enable_keylog) install_keylog(context_.native_handle());
   if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
@@ -71,6 +73,7 @@ inline engine::engine(secure_context context, engine_config config)
     }
     if (config_.request_ocsp) SSL_set_tlsext_status_type(ssl_.get(), TLSEXT_STATUSTYPE_ocsp);
     if (config_.psk_client) SSL_set_psk_client_callback(ssl_.get(), &engine::psk_client_callback);
+    if (config_.send_fallback_scsv) SSL_set_mode(ssl_.get(), SSL_MODE_SEND_FALLBACK_SCSV);
     SSL_set_connect_state(ssl_.get());
     SSL_SESSION* session = SSL_get_session(ssl_.get());
     early_mode_ =
