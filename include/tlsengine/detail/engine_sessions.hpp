@@ -66,7 +66,7 @@ inline int engine::on_new_session(SSL_SESSION* session) {
   // tickets meets a bound: beyond max_undelivered_sessions the oldest is dropped.
   std::size_t queued = 0;
   for (const event& pending : events_)
-    queued += std::holds_alternative<events::session>(pending) ? 1 : 0;
+    queued += std::holds_alternative<events::session>(pending) ? 1u : 0u;
   if (queued >= max_undelivered_sessions) {
     for (auto it = events_.begin(); it != events_.end(); ++it) {
       if (std::holds_alternative<events::session>(*it)) {
