@@ -4,7 +4,7 @@
 // reported and not fixed yet.
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <openssl/ssl.h>
 

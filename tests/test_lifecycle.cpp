@@ -3,7 +3,7 @@
 // level functions, and the shutdown edge cases.
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <openssl/ssl.h>
 
