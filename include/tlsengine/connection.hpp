@@ -353,6 +353,21 @@ public:
     EVP_PKEY_free(key);
     return info;
   }
+  /// The key-exchange group of the handshake, by its IANA name: "x25519", "secp256r1",
+  /// "ffdhe2048", or on OpenSSL >= 3.5 the post-quantum hybrid "X25519MLKEM768" (whose
+  /// server share is a KEM ciphertext, so ephemeral_key() has nothing to report for it).
+  /// Both roles; empty before the handshake, for a TLS 1.2 exchange without ECDHE/DHE,
+  /// and for a TLS 1.2 resumption where OpenSSL does not keep the group.
+  std::string negotiated_group() const {
+    if (!engine_ || !engine_->ssl()) return {};
+    SSL* ssl = engine_->ssl();
+    const int id = SSL_get_negotiated_group(ssl);
+    if (id == 0) return {};
+    // A group without an OpenSSL NID comes back as TLSEXT_nid_unknown | its TLS id, which
+    // SSL_group_to_name() also resolves.
+    const char* name = SSL_group_to_name(ssl, id);
+    return name != nullptr ? name : std::string();
+  }
   /// Node's getSharedSigalgs(): e.g. {"ECDSA+SHA256", "RSA-PSS+SHA256"}.
   std::vector<std::string> shared_sigalgs() const {
     std::vector<std::string> out;
