@@ -62,6 +62,10 @@ mmdebstrap --quiet --variant=minbase --include=git,ca-certificates,sudo "$suite"
   "deb $mirror $suite main" "deb $mirror $suite-updates main" \
   "deb $security $suite-security main"
 
+# What the Debian installer writes and a bare bootstrap lacks: without it "localhost" does
+# not resolve (glibc does not synthesize it), and the examples' default host is localhost.
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+
 # The checkout's current commit (what CI tests), not the working tree's edits.
 phase "clone $(git rev-parse --short HEAD)"
 git clone -q --no-local "$repo" "$root/root/tlsengine"
