@@ -7,6 +7,7 @@
 #if defined(TLSENGINE_CATCH2_V3) && TLSENGINE_CATCH2_V3
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
+#include <catch2/generators/catch_generators_range.hpp>
 #else
 #include <catch2/catch.hpp>
 #endif
