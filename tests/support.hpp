@@ -3,7 +3,7 @@
 // fragmentation (input fed in chunks, output drained in odd sizes).
 #pragma once
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <tlsengine/tlsengine.hpp>
 
 #include <fstream>

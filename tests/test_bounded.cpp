@@ -5,7 +5,7 @@
 // than 32 KeyUpdates without application data between them is refused (as BoringSSL).
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <openssl/ssl.h>
 

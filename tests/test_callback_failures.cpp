@@ -3,7 +3,7 @@
 // `secure` and then fails because of a callback OpenSSL had already accepted.
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <string>
 #include <vector>

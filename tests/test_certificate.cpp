@@ -6,7 +6,7 @@
 // defines the format, against literal strings that Node 20 printed for the same input.
 #include <tlsengine/certificate.hpp>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>

@@ -2,7 +2,7 @@
 // real certificates and real bytes, fragmented every way the network can.
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <openssl/ssl.h>
 

@@ -7,7 +7,7 @@
 #include "../examples/common/net.hpp"
 #include "interop/peers.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <openssl/ssl.h>
 #include <sys/epoll.h>

@@ -3,7 +3,7 @@
 // Both roles, engines back to back through the drain loop.
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <openssl/ssl.h>
 

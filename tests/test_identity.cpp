@@ -8,7 +8,7 @@
 #include <tlsengine/certificate.hpp>
 #include <tlsengine/identity.hpp>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>

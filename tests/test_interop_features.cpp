@@ -12,7 +12,7 @@
 #include "net_support.hpp"
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>

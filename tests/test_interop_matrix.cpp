@@ -9,7 +9,7 @@
 // The Node.js and Python peers are tests/interop/peer.js and peer.py.
 #include "interop/peers.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <regex>
 #include <string>

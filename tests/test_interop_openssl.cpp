@@ -8,7 +8,7 @@
 #include "net_support.hpp"
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <openssl/x509_vfy.h>
 
@@ -839,3 +839,75 @@ TEST_CASE("interop: TLS 1.3 KeyUpdate requested by openssl s_server", "[interop]
   CHECK(messages.received[SSL3_MT_KEY_UPDATE] == 1);
   CHECK(messages.sent[SSL3_MT_KEY_UPDATE] == 1); // our answer, before our next data
 }
+
+// ---- key-exchange groups ------------------------------------------------------------------
+
+namespace {
+
+/// Our client with default options against `openssl s_server <group args>`, TLS 1.3: the
+/// group both sides report.
+std::string group_against_s_server(const std::vector<std::string>& group_args) {
+  std::vector<std::string> args = s_server_cert_args("server-ecdsa");
+  args.insert(args.end(), {"-rev", "-tls1_3"});
+  args.insert(args.end(), group_args.begin(), group_args.end());
+  running_s_server server = start_s_server(args);
+  auto client = connection::client(test::client_opts());
+  REQUIRE(client);
+  net::tls_socket s(*client, std::move(server.socket));
+  REQUIRE(client->write("hello\n") == 6);
+  const bool echoed = s.run_until(
+      [&] { return s.errors != 0 || s.transport_eof || s.received == "olleh\n"; }, &server.child);
+  INFO(s.describe() << "\n" << server.child.describe());
+  REQUIRE(echoed);
+  REQUIRE(s.errors == 0);
+  CHECK(client->protocol() == "TLSv1.3");
+  return client->negotiated_group();
+}
+
+/// `openssl s_client <extra>` against our server with default options, TLS 1.3: the group
+/// our server reports; `client` keeps s_client's output (-brief prints its own view).
+std::string group_from_s_client(const std::vector<std::string>& extra, net::child_process& client) {
+  std::uint16_t port = 0;
+  net::unique_fd listener = net::listen_loopback(port);
+  auto srv = server::create(test::server_opts("server-ecdsa"));
+  REQUIRE(srv);
+  std::vector<std::string> argv = s_client_args(port, "TLSv1.3");
+  argv.insert(argv.end(), {"-brief"});
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  connection conn = s_client_exchange(*srv, argv, listener, client);
+  return conn.negotiated_group();
+}
+
+} // namespace
+
+TEST_CASE("interop: groups: openssl s_server limited to X25519 gets x25519 from our client",
+          "[interop][kex]") {
+  // A peer without the hybrid group: what OpenSSL 3.0 and every older TLS 1.3 stack offers.
+  CHECK(group_against_s_server({"-groups", "X25519"}) == "x25519");
+}
+
+TEST_CASE("interop: groups: openssl s_client limited to X25519 gets x25519 from our server",
+          "[interop][kex]") {
+  net::child_process client;
+  CHECK(group_from_s_client({"-groups", "X25519"}, client) == "x25519");
+}
+
+#if OPENSSL_VERSION_NUMBER >= 0x30500000L
+
+TEST_CASE("interop (OpenSSL >= 3.5): our client and openssl s_server negotiate X25519MLKEM768",
+          "[interop][kex][pq]") {
+  CHECK(group_against_s_server({}) == "X25519MLKEM768");
+  // s_server restricted to the hybrid group: only a client that offers it gets through.
+  CHECK(group_against_s_server({"-groups", "X25519MLKEM768"}) == "X25519MLKEM768");
+}
+
+TEST_CASE("interop (OpenSSL >= 3.5): openssl s_client and our server negotiate X25519MLKEM768",
+          "[interop][kex][pq]") {
+  net::child_process client;
+  CHECK(group_from_s_client({}, client) == "X25519MLKEM768");
+  INFO(client.describe());
+  // s_client's own report (-brief) of the same handshake.
+  CHECK((client.out + client.err).find("X25519MLKEM768") != std::string::npos);
+}
+
+#endif

@@ -3,7 +3,7 @@
 #include "net_support.hpp"
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <string>
 

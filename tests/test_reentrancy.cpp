@@ -4,7 +4,7 @@
 // the test. The first test case reproduces the crashes with a captured pointer.
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <functional>
 #include <string>

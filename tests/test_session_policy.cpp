@@ -5,7 +5,7 @@
 // back through the drain loop, TLS 1.2 and 1.3, tickets and the external cache.
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <openssl/ssl.h>
 

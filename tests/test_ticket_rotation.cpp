@@ -3,7 +3,7 @@
 // are renewed under the newest; older ones fall back to a full handshake. TLS 1.2 and 1.3.
 #include "support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <memory>
 #include <vector>

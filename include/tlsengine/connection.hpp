@@ -401,6 +401,25 @@ public:
     EVP_PKEY_free(key);
     return info;
   }
+  /// The key-exchange group of the handshake, by its IANA name: "x25519", "secp256r1",
+  /// "ffdhe2048", or on OpenSSL >= 3.5 the post-quantum hybrid "X25519MLKEM768" (whose
+  /// server share is a KEM ciphertext, so ephemeral_key() has nothing to report for it).
+  /// Both roles; empty before the handshake and for TLS 1.2 finite-field DHE (OpenSSL picks
+  /// its parameters without negotiating a named group). A TLS 1.2 resumption reports the
+  /// group of the handshake that made the session; a TLS 1.3 one runs a new exchange.
+  std::string negotiated_group() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+    SSL* ssl = engine_->ssl();
+    // OpenSSL 3.0 reads the group from the session, which a server has none of before the
+    // ClientHello: never ask before the handshake is done.
+    if (SSL_get_session(ssl) == nullptr) return {};
+    const int id = SSL_get_negotiated_group(ssl);
+    if (id == 0) return {};
+    // A group without an OpenSSL NID comes back as TLSEXT_nid_unknown | its TLS id, which
+    // SSL_group_to_name() also resolves.
+    const char* name = SSL_group_to_name(ssl, id);
+    return name != nullptr ? name : std::string();
+  }
   /// Node's getSharedSigalgs(): e.g. {"ECDSA+SHA256", "RSA-PSS+SHA256"}.
   std::vector<std::string> shared_sigalgs() const {
     std::vector<std::string> out;

@@ -194,8 +194,15 @@ inline std::string error_code_name(std::error_code ec) {
     }
   }
   if (ec.category() == openssl_category()) {
+    std::string reason = ec.message();
+    // OpenSSL >= 3.2 says "ssl/tls alert handshake failure" where 3.0 said "sslv3 alert
+    // handshake failure" (SSL_R_SSLV3_ALERT_*): the code keeps 3.0's name on every version,
+    // the one Node reports there, and never holds a '/'.
+    constexpr std::string_view renamed = "ssl/tls alert ";
+    if (reason.compare(0, renamed.size(), renamed) == 0)
+      reason.replace(0, renamed.size(), "sslv3 alert ");
     std::string code = "ERR_SSL_";
-    for (char c : ec.message())
+    for (char c : reason)
       code += (c == ' ' || c == '-')
                   ? '_'
                   : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

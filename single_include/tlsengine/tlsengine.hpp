@@ -304,8 +304,15 @@ inline std::string error_code_name(std::error_code ec) {
     }
   }
   if (ec.category() == openssl_category()) {
+    std::string reason = ec.message();
+    // OpenSSL >= 3.2 says "ssl/tls alert handshake failure" where 3.0 said "sslv3 alert
+    // handshake failure" (SSL_R_SSLV3_ALERT_*): the code keeps 3.0's name on every version,
+    // the one Node reports there, and never holds a '/'.
+    constexpr std::string_view renamed = "ssl/tls alert ";
+    if (reason.compare(0, renamed.size(), renamed) == 0)
+      reason.replace(0, renamed.size(), "sslv3 alert ");
     std::string code = "ERR_SSL_";
-    for (char c : ec.message())
+    for (char c : reason)
       code += (c == ' ' || c == '-')
                   ? '_'
                   : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -3639,7 +3646,7 @@ private:
   std::optional<std::vector<std::uint8_t>> ocsp_response_;
   std::error_code verify_answer_;
   std::error_code recorded_verdict_; // accepted anyway (accept_unauthorized)
-  bool held_ = false; // server: application data waits for verify_result()
+  bool held_ = false;                // server: application data waits for verify_result()
   std::shared_ptr<const ticket_key_ring> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
@@ -5674,6 +5681,25 @@ public:
     }
     EVP_PKEY_free(key);
     return info;
+  }
+  /// The key-exchange group of the handshake, by its IANA name: "x25519", "secp256r1",
+  /// "ffdhe2048", or on OpenSSL >= 3.5 the post-quantum hybrid "X25519MLKEM768" (whose
+  /// server share is a KEM ciphertext, so ephemeral_key() has nothing to report for it).
+  /// Both roles; empty before the handshake and for TLS 1.2 finite-field DHE (OpenSSL picks
+  /// its parameters without negotiating a named group). A TLS 1.2 resumption reports the
+  /// group of the handshake that made the session; a TLS 1.3 one runs a new exchange.
+  std::string negotiated_group() const {
+    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+    SSL* ssl = engine_->ssl();
+    // OpenSSL 3.0 reads the group from the session, which a server has none of before the
+    // ClientHello: never ask before the handshake is done.
+    if (SSL_get_session(ssl) == nullptr) return {};
+    const int id = SSL_get_negotiated_group(ssl);
+    if (id == 0) return {};
+    // A group without an OpenSSL NID comes back as TLSEXT_nid_unknown | its TLS id, which
+    // SSL_group_to_name() also resolves.
+    const char* name = SSL_group_to_name(ssl, id);
+    return name != nullptr ? name : std::string();
   }
   /// Node's getSharedSigalgs(): e.g. {"ECDSA+SHA256", "RSA-PSS+SHA256"}.
   std::vector<std::string> shared_sigalgs() const {

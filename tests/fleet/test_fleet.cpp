@@ -10,7 +10,7 @@
 
 #include <tlsengine/redis_session_store.hpp>
 
-#include <catch2/catch.hpp>
+#include "../catch_compat.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -9,7 +9,7 @@
 #include "../net_support.hpp"
 #include "../support.hpp"
 
-#include <catch2/catch.hpp>
+#include "../catch_compat.hpp"
 #include <tlsengine/tlsengine.hpp>
 
 #include <ftw.h>

@@ -5,7 +5,7 @@
 # 2 minutes. The real measurement: `tlsengine_bench` without --quick (docs/PERFORMANCE.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bash tools/deps.sh build-essential cmake libssl-dev
+bash tools/deps.sh @build
 BUILD_DIR=${BUILD_DIR:-build-bench}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DTLSENGINE_BUILD_BENCH=ON \
   -DTLSENGINE_BUILD_TESTS=OFF -DTLSENGINE_BUILD_EXAMPLES=OFF >/dev/null

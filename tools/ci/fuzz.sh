@@ -17,7 +17,7 @@
 # temporary directory (-artifact_prefix).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-bash tools/deps.sh clang libclang-rt-14-dev cmake make libssl-dev || exit 1
+bash tools/deps.sh @build @clang || exit 1
 
 seconds=${FUZZ_SECONDS:-60}
 harnesses=${FUZZ_HARNESSES:-"server client pair context certificate flood"}

@@ -293,7 +293,7 @@ private:
   std::optional<std::vector<std::uint8_t>> ocsp_response_;
   std::error_code verify_answer_;
   std::error_code recorded_verdict_; // accepted anyway (accept_unauthorized)
-  bool held_ = false; // server: application data waits for verify_result()
+  bool held_ = false;                // server: application data waits for verify_result()
   std::shared_ptr<const ticket_key_ring> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
