@@ -5694,7 +5694,7 @@ public:
     // OpenSSL 3.0 reads the group from the session, which a server has none of before the
     // ClientHello: never ask before the handshake is done.
     if (SSL_get_session(ssl) == nullptr) return {};
-    const int id = SSL_get_negotiated_group(ssl);
+    const int id = static_cast<int>(SSL_get_negotiated_group(ssl));
     if (id == 0) return {};
     // A group without an OpenSSL NID comes back as TLSEXT_nid_unknown | its TLS id, which
     // SSL_group_to_name() also resolves.
@@ -5725,16 +5725,6 @@ public:
     return out;
   }
 
-  /// The key exchange group of the handshake (both roles, e.g. "x25519", "secp256r1",
-  /// "ffdhe2048"); empty when none (a TLS 1.2 resumption, RSA key exchange, before the
-  /// handshake).
-  std::string negotiated_group() const {
-    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
-    const int id = static_cast<int>(SSL_get_negotiated_group(engine_->ssl()));
-    if (id == 0) return {};
-    const char* name = SSL_group_to_name(engine_->ssl(), id);
-    return name ? std::string(name) : std::string();
-  }
   /// The signature scheme the peer signed the handshake with, as shared_sigalgs() names
   /// them ("RSA-PSS+SHA256", "ECDSA+SHA256", "Ed25519"); empty when it signed nothing
   /// (a resumption, a client without certificate).
