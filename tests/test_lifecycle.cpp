@@ -482,3 +482,42 @@ TEST_CASE("data and close_notify in one flight can still be answered", "[lifecyc
   CHECK(h.client_log.ends == 1);
   CHECK(h.server.is_ended());
 }
+
+// Found by an adversarial review: a timeout too long to add to the start time wrapped the
+// deadline into the past (signed overflow), and a huge exporter length was allocated.
+TEST_CASE("limits: a handshake timeout of 'forever', exporter lengths", "[lifecycle][limits]") {
+  SECTION("a timeout too long to represent never fires") {
+    clock::time_point now = clock::time_point() + std::chrono::hours(24 * 365);
+    auto so = test::server_opts();
+    so.now = [&] { return now; };
+    so.handshake_timeout = clock::duration::max();
+    auto srv = server::create(so);
+    REQUIRE(srv);
+    connection c = srv->accept();
+    REQUIRE(c.deadline());
+    CHECK(*c.deadline() > now);
+    c.on_timeout(now + std::chrono::hours(24 * 365 * 100));
+    CHECK_FALSE(c.error());
+    auto co = test::client_opts();
+    co.now = [&] { return now; };
+    co.handshake_timeout = clock::duration::max() - clock::duration(1);
+    auto cli = connection::client(co);
+    REQUIRE(cli);
+    REQUIRE(cli->deadline());
+    CHECK(*cli->deadline() > now);
+    cli->on_timeout(now);
+    CHECK_FALSE(cli->error());
+  }
+  SECTION("export_keying_material refuses absurd lengths with an error") {
+    auto h = test::make_pair(test::server_opts(), test::client_opts());
+    h.run();
+    REQUIRE(h.client.is_secure());
+    for (std::size_t length :
+         {std::size_t(0), connection::max_keying_material + 1, std::size_t(1) << 40, SIZE_MAX}) {
+      auto r = h.client.export_keying_material(length, "EXPERIMENTAL-test");
+      CHECK_FALSE(r);
+      CHECK(r.error() == make_error_code(errc::invalid_argument));
+    }
+    CHECK(h.client.export_keying_material(connection::max_keying_material, "EXPERIMENTAL-test"));
+  }
+}

@@ -407,3 +407,21 @@ TEST_CASE("key_update() after our close_notify: invalid_state, the connection st
   CHECK_FALSE(h.server.error());
   CHECK(h.client_log.received == "after");
 }
+
+// Found by an adversarial review: a client psk_callback that moves its connection away
+// (keeping it alive elsewhere) during the ClientHello probe made connection::client()
+// dereference the emptied local.
+TEST_CASE("a psk_callback that moves its connection away during the probe", "[reentrancy]") {
+  static connection kept;
+  auto co = test::client_opts();
+  co.psk_callback = [](std::string_view) -> std::optional<psk_credentials> {
+    if (connection* self = current_connection()) kept = std::move(*self);
+    return std::nullopt;
+  };
+  auto c = connection::client(co);
+  CHECK_FALSE(c);
+  CHECK(c.error() == make_error_code(errc::invalid_state));
+  CHECK(kept); // lives on where the callback put it
+  CHECK_FALSE(kept.error());
+  kept = connection();
+}

@@ -479,3 +479,62 @@ TEST_CASE("policy: a client that requires verification never resumes a session w
     CHECK(resumed.authorized);
   }
 }
+
+// Found by an adversarial review: a client's session carried no record of what its server
+// was verified against, so a client trusting other CAs, or judging the server itself
+// (pause_on_verify, its own check_server_identity), resumed it without any check.
+TEST_CASE("policy: a client resumes only sessions verified as it would verify them",
+          "[session][policy][client]") {
+  for (const std::string version : {"TLSv1.2", "TLSv1.3"}) {
+    INFO(version);
+    // The "untrusted" server: a localhost certificate issued by the other CA.
+    server_options so = test::server_opts("untrusted");
+    so.max_version = version;
+    server srv = make_server(so);
+
+    client_options trusts_other = test::client_opts();
+    trusts_other.ca = {test::load("other-ca.pem")};
+    client_outcome first = connect_client(srv, trusts_other, {});
+    REQUIRE(first.authorized);
+    CHECK(connect_client(srv, trusts_other, first.session).reused); // control
+
+    // Another trust set: a full handshake, which does not verify.
+    client_outcome other_trust = connect_client(srv, test::client_opts(), first.session);
+    CHECK_FALSE(other_trust.reused);
+    CHECK_FALSE(other_trust.secure);
+    CHECK(other_trust.errors == 1);
+
+    // The application accepted what verification refused (pause_on_verify): its session
+    // is not for a client that leaves the judgement to verification.
+    client_options judges_itself = test::client_opts();
+    judges_itself.pause_on_verify = true;
+    test::harness h;
+    {
+      auto cli = connection::client(judges_itself);
+      REQUIRE(cli);
+      h.client = std::move(*cli);
+      h.server = srv.accept();
+      h.run();
+      REQUIRE_FALSE(h.client.verify_result({}));
+      h.run();
+      REQUIRE(h.client.is_secure());
+      REQUIRE_FALSE(h.client_log.sessions.empty());
+    }
+    client_outcome strict = connect_client(srv, test::client_opts(), h.client_log.sessions.back());
+    CHECK_FALSE(strict.reused);
+    CHECK_FALSE(strict.secure);
+
+    // A client with an identity check of its own (a pin) never resumes a session its check
+    // did not see.
+    int pin_calls = 0;
+    client_options pinning = trusts_other;
+    pinning.check_server_identity = [&](std::string_view, const certificate_info&) {
+      ++pin_calls;
+      return make_error_code(errc::cert_altname_invalid);
+    };
+    client_outcome pinned = connect_client(srv, pinning, first.session);
+    CHECK_FALSE(pinned.reused);
+    CHECK_FALSE(pinned.secure);
+    CHECK(pin_calls == 1);
+  }
+}

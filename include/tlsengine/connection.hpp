@@ -135,6 +135,8 @@ public:
       config.handshake_timeout = options.handshake_timeout;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
     c.engine_->start(); // the ClientHello, now that callbacks can reach `c`
+    // A callback (the PSK probe) may have moved the connection elsewhere: it lives on there.
+    if (!c.engine_) return make_error_code(errc::invalid_state);
     // Setup failures (a bad session blob) are reported now rather than on first use.
     if (c.engine_->error() && !c.engine_->handshake_done() && c.engine_->cipher_bytes_out() == 0)
       return c.engine_->error();
@@ -352,12 +354,18 @@ public:
   }
 
   // ---- introspection (Node's getters) ---------------------------------------------------
-  /// Node's exportKeyingMaterial(length, label, context) (RFC 5705 / 8446 exporters).
+  /// The most export_keying_material() gives at once.
+  static constexpr std::size_t max_keying_material = 255 * 32; // HKDF-Expand, SHA-256
+  /// Node's exportKeyingMaterial(length, label, context) (RFC 5705 / 8446 exporters);
+  /// errc::invalid_argument for a length of 0 or above max_keying_material.
   result<std::vector<std::uint8_t>>
   export_keying_material(std::size_t length, std::string_view label,
                          std::optional<bytes_view> context = {}) const {
     if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
     if (!engine_->handshake_done()) return make_error_code(errc::invalid_state);
+    // Keying material is a few keys long; TLS 1.3's exporter (HKDF) cannot give more than
+    // 255 hash lengths. Refuse absurd lengths instead of allocating them.
+    if (length == 0 || length > max_keying_material) return make_error_code(errc::invalid_argument);
     std::vector<std::uint8_t> out(length);
     ERR_clear_error();
     if (SSL_export_keying_material(engine_->ssl(), out.data(), length, label.data(), label.size(),

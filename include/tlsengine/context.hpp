@@ -371,6 +371,7 @@ struct context_state {
   // The session id context of a server connection for each verify_policy::flags(),
   // computed once here rather than hashed for every connection.
   std::array<std::vector<unsigned char>, verify_policy::policy_count> session_bindings;
+  std::vector<unsigned char> trust; // digest of the CAs, CRLs and store flags (client sessions)
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
@@ -467,6 +468,7 @@ public:
     // Servers get it per connection (apply_to): on a client it would break TLS 1.3
     // external PSKs, whose sessions carry no context.
     state->session_id_context.assign(sid, sid + sid_length);
+    state->trust = trust;
     for (std::size_t flags = 0; flags < detail::verify_policy::policy_count; ++flags)
       state->session_bindings[flags] = detail::session_binding(
           state->session_id_context, trust,
@@ -491,6 +493,11 @@ public:
   const std::vector<unsigned char>& session_binding(const detail::verify_policy& policy) const {
     static const std::vector<unsigned char> none;
     return state_ ? state_->session_bindings[policy.flags()] : none;
+  }
+  /// The digest of this context's trust (CAs, CRLs, store flags, system store or not).
+  const std::vector<unsigned char>& trust_digest() const {
+    static const std::vector<unsigned char> none;
+    return state_ ? state_->trust : none;
   }
   /// Server connections bind their sessions to this context's identity and their policy.
   bool bind_sessions(SSL* ssl, const detail::verify_policy& policy) const {

@@ -25,6 +25,9 @@
 #include "server.hpp"
 
 #include <hiredis/async.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <hiredis/hiredis.h>
 
 #include <openssl/rand.h>
@@ -37,6 +40,11 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+// Exported by libhiredis (0.14 and 1.x) but not declared by its headers: what
+// redisAsyncHandleRead runs after reading. The store reads the socket itself (see
+// read_replies) and then lets hiredis run the callbacks of what it fed.
+extern "C" void redisProcessCallbacks(redisAsyncContext* ac);
 
 namespace tlsengine {
 
@@ -58,8 +66,13 @@ struct redis_store_options {
   std::size_t ring_previous_keys = 2;
   /// Requests in flight beyond this are not sent (bounded memory when Redis stalls).
   std::size_t max_in_flight = 1024;
-  /// A stored session larger than this is garbage.
+  /// A stored session larger than this is garbage; a reply that would be larger (a
+  /// hostile or broken server announcing a huge bulk string) drops the connection before
+  /// it is buffered.
   std::size_t max_session_size = 64 * 1024;
+  /// A connection with requests in flight that answers nothing for this long is dropped and
+  /// made again (a server that stalls, a half-open connection behind a lost route).
+  clock::duration reply_timeout = std::chrono::seconds(2);
 };
 
 /// How a lookup ended; only `hit` carries session data.
@@ -75,6 +88,9 @@ struct redis_store_stats {
   std::uint64_t lookups = 0, hits = 0, misses = 0, timeouts = 0, unavailable = 0, errors = 0;
   std::uint64_t stores = 0, stores_dropped = 0;
   std::uint64_t connects = 0, disconnects = 0, ring_updates = 0, rotations = 0;
+  /// Connections dropped because the server answered what nobody asked, announced a reply
+  /// larger than any session, or stopped answering (reply_timeout).
+  std::uint64_t protocol_errors = 0;
 };
 
 class redis_session_store {
@@ -102,7 +118,9 @@ public:
 
   void on_readable(clock::time_point now) {
     now_ = now;
-    if (context_ != nullptr) {
+    if (context_ != nullptr && connected_) {
+      read_replies();
+    } else if (context_ != nullptr) {
       callback_scope scope(*this);
       redisAsyncHandleRead(context_); // may free the context
     }
@@ -131,6 +149,11 @@ public:
     if (context_ != nullptr && !connected_ && now >= connect_deadline_) {
       drop_context(); // the connect hangs: give up, try again later
     }
+    if (context_ != nullptr && connected_ && in_flight_ > 0 &&
+        now >= last_reply_ + options_.reply_timeout) {
+      ++stats_.protocol_errors;
+      drop_context(); // requests in flight, no answer: the connection is dead or stalled
+    }
     if (context_ == nullptr && now >= reconnect_at_) connect();
     if (connected_ && ring_server_ && now >= ring_poll_at_) poll_ring();
     deliver();
@@ -147,6 +170,7 @@ public:
     if (context_ == nullptr) earliest(reconnect_at_);
     if (context_ != nullptr && !connected_) earliest(connect_deadline_);
     if (connected_ && ring_server_) earliest(ring_poll_at_);
+    if (connected_ && in_flight_ > 0) earliest(last_reply_ + options_.reply_timeout);
     return next;
   }
 
@@ -301,13 +325,60 @@ private:
     lost();
   }
 
+  /// hiredis aborts the process (an assert in redisProcessCallbacks) on a reply that no
+  /// request waits for, and buffers a bulk string of any announced length. So the store
+  /// reads the socket itself and hands hiredis only bytes that hold no more complete replies
+  /// than requests in flight, and no more than the largest reply it asks for; otherwise the
+  /// server is not speaking to us as Redis does, and the connection is dropped instead.
+  void read_replies() {
+    char data[16 * 1024]; // what hiredis reads at most in one call
+    const ssize_t n = ::recv(context_->c.fd, data, sizeof data, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (n <= 0) { // EOF or an error: the connection is gone
+      ++stats_.disconnects;
+      drop_context();
+      return;
+    }
+    const std::size_t size = static_cast<std::size_t>(n);
+    if (!replies_expected(data, size) ||
+        redisReaderFeed(context_->c.reader, data, size) != REDIS_OK) {
+      ++stats_.protocol_errors;
+      drop_context();
+      return;
+    }
+    callback_scope scope(*this);
+    redisProcessCallbacks(context_); // may free the context
+  }
+  bool replies_expected(const char* data, std::size_t size) const {
+    const redisReader* held = context_->c.reader;
+    const std::size_t buffered =
+        held != nullptr && held->len > held->pos ? held->len - held->pos : 0;
+    redisReader* counter = redisReaderCreate();
+    if (counter == nullptr) return false;
+    bool ok =
+        (buffered == 0 || redisReaderFeed(counter, held->buf + held->pos, buffered) == REDIS_OK) &&
+        redisReaderFeed(counter, data, size) == REDIS_OK;
+    std::size_t complete = 0;
+    void* reply = nullptr;
+    while (ok && redisReaderGetReply(counter, &reply) == REDIS_OK && reply != nullptr) {
+      freeReplyObject(reply);
+      reply = nullptr;
+      ok = ++complete <= in_flight_;
+    }
+    // What has arrived of a reply still incomplete must fit in the largest one we ask for.
+    if (ok && counter->len - counter->pos > options_.max_session_size + 4096) ok = false;
+    redisReaderFree(counter);
+    return ok;
+  }
+
   bool can_send() const { return connected_ && in_flight_ < options_.max_in_flight; }
 
   template <class... Args>
   bool command(redisCallbackFn* fn, void* privdata, const char* format, Args... args) {
     if (context_ == nullptr) return false;
     if (redisAsyncCommand(context_, fn, privdata, format, args...) != REDIS_OK) return false;
-    ++in_flight_;
+    if (in_flight_++ == 0) last_reply_ = now_; // the reply timeout counts from here
+
     // Written at once rather than at the loop's next turn: a session stored now must be
     // in Redis before the client can ask another node for it. A failed write frees the
     // context (lost()); the answers it causes wait in ready_ for the next on_* call.
@@ -319,6 +390,7 @@ private:
     auto* self = static_cast<redis_session_store*>(c->data);
     if (self == nullptr || self->closing_) return nullptr;
     if (self->in_flight_ > 0) --self->in_flight_;
+    self->last_reply_ = self->now_;
     return self;
   }
 
@@ -448,6 +520,7 @@ private:
   bool in_callback_ = false;
   clock::time_point now_{}, reconnect_at_{}, connect_deadline_{}, ring_poll_at_{};
   std::size_t in_flight_ = 0;
+  clock::time_point last_reply_{}; // the last reply, or the send that started the wait
   std::uint64_t serial_ = 0;
   std::map<std::uint64_t, pending_lookup> pending_;
   std::vector<std::pair<lookup_callback, lookup_result>> ready_;

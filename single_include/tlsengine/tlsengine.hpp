@@ -1500,6 +1500,33 @@ inline std::vector<unsigned char> session_binding(const std::vector<unsigned cha
   return std::vector<unsigned char>(digest.begin(), digest.end());
 }
 
+/// What a client's sessions are bound to: the trust the server was verified against, and
+/// who judged it (the application through pause_on_verify, a check_server_identity of its
+/// own). Stored in the session's ticket_appdata, which OpenSSL serializes with the session
+/// and never uses on a client; a client offers only sessions bound as it would bind them.
+inline std::vector<unsigned char> client_session_binding(const std::vector<unsigned char>& trust,
+                                                         bool application_decides,
+                                                         bool own_identity_check) {
+  static const char label[] = "tlsengine client session binding v1";
+  const unsigned char flags =
+      static_cast<unsigned char>((application_decides ? 1 : 0) | (own_identity_check ? 2 : 0));
+  sha256_digest digest{};
+  if (!sha256_of({{label, sizeof label}, {trust.data(), trust.size()}, {&flags, 1}}, digest)) {
+    ERR_clear_error();
+    return {};
+  }
+  return std::vector<unsigned char>(digest.begin(), digest.end());
+}
+
+inline bool client_session_bound_to(const SSL_SESSION* session,
+                                    const std::vector<unsigned char>& binding) {
+  void* data = nullptr;
+  std::size_t length = 0;
+  SSL_SESSION_get0_ticket_appdata(const_cast<SSL_SESSION*>(session), &data, &length);
+  return !binding.empty() && length == binding.size() && data != nullptr &&
+         std::memcmp(data, binding.data(), length) == 0;
+}
+
 /// May `session` be resumed by a connection bound to `binding` under `policy`? OpenSSL
 /// 3.0 already compares session id contexts; the engine checks again at each of its own
 /// entry points (tickets of both versions, the external cache), and where a certificate
@@ -2044,6 +2071,7 @@ struct context_state {
   // The session id context of a server connection for each verify_policy::flags(),
   // computed once here rather than hashed for every connection.
   std::array<std::vector<unsigned char>, verify_policy::policy_count> session_bindings;
+  std::vector<unsigned char> trust; // digest of the CAs, CRLs and store flags (client sessions)
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
@@ -2140,6 +2168,7 @@ public:
     // Servers get it per connection (apply_to): on a client it would break TLS 1.3
     // external PSKs, whose sessions carry no context.
     state->session_id_context.assign(sid, sid + sid_length);
+    state->trust = trust;
     for (std::size_t flags = 0; flags < detail::verify_policy::policy_count; ++flags)
       state->session_bindings[flags] = detail::session_binding(
           state->session_id_context, trust,
@@ -2164,6 +2193,11 @@ public:
   const std::vector<unsigned char>& session_binding(const detail::verify_policy& policy) const {
     static const std::vector<unsigned char> none;
     return state_ ? state_->session_bindings[policy.flags()] : none;
+  }
+  /// The digest of this context's trust (CAs, CRLs, store flags, system store or not).
+  const std::vector<unsigned char>& trust_digest() const {
+    static const std::vector<unsigned char> none;
+    return state_ ? state_->trust : none;
   }
   /// Server connections bind their sessions to this context's identity and their policy.
   bool bind_sessions(SSL* ssl, const detail::verify_policy& policy) const {
@@ -3593,6 +3627,8 @@ private:
   bool may_resume(SSL_SESSION* session) override;
   /// What this server connection asks of the client's certificate now.
   verify_policy session_policy() const;
+  /// Client: what this connection's sessions are bound to (client_session_binding).
+  std::vector<unsigned char> client_binding() const;
   /// The context in use: the SNI choice once made.
   const secure_context& session_context() const;
   /// The key an external cache is asked for: TLS 1.2's session id, or with TLS 1.3 and
@@ -4020,7 +4056,12 @@ inline std::optional<event> engine::next_event() {
 
 inline std::optional<clock::time_point> engine::deadline() const {
   if (handshake_done_ || error_ || destroyed_ || !config_.handshake_timeout) return std::nullopt;
-  return started_ + *config_.handshake_timeout;
+  // A timeout too long to represent means "never" (saturate instead of wrapping around).
+  const clock::duration timeout = *config_.handshake_timeout;
+  if (timeout > clock::duration::zero() &&
+      started_.time_since_epoch() > clock::duration::max() - timeout)
+    return clock::time_point::max();
+  return started_ + timeout;
 }
 
 inline void engine::on_timeout(clock::time_point now) {
@@ -5128,6 +5169,9 @@ inline bool engine::apply_session() {
   // is not checked again on resumption): silently fall back to a full handshake.
   const char* made_for = SSL_SESSION_get0_hostname(session);
   if (made_for != nullptr && config_.sni != made_for) return true;
+  // Nor one whose server was verified against other CAs or CRLs, or judged by someone
+  // else (the application, an identity check of its own): a full handshake verifies it.
+  if (!client_session_bound_to(session, client_binding())) return true;
   X509* peer = SSL_SESSION_get0_peer(session);
   if (peer != nullptr && !config_.identity_host.empty() && config_.reject_unauthorized &&
       !config_.check_identity && !offered.known_to_match(config_.identity_host)) {
@@ -5165,6 +5209,12 @@ inline int engine::on_new_session(SSL_SESSION* session) {
     return 0;
   }
   if (SSL_SESSION_is_resumable(session) != 1) return 0;
+  const std::vector<unsigned char> binding = client_binding();
+  if (binding.empty() ||
+      SSL_SESSION_set1_ticket_appdata(session, binding.data(), binding.size()) != 1) {
+    ERR_clear_error();
+    return 0; // a session that cannot be bound is not handed out
+  }
   // A copy, not serialized: the application serializes it only if it stores it.
   events::session e{session_handle::from_native(session)};
   if (e.data.empty()) return 0;
@@ -5212,6 +5262,11 @@ inline bool engine::may_resume(SSL_SESSION* session) {
   return (made_for == nullptr ? std::string() : std::string(made_for)) == client_hello_sni_ &&
          session_meets_policy(session, session_context().session_binding(session_policy()),
                               session_policy());
+}
+
+inline std::vector<unsigned char> engine::client_binding() const {
+  return client_session_binding(context_.trust_digest(), config_.connection.pause_on_verify,
+                                static_cast<bool>(config_.check_identity));
 }
 
 inline verify_policy engine::session_policy() const {
@@ -5416,6 +5471,8 @@ public:
       config.handshake_timeout = options.handshake_timeout;
     connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
     c.engine_->start(); // the ClientHello, now that callbacks can reach `c`
+    // A callback (the PSK probe) may have moved the connection elsewhere: it lives on there.
+    if (!c.engine_) return make_error_code(errc::invalid_state);
     // Setup failures (a bad session blob) are reported now rather than on first use.
     if (c.engine_->error() && !c.engine_->handshake_done() && c.engine_->cipher_bytes_out() == 0)
       return c.engine_->error();
@@ -5633,12 +5690,18 @@ public:
   }
 
   // ---- introspection (Node's getters) ---------------------------------------------------
-  /// Node's exportKeyingMaterial(length, label, context) (RFC 5705 / 8446 exporters).
+  /// The most export_keying_material() gives at once.
+  static constexpr std::size_t max_keying_material = 255 * 32; // HKDF-Expand, SHA-256
+  /// Node's exportKeyingMaterial(length, label, context) (RFC 5705 / 8446 exporters);
+  /// errc::invalid_argument for a length of 0 or above max_keying_material.
   result<std::vector<std::uint8_t>>
   export_keying_material(std::size_t length, std::string_view label,
                          std::optional<bytes_view> context = {}) const {
     if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
     if (!engine_->handshake_done()) return make_error_code(errc::invalid_state);
+    // Keying material is a few keys long; TLS 1.3's exporter (HKDF) cannot give more than
+    // 255 hash lengths. Refuse absurd lengths instead of allocating them.
+    if (length == 0 || length > max_keying_material) return make_error_code(errc::invalid_argument);
     std::vector<std::uint8_t> out(length);
     ERR_clear_error();
     if (SSL_export_keying_material(engine_->ssl(), out.data(), length, label.data(), label.size(),

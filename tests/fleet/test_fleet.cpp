@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <set>
@@ -539,4 +540,119 @@ TEST_CASE("redis_session_store: stores, finds, and bounds a lookup by the caller
   CHECK(answer->waited == std::chrono::milliseconds(50));
   CHECK(store.stats().timeouts == 1);
   REQUIRE(::kill(redis_pid, SIGCONT) == 0);
+}
+
+namespace {
+
+/// Not Redis either: a listener that breaks the protocol in one of the ways hiredis cannot
+/// survive on its own (it asserts on a reply nobody asked for, and buffers any announced
+/// bulk length), or never answers.
+class rogue_listener {
+public:
+  enum class mode { extra_reply, unsolicited, huge_bulk, silent };
+  explicit rogue_listener(mode m) : mode_(m), listener_(net::listen_loopback(port)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~rogue_listener() {
+    stop_ = true;
+    thread_.join();
+  }
+  std::uint16_t port = 0;
+  std::atomic<int> accepted{0};
+
+private:
+  void run() {
+    std::vector<net::unique_fd> clients;
+    while (!stop_) {
+      std::vector<pollfd> fds{{listener_.get(), POLLIN, 0}};
+      for (auto& c : clients)
+        fds.push_back({c.get(), POLLIN, 0});
+      ::poll(fds.data(), fds.size(), 20);
+      if (fds[0].revents & POLLIN) {
+        const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0) {
+          ++accepted;
+          clients.emplace_back(fd);
+          if (mode_ == mode::unsolicited) send_all(fd, "+OK POP3 server ready\r\n");
+        }
+      }
+      for (std::size_t i = 0; i + 1 < fds.size(); ++i) {
+        if ((fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        char buffer[4096];
+        const ssize_t n = ::recv(clients[i].get(), buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n <= 0) {
+          clients[i].reset();
+          continue;
+        }
+        if (mode_ == mode::extra_reply) send_all(clients[i].get(), "$-1\r\n$-1\r\n");
+        if (mode_ == mode::unsolicited) send_all(clients[i].get(), "$-1\r\n");
+        if (mode_ == mode::huge_bulk) {
+          // Announces 2 GB, then streams junk as fast as the client takes it.
+          send_all(clients[i].get(), "$2000000000\r\n");
+          const std::string junk(256 * 1024, 'x');
+          send_all(clients[i].get(), junk);
+        }
+      }
+      for (std::size_t i = clients.size(); i-- > 0;)
+        if (!clients[i]) clients.erase(clients.begin() + static_cast<long>(i));
+    }
+  }
+  static void send_all(int fd, const std::string& data) {
+    std::size_t at = 0;
+    while (at < data.size()) {
+      const ssize_t n = ::send(fd, data.data() + at, data.size() - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          ::poll(nullptr, 0, 1);
+          continue;
+        }
+        return;
+      }
+      at += static_cast<std::size_t>(n);
+    }
+  }
+
+  mode mode_;
+  net::unique_fd listener_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+} // namespace
+
+TEST_CASE("redis_session_store: a server that answers what nobody asked, announces a huge reply "
+          "or falls silent is dropped, never crashes the process or grows memory",
+          "[fleet]") {
+  using mode = rogue_listener::mode;
+  for (mode m : {mode::extra_reply, mode::unsolicited, mode::huge_bulk, mode::silent}) {
+    CAPTURE(static_cast<int>(m));
+    rogue_listener rogue(m);
+    tlsengine::redis_store_options options;
+    options.port = rogue.port;
+    options.reply_timeout = std::chrono::seconds(2);
+    tlsengine::redis_session_store store(options);
+    tlsengine::clock::time_point now{};
+    store.start(now);
+    REQUIRE(drive(store, now, [&] { return store.connected(); }));
+    // Lookups, each answered by the caller's clock at the latest; the connection is dropped
+    // (a protocol error) and made again.
+    int answered = 0;
+    for (int round = 0; round < 6; ++round) {
+      std::optional<tlsengine::lookup_result> answer;
+      store.lookup(std::vector<std::uint8_t>{1, 2, static_cast<std::uint8_t>(round)}, now,
+                   [&](tlsengine::lookup_result r) { answer = std::move(r); });
+      drive(
+          store, now, [&] { return answer.has_value() || store.stats().protocol_errors > 0; },
+          std::chrono::seconds(2));
+      now += std::chrono::seconds(3); // past the lookup, reply and reconnect bounds
+      store.on_timer(now);
+      drive(
+          store, now, [&] { return answer.has_value(); }, std::chrono::seconds(2));
+      REQUIRE(answer);
+      CHECK(answer->outcome != tlsengine::lookup_outcome::hit);
+      ++answered;
+    }
+    CHECK(answered == 6);
+    CHECK(store.stats().protocol_errors >= 1);
+  }
 }

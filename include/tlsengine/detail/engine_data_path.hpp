@@ -204,7 +204,12 @@ inline std::optional<event> engine::next_event() {
 
 inline std::optional<clock::time_point> engine::deadline() const {
   if (handshake_done_ || error_ || destroyed_ || !config_.handshake_timeout) return std::nullopt;
-  return started_ + *config_.handshake_timeout;
+  // A timeout too long to represent means "never" (saturate instead of wrapping around).
+  const clock::duration timeout = *config_.handshake_timeout;
+  if (timeout > clock::duration::zero() &&
+      started_.time_since_epoch() > clock::duration::max() - timeout)
+    return clock::time_point::max();
+  return started_ + timeout;
 }
 
 inline void engine::on_timeout(clock::time_point now) {

@@ -22,6 +22,9 @@ inline bool engine::apply_session() {
   // is not checked again on resumption): silently fall back to a full handshake.
   const char* made_for = SSL_SESSION_get0_hostname(session);
   if (made_for != nullptr && config_.sni != made_for) return true;
+  // Nor one whose server was verified against other CAs or CRLs, or judged by someone
+  // else (the application, an identity check of its own): a full handshake verifies it.
+  if (!client_session_bound_to(session, client_binding())) return true;
   X509* peer = SSL_SESSION_get0_peer(session);
   if (peer != nullptr && !config_.identity_host.empty() && config_.reject_unauthorized &&
       !config_.check_identity && !offered.known_to_match(config_.identity_host)) {
@@ -59,6 +62,12 @@ inline int engine::on_new_session(SSL_SESSION* session) {
     return 0;
   }
   if (SSL_SESSION_is_resumable(session) != 1) return 0;
+  const std::vector<unsigned char> binding = client_binding();
+  if (binding.empty() ||
+      SSL_SESSION_set1_ticket_appdata(session, binding.data(), binding.size()) != 1) {
+    ERR_clear_error();
+    return 0; // a session that cannot be bound is not handed out
+  }
   // A copy, not serialized: the application serializes it only if it stores it.
   events::session e{session_handle::from_native(session)};
   if (e.data.empty()) return 0;
@@ -106,6 +115,11 @@ inline bool engine::may_resume(SSL_SESSION* session) {
   return (made_for == nullptr ? std::string() : std::string(made_for)) == client_hello_sni_ &&
          session_meets_policy(session, session_context().session_binding(session_policy()),
                               session_policy());
+}
+
+inline std::vector<unsigned char> engine::client_binding() const {
+  return client_session_binding(context_.trust_digest(), config_.connection.pause_on_verify,
+                                static_cast<bool>(config_.check_identity));
 }
 
 inline verify_policy engine::session_policy() const {

@@ -125,6 +125,33 @@ inline std::vector<unsigned char> session_binding(const std::vector<unsigned cha
   return std::vector<unsigned char>(digest.begin(), digest.end());
 }
 
+/// What a client's sessions are bound to: the trust the server was verified against, and
+/// who judged it (the application through pause_on_verify, a check_server_identity of its
+/// own). Stored in the session's ticket_appdata, which OpenSSL serializes with the session
+/// and never uses on a client; a client offers only sessions bound as it would bind them.
+inline std::vector<unsigned char> client_session_binding(const std::vector<unsigned char>& trust,
+                                                         bool application_decides,
+                                                         bool own_identity_check) {
+  static const char label[] = "tlsengine client session binding v1";
+  const unsigned char flags =
+      static_cast<unsigned char>((application_decides ? 1 : 0) | (own_identity_check ? 2 : 0));
+  sha256_digest digest{};
+  if (!sha256_of({{label, sizeof label}, {trust.data(), trust.size()}, {&flags, 1}}, digest)) {
+    ERR_clear_error();
+    return {};
+  }
+  return std::vector<unsigned char>(digest.begin(), digest.end());
+}
+
+inline bool client_session_bound_to(const SSL_SESSION* session,
+                                    const std::vector<unsigned char>& binding) {
+  void* data = nullptr;
+  std::size_t length = 0;
+  SSL_SESSION_get0_ticket_appdata(const_cast<SSL_SESSION*>(session), &data, &length);
+  return !binding.empty() && length == binding.size() && data != nullptr &&
+         std::memcmp(data, binding.data(), length) == 0;
+}
+
 /// May `session` be resumed by a connection bound to `binding` under `policy`? OpenSSL
 /// 3.0 already compares session id contexts; the engine checks again at each of its own
 /// entry points (tickets of both versions, the external cache), and where a certificate
