@@ -166,7 +166,8 @@ TEST_CASE("a failing callback aborts the handshake with its alert, never after `
     co = test::client_opts();
     co.alpn_protocols = {"a"};
     so.alpn_callback = [](const alpn_request&) { return std::optional<std::string>("z"); };
-    expect = {false, SSL_AD_NO_APPLICATION_PROTOCOL};
+    expect = {false,
+              SSL_AD_INTERNAL_ERROR}; // RFC 7301 keeps no_application_protocol for "no overlap"
   }
   SECTION("check_server_identity rejects") {
     so = test::server_opts();

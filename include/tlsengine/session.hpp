@@ -32,8 +32,12 @@ public:
   session_handle() = default;
   /// Serialized bytes (from to_bytes() or an earlier `session` event's data).
   session_handle(std::vector<std::uint8_t> bytes) { // NOLINT: implicit, for compatibility
-    if (!bytes.empty())
-      state_ = std::make_shared<const state>(detail::ssl_session_ptr(), std::move(bytes));
+    if (bytes.empty()) return;
+    // Swapped in rather than moved through make_shared's arguments: g++ 14 reports a
+    // spurious -Wfree-nonheap-object for the latter where the vector is a temporary.
+    auto made = std::make_shared<state>(detail::ssl_session_ptr(), std::vector<std::uint8_t>());
+    made->bytes.swap(bytes);
+    state_ = std::move(made);
   }
   session_handle(std::initializer_list<std::uint8_t> bytes)
       : session_handle(std::vector<std::uint8_t>(bytes)) {}
