@@ -1206,10 +1206,8 @@ int main(int argc, char** argv) {
       if ((w.name.rfind("bulk", 0) == 0 || w.name.rfind("msg", 0) == 0) && !w.count) n = 100000;
       if (cfg.profile_count != 0) n = cfg.profile_count;
       const auto start = steady::now();
-      int loops = 0;
       do {
         const sample s = w.run(which, n);
-        ++loops;
         std::printf("%s %s: %s %s\n", w.name.c_str(), impl_name(which), fmt(w.figure(s)).c_str(),
                     w.unit.c_str());
       } while (seconds_since(start) < cfg.profile_seconds);
