@@ -3089,19 +3089,20 @@ struct bio_endpoint {
   /// their limits, so that one SSL_* call does bounded work (the input waits).
   bool (*may_read)(const void* owner) = nullptr;
   const void* owner = nullptr;
-  /// Bytes OpenSSL reads before any input: the engine's way to make OpenSSL itself fail
-  /// a connection with the proper (encrypted) alert.
+  /// A record OpenSSL reads at the next record boundary, before any more input: the
+  /// engine's one way to make OpenSSL itself fail a connection with the alert it sends
+  /// for that record (encrypted with the keys of the moment). See inject().
   bytes_view injected;
-  // Where the records OpenSSL reads begin (a 5-byte header, then the body), so that a
-  // forged record can be slipped in between two real ones.
+  bool injecting = false; // part of `injected` was read: the rest follows at once
+  // Where the records OpenSSL reads begin (a 5-byte header, then the body).
   std::size_t header_got = 0;
   std::uint8_t header[5] = {};
   std::size_t body_left = 0;
-  // A record of no valid content type, delivered at the next record boundary: OpenSSL
-  // answers it with its own fatal unexpected_message alert (see inject_unexpected_record).
-  std::size_t forged_sent = 0;
-  bool forging = false;
-  static constexpr std::uint8_t forged[6] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
+
+  void inject(bytes_view record) noexcept {
+    injected = record;
+    injecting = false;
+  }
 
   bool at_record_boundary() const noexcept { return header_got == 0 && body_left == 0; }
   void track(const std::uint8_t* p, std::size_t n) noexcept {
@@ -3137,23 +3138,14 @@ struct bio_endpoint {
 inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
   auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  if (endpoint != nullptr && !endpoint->injected.empty()) {
+  if (endpoint != nullptr && !endpoint->injected.empty() &&
+      (endpoint->injecting || endpoint->at_record_boundary())) {
     const std::size_t n = size < endpoint->injected.size() ? size : endpoint->injected.size();
     std::memcpy(out, endpoint->injected.data(), n);
     endpoint->injected = endpoint->injected.subview(n, endpoint->injected.size() - n);
+    endpoint->injecting = !endpoint->injected.empty();
     *read = n;
     return 1;
-  }
-  if (endpoint != nullptr && endpoint->forging &&
-      (endpoint->forged_sent != 0 || endpoint->at_record_boundary())) {
-    const std::size_t left = sizeof bio_endpoint::forged - endpoint->forged_sent;
-    if (left != 0) {
-      const std::size_t n = size < left ? size : left;
-      std::memcpy(out, bio_endpoint::forged + endpoint->forged_sent, n);
-      endpoint->forged_sent += n;
-      *read = n;
-      return 1;
-    }
   }
   if (endpoint == nullptr || endpoint->input_size == 0 ||
       (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner))) {
@@ -3824,7 +3816,7 @@ inline void engine::release_after_failure() {
   out_.release_if_empty();
   endpoint_.last_discarded.clear();
   endpoint_.last_discarded.release_if_empty();
-  endpoint_.injected = bytes_view();
+  endpoint_.inject(bytes_view());
   free_ssl();
 }
 
@@ -4764,7 +4756,7 @@ inline void engine::message_callback(int write_p, int version, int content_type,
       self->record_callback_error(make_error_code(errc::too_many_key_updates),
                                   "the peer sent more than 32 KeyUpdate messages without "
                                   "application data");
-      self->endpoint_.injected = bytes_view(change_cipher_spec, sizeof change_cipher_spec);
+      self->endpoint_.inject(bytes_view(change_cipher_spec, sizeof change_cipher_spec));
       return;
     }
     self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
@@ -4775,7 +4767,9 @@ inline void engine::message_callback(int write_p, int version, int content_type,
       // send its own fatal unexpected_message alert with the keys of the moment.
       self->record_callback_error(make_error_code(errc::unexpected_message),
                                   "the server sent a HelloRequest during the handshake");
-      self->endpoint_.forging = true;
+      // A record of no valid content type.
+      static const unsigned char forged[] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
+      self->endpoint_.inject(bytes_view(forged, sizeof forged));
     } else if (self->renegotiation_disabled_) {
       self->record_callback_error(make_error_code(errc::renegotiation_disabled),
                                   "the server tried to renegotiate");

@@ -26,19 +26,20 @@ struct bio_endpoint {
   /// their limits, so that one SSL_* call does bounded work (the input waits).
   bool (*may_read)(const void* owner) = nullptr;
   const void* owner = nullptr;
-  /// Bytes OpenSSL reads before any input: the engine's way to make OpenSSL itself fail
-  /// a connection with the proper (encrypted) alert.
+  /// A record OpenSSL reads at the next record boundary, before any more input: the
+  /// engine's one way to make OpenSSL itself fail a connection with the alert it sends
+  /// for that record (encrypted with the keys of the moment). See inject().
   bytes_view injected;
-  // Where the records OpenSSL reads begin (a 5-byte header, then the body), so that a
-  // forged record can be slipped in between two real ones.
+  bool injecting = false; // part of `injected` was read: the rest follows at once
+  // Where the records OpenSSL reads begin (a 5-byte header, then the body).
   std::size_t header_got = 0;
   std::uint8_t header[5] = {};
   std::size_t body_left = 0;
-  // A record of no valid content type, delivered at the next record boundary: OpenSSL
-  // answers it with its own fatal unexpected_message alert (see inject_unexpected_record).
-  std::size_t forged_sent = 0;
-  bool forging = false;
-  static constexpr std::uint8_t forged[6] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
+
+  void inject(bytes_view record) noexcept {
+    injected = record;
+    injecting = false;
+  }
 
   bool at_record_boundary() const noexcept { return header_got == 0 && body_left == 0; }
   void track(const std::uint8_t* p, std::size_t n) noexcept {
@@ -74,23 +75,14 @@ struct bio_endpoint {
 inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
   auto* endpoint = static_cast<bio_endpoint*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  if (endpoint != nullptr && !endpoint->injected.empty()) {
+  if (endpoint != nullptr && !endpoint->injected.empty() &&
+      (endpoint->injecting || endpoint->at_record_boundary())) {
     const std::size_t n = size < endpoint->injected.size() ? size : endpoint->injected.size();
     std::memcpy(out, endpoint->injected.data(), n);
     endpoint->injected = endpoint->injected.subview(n, endpoint->injected.size() - n);
+    endpoint->injecting = !endpoint->injected.empty();
     *read = n;
     return 1;
-  }
-  if (endpoint != nullptr && endpoint->forging &&
-      (endpoint->forged_sent != 0 || endpoint->at_record_boundary())) {
-    const std::size_t left = sizeof bio_endpoint::forged - endpoint->forged_sent;
-    if (left != 0) {
-      const std::size_t n = size < left ? size : left;
-      std::memcpy(out, bio_endpoint::forged + endpoint->forged_sent, n);
-      endpoint->forged_sent += n;
-      *read = n;
-      return 1;
-    }
   }
   if (endpoint == nullptr || endpoint->input_size == 0 ||
       (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner))) {

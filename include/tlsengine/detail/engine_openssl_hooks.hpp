@@ -82,7 +82,7 @@ inline void engine::message_callback(int write_p, int version, int content_type,
       self->record_callback_error(make_error_code(errc::too_many_key_updates),
                                   "the peer sent more than 32 KeyUpdate messages without "
                                   "application data");
-      self->endpoint_.injected = bytes_view(change_cipher_spec, sizeof change_cipher_spec);
+      self->endpoint_.inject(bytes_view(change_cipher_spec, sizeof change_cipher_spec));
       return;
     }
     self->events_.emplace_back(events::key_update{message[4] == SSL_KEY_UPDATE_REQUESTED});
@@ -93,7 +93,9 @@ inline void engine::message_callback(int write_p, int version, int content_type,
       // send its own fatal unexpected_message alert with the keys of the moment.
       self->record_callback_error(make_error_code(errc::unexpected_message),
                                   "the server sent a HelloRequest during the handshake");
-      self->endpoint_.forging = true;
+      // A record of no valid content type.
+      static const unsigned char forged[] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
+      self->endpoint_.inject(bytes_view(forged, sizeof forged));
     } else if (self->renegotiation_disabled_) {
       self->record_callback_error(make_error_code(errc::renegotiation_disabled),
                                   "the server tried to renegotiate");

@@ -107,7 +107,7 @@ inline void engine::release_after_failure() {
   out_.release_if_empty();
   endpoint_.last_discarded.clear();
   endpoint_.last_discarded.release_if_empty();
-  endpoint_.injected = bytes_view();
+  endpoint_.inject(bytes_view());
   free_ssl();
 }
 
