@@ -1226,7 +1226,7 @@ inline int ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPH
 
 /// A private-use extension that is never sent: its add callback is the one hook OpenSSL
 /// calls while building every ClientHello that can abort it with an alert of our choice.
-constexpr unsigned int abort_hook_extension = 0xff7e;
+inline constexpr unsigned int abort_hook_extension = 0xff7e;
 
 inline int client_hello_add(SSL* ssl, unsigned int, unsigned int, const unsigned char**, size_t*,
                             X509*, size_t, int* alert, void*) {
@@ -3584,6 +3584,10 @@ private:
   bool read_early_data();
 
   // ---- OpenSSL callbacks: record state, decide nothing that waits (engine_openssl_hooks.hpp)
+  // Every override is declared `inline`: an override declared without it is the class's
+  // key function (Itanium ABI), so each user TU that merely includes the header would emit
+  // the vtable and, through it, the whole engine (include cost x2, 70 KB of code per TU).
+  // tools/ci/include-cost.sh fails if a one-line TU emits code again.
   static void info_callback(const SSL* ssl, int where, int value);
   /// Sees every protocol message: the peer's KeyUpdate and HelloRequest (which no other
   /// callback reports), and the trace.
@@ -3591,17 +3595,17 @@ private:
                                size_t length, SSL* ssl, void*);
   /// Decides inside the handshake, so that a rejection sends the proper alert (Node
   /// decides after the handshake and can only close the socket).
-  int on_verify(X509_STORE_CTX* store) override;
+  inline int on_verify(X509_STORE_CTX* store) override;
   std::error_code check_identity(X509* leaf);
-  int on_client_hello(int* alert) override;
+  inline int on_client_hello(int* alert) override;
   /// The host_name of the server_name extension (SSL_get_servername is not set yet).
   std::string parse_server_name();
-  int on_alpn_select(const unsigned char** out, unsigned char* out_length, const unsigned char* in,
-                     unsigned int in_length) override;
-  int on_certificate_needed() override;
+  inline int on_alpn_select(const unsigned char** out, unsigned char* out_length,
+                            const unsigned char* in, unsigned int in_length) override;
+  inline int on_certificate_needed() override;
   events::ocsp_request ocsp_request_event();
-  int on_ocsp_status() override;
-  void on_keylog(const char* line) override;
+  inline int on_ocsp_status() override;
+  inline void on_keylog(const char* line) override;
   static unsigned int psk_client_callback(SSL* ssl, const char* hint, char* identity,
                                           unsigned int max_identity, unsigned char* psk,
                                           unsigned int max_psk);
@@ -3609,7 +3613,7 @@ private:
                                           unsigned int max_psk);
   void record_callback_error(std::error_code code, std::string message);
   void fail_on_callback_error();
-  int on_build_client_hello(int* alert) override;
+  inline int on_build_client_hello(int* alert) override;
   /// Server, inside a ClientHello callback that can only answer with a fixed alert: the
   /// handshake ends with `alert` instead (see send_plaintext_alert).
   void abort_first_flight(int alert, std::error_code code, std::string message);
@@ -3617,10 +3621,10 @@ private:
 
   // ---- sessions, identity binding, SNI switch (engine_sessions.hpp) ----------------------
   bool apply_session();
-  int on_new_session(SSL_SESSION* session) override;
+  inline int on_new_session(SSL_SESSION* session) override;
   static std::vector<std::uint8_t> serialize(SSL_SESSION* session);
-  SSL_SESSION* on_get_session(const unsigned char* id, int length) override;
-  bool may_resume(SSL_SESSION* session) override;
+  inline SSL_SESSION* on_get_session(const unsigned char* id, int length) override;
+  inline bool may_resume(SSL_SESSION* session) override;
   /// What this server connection asks of the client's certificate now.
   verify_policy session_policy() const;
   /// Client: what this connection's sessions are bound to (client_session_binding).
@@ -3631,8 +3635,8 @@ private:
   /// stateful tickets the first PSK identity. Never TLS 1.3's random legacy_session_id.
   std::vector<std::uint8_t> offered_session_id();
   bool switch_context(const secure_context& chosen);
-  int on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
-                    EVP_MAC_CTX* mac, int encrypt) override;
+  inline int on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                           EVP_MAC_CTX* mac, int encrypt) override;
 
   static constexpr std::size_t record_size = 16 * 1024;
   static constexpr std::size_t max_pending_events = 1024;

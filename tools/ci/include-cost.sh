@@ -5,8 +5,10 @@
 # a one-line TU, at -O0 and -O2, with g++ and clang++.
 #   bash tools/ci/include-cost.sh [RUNS]      (default 3)
 # TLSENGINE_INCLUDE_DIR=DIR measures another tree's headers (e.g. an older commit's).
-# Needs: build-essential clang libssl-dev python3 (Debian). Prints a table; fails only
-# when a TU does not compile (timings depend on the machine: they are reported, not judged).
+# Needs: build-essential clang libssl-dev python3 binutils (Debian). Prints a table; fails
+# when a TU does not compile, or when a one-line TU defines any tlsengine symbol: including
+# the header must define nothing (a vtable with a key function in a header once made every user TU
+# compile the whole engine). Timings depend on the machine: reported, not judged.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${1:-3}
@@ -37,6 +39,16 @@ def measure(cxx, opt, tu):
         best = elapsed if best is None else min(best, elapsed)
     return best, peak
 
+def emitted_symbols(cxx, tu):
+    """tlsengine's symbols defined in the object of a TU that only includes headers
+    (Asio's own headers define a few of theirs: those are not ours to judge)."""
+    obj = os.path.join(work, tu + ".o")
+    subprocess.run([cxx, "-std=c++17", "-O0", "-I", include, "-DASIO_STANDALONE", "-c",
+                    os.path.join(work, tu + ".cpp"), "-o", obj], check=True)
+    out = subprocess.run(["nm", "-C", "--defined-only", obj], capture_output=True, text=True,
+                         check=True).stdout
+    return [line.split(" ", 2)[2] for line in out.splitlines() if "tlsengine::" in line]
+
 compilers = [c for c in ("g++", "clang++") if subprocess.run(["sh", "-c", "command -v " + c],
              capture_output=True).returncode == 0]
 print("include cost of a one-line TU (best of %d; peak RSS of the compiler)" % runs)
@@ -53,4 +65,17 @@ for cxx in compilers:
             base = base or seconds
             print("%-8s %-4s %-34s %8.2f %9s %7.1fx" % (cxx, opt, label, seconds,
                   "%.0f" % (peak / 1024), seconds / base))
+
+failed = False
+for cxx in compilers:
+    for tu in ("tlsengine", "asio"):
+        if tu == "asio" and not os.path.exists("/usr/include/asio.hpp"):
+            continue
+        emitted = emitted_symbols(cxx, tu)
+        if emitted:
+            print("FAIL: %s: a TU that only includes %s defines %d tlsengine symbols, e.g. %s"
+                  % (cxx, tu, len(emitted), emitted[:3]))
+            failed = True
+print("one-line TUs define no tlsengine symbol" if not failed else "")
+sys.exit(1 if failed else 0)
 PY

@@ -93,7 +93,7 @@ inline int ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPH
 
 /// A private-use extension that is never sent: its add callback is the one hook OpenSSL
 /// calls while building every ClientHello that can abort it with an alert of our choice.
-constexpr unsigned int abort_hook_extension = 0xff7e;
+inline constexpr unsigned int abort_hook_extension = 0xff7e;
 
 inline int client_hello_add(SSL* ssl, unsigned int, unsigned int, const unsigned char**, size_t*,
                             X509*, size_t, int* alert, void*) {
