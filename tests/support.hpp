@@ -23,6 +23,11 @@ inline std::string load(const std::string& name) {
 }
 
 /// Server options on the RSA or ECDSA test chain.
+inline std::vector<std::uint8_t> load_bytes(const std::string& name) {
+  const std::string text = load(name);
+  return std::vector<std::uint8_t>(text.begin(), text.end());
+}
+
 inline tlsengine::server_options server_opts(const std::string& leaf = "server-rsa") {
   tlsengine::server_options o;
   o.cert = {load(leaf + "-chain.pem")};
@@ -120,6 +125,23 @@ inline harness make_pair(const tlsengine::server_options& so, const tlsengine::c
   h.client = std::move(*cli);
   h.server = srv->accept();
   return h;
+}
+
+/// A pair whose server comes from `srv` (a shared server: tickets, caches, decisions).
+inline harness pair_on(const tlsengine::server& srv, const tlsengine::client_options& co) {
+  harness h;
+  auto cli = tlsengine::connection::client(co);
+  REQUIRE(cli);
+  h.client = std::move(*cli);
+  h.server = srv.accept();
+  return h;
+}
+
+/// The first event of type E a side saw, or null.
+template <class E> const E* find_event(const side_log& log) {
+  for (const tlsengine::event& e : log.events)
+    if (auto* found = std::get_if<E>(&e)) return found;
+  return nullptr;
 }
 
 } // namespace test

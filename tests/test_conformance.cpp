@@ -12,11 +12,7 @@ using namespace tlsengine;
 
 namespace {
 
-template <class E> const E* find_event(const test::side_log& log) {
-  for (const event& e : log.events)
-    if (const auto* found = std::get_if<E>(&e)) return found;
-  return nullptr;
-}
+using test::find_event;
 
 std::string cert_path(const std::string& name) { return test::cert_dir() + "/" + name; }
 

@@ -14,10 +14,7 @@ using namespace tlsengine;
 
 namespace {
 
-std::vector<std::uint8_t> load_bytes(const std::string& name) {
-  const std::string text = test::load(name);
-  return std::vector<std::uint8_t>(text.begin(), text.end());
-}
+using test::load_bytes;
 
 std::vector<std::uint8_t> der_of(const std::string& pem_name) {
   auto cert = certificate_info::from_pem(test::load(pem_name));
@@ -25,11 +22,7 @@ std::vector<std::uint8_t> der_of(const std::string& pem_name) {
   return cert->raw;
 }
 
-template <class E> const E* find_event(const test::side_log& log) {
-  for (const event& e : log.events)
-    if (auto* found = std::get_if<E>(&e)) return found;
-  return nullptr;
-}
+using test::find_event;
 
 template <class E> int count_events(const test::side_log& log) {
   int n = 0;
@@ -38,14 +31,7 @@ template <class E> int count_events(const test::side_log& log) {
   return n;
 }
 
-test::harness pair_on(const server& srv, const client_options& co) {
-  test::harness h;
-  auto cli = connection::client(co);
-  REQUIRE(cli);
-  h.client = std::move(*cli);
-  h.server = srv.accept();
-  return h;
-}
+using test::pair_on;
 
 using session_cache = std::map<std::vector<std::uint8_t>, std::vector<std::uint8_t>>;
 

@@ -430,16 +430,22 @@ TEST_CASE("interop: our client resumes a session with openssl s_server", "[inter
   CAPTURE(version);
 
   std::vector<std::string> args = s_server_cert_args("server-rsa");
-  args.insert(args.end(), {"-rev", version_flag(version)});
+  args.insert(args.end(), {"-rev", version_flag(version), "-status_file",
+                           test::cert_dir() + "/ocsp-server-rsa.der"});
   running_s_server server = start_s_server(args);
 
   client_options co = test::client_opts();
   co.min_version = version;
   co.max_version = version;
+  co.request_ocsp = true;
   auto [first, session] = client_exchange(server, std::move(server.socket), co);
   CHECK_FALSE(first.is_session_reused());
   CHECK(first.authorized());
   REQUIRE_FALSE(session.empty());
+  const std::vector<std::uint8_t> stapled = test::load_bytes("ocsp-server-rsa.der");
+  CHECK(first.ocsp_response() == stapled);
+  const std::string scheme = first.peer_signature_scheme();
+  CHECK_FALSE(scheme.empty());
 
   // s_server serves connections one after another: the second one resumes.
   int error = 0;
@@ -451,6 +457,9 @@ TEST_CASE("interop: our client resumes a session with openssl s_server", "[inter
   (void)unused;
   CHECK(second.is_session_reused());
   CHECK(second.protocol() == version);
+  // Stricter than OpenSSL, which forgets both on a resumption: the original handshake's.
+  CHECK(second.ocsp_response() == stapled);
+  CHECK(second.peer_signature_scheme() == scheme);
   CHECK(second.authorized()); // Node: a resumed session keeps its verification
   CHECK(second.authorization_error().empty());
   CHECK_FALSE(second.peer_certificate().empty());

@@ -437,40 +437,25 @@ public:
     for (int i = 0; i < count; ++i) {
       int sign = 0, hash = 0;
       SSL_get_shared_sigalgs(engine_->ssl(), i, &sign, &hash, nullptr, nullptr, nullptr);
-      std::string name;
-      switch (sign) {
-      case EVP_PKEY_RSA: name = "RSA"; break;
-      case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
-      case EVP_PKEY_EC: name = "ECDSA"; break;
-      case EVP_PKEY_ED25519: name = "Ed25519"; break;
-      case EVP_PKEY_ED448: name = "Ed448"; break;
-      default: name = OBJ_nid2sn(sign); break;
-      }
-      if (hash != NID_undef) name += std::string("+") + OBJ_nid2sn(hash);
-      out.push_back(std::move(name));
+      out.push_back(detail::signature_scheme_name(sign, hash));
     }
     return out;
   }
 
   /// The signature scheme the peer signed the handshake with, as shared_sigalgs() names
-  /// them ("RSA-PSS+SHA256", "ECDSA+SHA256", "Ed25519"); empty when it signed nothing
-  /// (a resumption, a client without certificate).
+  /// them ("RSA-PSS+SHA256", "ECDSA+SHA256", "Ed25519"); empty when it signed nothing (a
+  /// client without certificate). A resumption signs nothing: it reports the scheme of
+  /// the handshake that made the session (carried in the session; raw OpenSSL forgets it).
   std::string peer_signature_scheme() const {
-    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
-    int type = NID_undef, hash = NID_undef;
-    if (SSL_get_peer_signature_type_nid(engine_->ssl(), &type) != 1) return {};
-    if (SSL_get_peer_signature_nid(engine_->ssl(), &hash) != 1) hash = NID_undef;
-    std::string name;
-    switch (type) {
-    case EVP_PKEY_RSA: name = "RSA"; break;
-    case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
-    case EVP_PKEY_EC: name = "ECDSA"; break;
-    case EVP_PKEY_ED25519: return "Ed25519";
-    case EVP_PKEY_ED448: return "Ed448";
-    default: name = OBJ_nid2sn(type); break;
-    }
-    if (hash != NID_undef) name += std::string("+") + OBJ_nid2sn(hash);
-    return name;
+    if (!engine_ || !engine_->handshake_done()) return {};
+    return engine_->facts().peer_signature_scheme;
+  }
+  /// Client with request_ocsp: the DER OCSP response the server stapled (the
+  /// `ocsp_response` event's), empty if none. After a resumption, the response of the
+  /// handshake that made the session (up to 16 KiB is carried in it).
+  std::vector<std::uint8_t> ocsp_response() const {
+    if (!engine_ || !engine_->handshake_done()) return {};
+    return engine_->facts().ocsp_response;
   }
   /// TLS 1.3: the server answered the first ClientHello with a HelloRetryRequest.
   bool hello_retry_request() const noexcept { return engine_ && engine_->hello_retry(); }

@@ -29,6 +29,8 @@ public:
   /// Client, building a ClientHello: 0 to go on, -1 with *alert to abort the handshake
   /// with that fatal alert (how a refused HelloRequest ends the connection).
   virtual int on_build_client_hello(int* alert) = 0;
+  /// Server, about to encrypt a ticket for the connection's session: 1 to go on.
+  virtual int on_generate_ticket() = 0;
 
 protected:
   ~engine_hooks() = default;
@@ -125,6 +127,11 @@ inline SSL_TICKET_RETURN ticket_decrypted(SSL* ssl, SSL_SESSION* session, const 
   return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
 }
 
+inline int ticket_generated(SSL* ssl, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_generate_ticket() : 1;
+}
+
 inline void keylog(const SSL* ssl, const char* line) {
   if (engine_hooks* hooks = hooks_of(ssl)) hooks->on_keylog(line);
 }
@@ -146,7 +153,8 @@ inline void install_callbacks(SSL_CTX* ctx) {
   SSL_CTX_set_cert_cb(ctx, &callbacks::certificate_needed, nullptr);
   SSL_CTX_set_tlsext_status_cb(ctx, &callbacks::ocsp_status);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &callbacks::ticket_key);
-  SSL_CTX_set_session_ticket_cb(ctx, nullptr, &callbacks::ticket_decrypted, nullptr);
+  SSL_CTX_set_session_ticket_cb(ctx, &callbacks::ticket_generated, &callbacks::ticket_decrypted,
+                                nullptr);
   SSL_CTX_add_custom_ext(ctx, callbacks::abort_hook_extension, SSL_EXT_CLIENT_HELLO,
                          &callbacks::client_hello_add, nullptr, nullptr,
                          &callbacks::client_hello_parse, nullptr);

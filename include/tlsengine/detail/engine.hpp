@@ -14,6 +14,7 @@
 #include "openssl_error.hpp"
 #include "server_state.hpp"
 #include "engine_config.hpp"
+#include "handshake_facts.hpp"
 #include "session_policy.hpp"
 #include "reentrancy.hpp"
 
@@ -102,6 +103,9 @@ public:
   bool end_requested() const noexcept { return end_requested_; }
   bool received_close() const noexcept { return received_close_; }
   bool hello_retry() const noexcept { return hello_retry_; }
+  /// The handshake's facts: this one's, or on a resumption those of the handshake that
+  /// made the session.
+  handshake_facts facts() const;
   bool received_close_notify() const noexcept { return received_close_ && !truncated_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
@@ -242,6 +246,12 @@ private:
   static std::vector<std::uint8_t> serialize(SSL_SESSION* session);
   inline SSL_SESSION* on_get_session(const unsigned char* id, int length) override;
   inline bool may_resume(SSL_SESSION* session) override;
+  inline int on_generate_ticket() override;
+  /// Server: records this handshake's facts in `session` (its ticket or cache entry).
+  void store_facts(SSL_SESSION* session);
+  /// TLS 1.2 client: a resumption whose ticket the server renewed hands out the new
+  /// session (OpenSSL calls no new-session hook for it).
+  void report_renewed_ticket();
   /// What this server connection asks of the client's certificate now.
   verify_policy session_policy() const;
   /// Client: what this connection's sessions are bound to (client_session_binding).
@@ -275,9 +285,9 @@ private:
   bool end_requested_ = false;
   bool shutdown_sent_ = false;
   bool received_close_ = false;
-  bool truncated_ = false;
-  bool hello_retry_ = false; // a HelloRetryRequest was sent or received // received_close_ by an
-                             // EOF that allow_truncation accepted
+  bool truncated_ = false;   // received_close_ by an EOF that allow_truncation accepted
+  bool hello_retry_ = false; // a HelloRetryRequest was sent or received
+  bool ticket_in_handshake_ = false; // TLS 1.2 client: a NewSessionTicket in this handshake
   bool transport_eof_ = false;
   bool destroyed_ = false;
   bool verify_rejected_ = false;

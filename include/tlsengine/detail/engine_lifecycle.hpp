@@ -99,6 +99,7 @@ inline void engine::on_handshake_done() {
       return;
     }
   }
+  report_renewed_ticket();
   report_early_data();
   events_.emplace_back(events::secure{});
 }

@@ -73,6 +73,9 @@ inline void engine::message_callback(int write_p, int version, int content_type,
   }
   if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
   const auto* message = static_cast<const unsigned char*>(buf);
+  if (message[0] == SSL3_MT_NEWSESSION_TICKET && !self->handshake_done_ &&
+      SSL_version(ssl) != TLS1_3_VERSION)
+    self->ticket_in_handshake_ = true; // see report_renewed_ticket
   if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
     if (++self->key_updates_in_row_ > max_key_updates_in_row) {
       // OpenSSL 3.0 has no limit and cannot be told to fail here: the BIO hands it a

@@ -52,6 +52,7 @@ inline bool engine::apply_session() {
 inline int engine::on_new_session(SSL_SESSION* session) {
   if (config_.is_server) {
     if (!config_.external_session_cache) return 0;
+    store_facts(session);
     unsigned int id_length = 0;
     const unsigned char* id = SSL_SESSION_get_id(session, &id_length);
     if (id_length == 0) return 0;
@@ -62,7 +63,8 @@ inline int engine::on_new_session(SSL_SESSION* session) {
     return 0;
   }
   if (SSL_SESSION_is_resumable(session) != 1) return 0;
-  const std::vector<unsigned char> binding = client_binding();
+  std::vector<unsigned char> binding = client_binding();
+  if (!binding.empty()) facts().append_to(binding);
   if (binding.empty() ||
       SSL_SESSION_set1_ticket_appdata(session, binding.data(), binding.size()) != 1) {
     ERR_clear_error();
@@ -86,6 +88,41 @@ inline int engine::on_new_session(SSL_SESSION* session) {
   }
   events_.emplace_back(std::move(e));
   return 0; // we keep no reference (the handle has a copy)
+}
+
+inline handshake_facts engine::facts() const {
+  SSL* ssl = ssl_.get();
+  // Also asked inside the handshake (a ticket or a session is made before it is done).
+  if (ssl == nullptr || SSL_get_session(ssl) == nullptr) return {};
+  if (SSL_session_reused(ssl) != 1) return live_handshake_facts(ssl, config_.is_server);
+  void* data = nullptr;
+  std::size_t length = 0;
+  SSL_SESSION* session = SSL_get0_session(ssl);
+  if (session != nullptr) SSL_SESSION_get0_ticket_appdata(session, &data, &length);
+  // A client's appdata starts with its binding digest (client_session_binding).
+  const std::size_t skip = config_.is_server ? 0 : sha256_digest().size();
+  if (data == nullptr || length < skip) return {};
+  return handshake_facts::parse(static_cast<const unsigned char*>(data) + skip, length - skip);
+}
+
+inline void engine::store_facts(SSL_SESSION* session) {
+  std::vector<unsigned char> encoded;
+  facts().append_to(encoded);
+  if (session != nullptr && !encoded.empty() &&
+      SSL_SESSION_set1_ticket_appdata(session, encoded.data(), encoded.size()) != 1)
+    ERR_clear_error(); // the session is still valid, only the getters forget after resuming
+}
+
+inline int engine::on_generate_ticket() {
+  if (config_.is_server) store_facts(SSL_get0_session(ssl_.get()));
+  return 1;
+}
+
+inline void engine::report_renewed_ticket() {
+  const bool renewed =
+      ticket_in_handshake_ && !config_.is_server && SSL_session_reused(ssl_.get()) == 1;
+  ticket_in_handshake_ = false;
+  if (renewed) on_new_session(SSL_get0_session(ssl_.get()));
 }
 
 inline std::vector<std::uint8_t> engine::serialize(SSL_SESSION* session) {

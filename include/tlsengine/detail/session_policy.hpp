@@ -148,8 +148,9 @@ inline bool client_session_bound_to(const SSL_SESSION* session,
   void* data = nullptr;
   std::size_t length = 0;
   SSL_SESSION_get0_ticket_appdata(const_cast<SSL_SESSION*>(session), &data, &length);
-  return !binding.empty() && length == binding.size() && data != nullptr &&
-         std::memcmp(data, binding.data(), length) == 0;
+  // The binding comes first; the handshake facts follow it (handshake_facts.hpp).
+  return !binding.empty() && length >= binding.size() && data != nullptr &&
+         std::memcmp(data, binding.data(), binding.size()) == 0;
 }
 
 /// May `session` be resumed by a connection bound to `binding` under `policy`? OpenSSL
