@@ -136,9 +136,9 @@ TEST_CASE("a fatal alert instead of close_notify is an error, not an end",
   so.max_version = version;
   // A record the server cannot decrypt makes its OpenSSL send a fatal bad_record_mac:
   // what reaches the client is that alert, never a close_notify.
-  const std::uint8_t garbage[] = {23, 3, 3, 0, 32, 1, 2,  3,  4,  5,  6,  7,  8,  9,
-                                  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
-                                  23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+  const std::uint8_t garbage[] = {23, 3,  3,  0,  32, 1,  2,  3,  4,  5,  6,  7,  8,
+                                  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                  22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
   auto h2 = test::make_pair(so, test::client_opts());
   h2.run();
   REQUIRE(h2.server.is_secure());

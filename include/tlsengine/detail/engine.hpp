@@ -285,8 +285,8 @@ private:
   bool end_requested_ = false;
   bool shutdown_sent_ = false;
   bool received_close_ = false;
-  bool truncated_ = false;   // received_close_ by an EOF that allow_truncation accepted
-  bool hello_retry_ = false; // a HelloRetryRequest was sent or received
+  bool truncated_ = false;           // received_close_ by an EOF that allow_truncation accepted
+  bool hello_retry_ = false;         // a HelloRetryRequest was sent or received
   bool ticket_in_handshake_ = false; // TLS 1.2 client: a NewSessionTicket in this handshake
   bool transport_eof_ = false;
   bool destroyed_ = false;
