@@ -42,6 +42,12 @@ struct client_options : context_options, connection_options {
   session_handle session;
   /// ALPN protocols to offer, most preferred first (Node's ALPNProtocols).
   alpn_list alpn_protocols;
+  /// NPN protocols, most preferred first (Node's NPNProtocols of the v0.x-v8 manuals):
+  /// TLS 1.2 only, ALPN takes precedence when the server supports both. Opt-in, but per
+  /// secure_context: once a client with this set used a context, every client of that
+  /// context offers NPN (OpenSSL has no per-connection switch; the others select
+  /// "http/1.1" if a server answers, as Node 0.10 did, and report none).
+  alpn_list npn_protocols;
   /// Ask for a stapled OCSP response: the `ocsp_response` event (Node's requestOCSP).
   bool request_ocsp = false;
   /// Node's pskCallback: the identity and key for the server's hint.
@@ -124,6 +130,12 @@ public:
       auto wire = options.alpn_protocols.encode();
       if (!wire) return wire.error();
       config.alpn = std::move(*wire);
+    }
+    if (options.npn_protocols.is_set()) {
+      auto wire = options.npn_protocols.encode();
+      if (!wire) return wire.error();
+      config.npn = std::move(*wire);
+      detail::install_npn_select(context.native_handle());
     }
     config.request_ocsp = options.request_ocsp;
     config.psk_client = options.psk_callback;
@@ -479,6 +491,9 @@ public:
     SSL_get0_alpn_selected(engine_->ssl(), &p, &n);
     return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
   }
+  /// Node's npnProtocol: what NPN agreed on; empty when none (NPN not asked for, ALPN
+  /// took precedence, TLS 1.3, or a client whose list shared nothing with the server's).
+  std::string npn_protocol() const { return engine_ ? engine_->npn_protocol() : std::string(); }
   /// Client: the TLS session ticket the server sent (Node's getTLSTicket()); empty if none.
   std::vector<std::uint8_t> tls_ticket() const {
     if (!engine_ || !engine_->ssl()) return {};

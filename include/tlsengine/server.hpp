@@ -31,6 +31,9 @@ struct server_options : context_options, connection_options {
   alpn_list alpn_protocols;
   /// Node's ALPNCallback; exclusive with alpn_protocols.
   alpn_callback_function alpn_callback;
+  /// NPN protocols advertised to TLS 1.2 clients that offer NPN (Node's NPNProtocols of
+  /// the v0.x-v8 manuals); a client offering ALPN too gets ALPN.
+  alpn_list npn_protocols;
   /// Opt-in `servername` decision (else the add_context table decides at once).
   bool pause_on_servername = false;
   /// `new_session` events and the `resume_session` decision: the application keeps the
@@ -80,6 +83,11 @@ public:
       state->config.alpn = std::move(*wire);
     }
     state->config.alpn_callback = options.alpn_callback;
+    if (options.npn_protocols.is_set()) {
+      auto wire = options.npn_protocols.encode();
+      if (!wire) return wire.error();
+      state->config.npn = std::move(*wire);
+    }
     state->config.pause_on_servername = options.pause_on_servername;
     state->config.external_session_cache = options.external_session_cache;
     state->config.pause_on_ocsp_request = options.pause_on_ocsp_request;

@@ -1162,6 +1162,12 @@ public:
   /// Client, building a ClientHello: 0 to go on, -1 with *alert to abort the handshake
   /// with that fatal alert (how a refused HelloRequest ends the connection).
   virtual int on_build_client_hello(int* alert) = 0;
+  /// Server, about to encrypt a ticket for the connection's session: 1 to go on.
+  virtual int on_generate_ticket() = 0;
+  /// NPN (TLS 1.2 only): the server's advertised list, the client's choice.
+  virtual int on_npn_advertise(const unsigned char** out, unsigned int* out_length) = 0;
+  virtual int on_npn_select(unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                            unsigned int in_length) = 0;
 
 protected:
   ~engine_hooks() = default;
@@ -1258,6 +1264,22 @@ inline SSL_TICKET_RETURN ticket_decrypted(SSL* ssl, SSL_SESSION* session, const 
   return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
 }
 
+inline int ticket_generated(SSL* ssl, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_generate_ticket() : 1;
+}
+
+inline int npn_advertise(SSL* ssl, const unsigned char** out, unsigned int* out_length, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_npn_advertise(out, out_length) : SSL_TLSEXT_ERR_NOACK;
+}
+
+inline int npn_select(SSL* ssl, unsigned char** out, unsigned char* out_length,
+                      const unsigned char* in, unsigned int in_length, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_npn_select(out, out_length, in, in_length) : SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
 inline void keylog(const SSL* ssl, const char* line) {
   if (engine_hooks* hooks = hooks_of(ssl)) hooks->on_keylog(line);
 }
@@ -1276,16 +1298,36 @@ inline void install_callbacks(SSL_CTX* ctx) {
   SSL_CTX_set_client_hello_cb(ctx, &callbacks::client_hello, nullptr);
   SSL_CTX_set_tlsext_servername_callback(ctx, &callbacks::servername_ack);
   SSL_CTX_set_alpn_select_cb(ctx, &callbacks::alpn_select, nullptr);
+  // A server advertises NPN only when its options list protocols (on_npn_advertise); the
+  // client's select callback is installed on demand (install_npn_select).
+  SSL_CTX_set_next_protos_advertised_cb(ctx, &callbacks::npn_advertise, nullptr);
   SSL_CTX_set_cert_cb(ctx, &callbacks::certificate_needed, nullptr);
   SSL_CTX_set_tlsext_status_cb(ctx, &callbacks::ocsp_status);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &callbacks::ticket_key);
-  SSL_CTX_set_session_ticket_cb(ctx, nullptr, &callbacks::ticket_decrypted, nullptr);
+  SSL_CTX_set_session_ticket_cb(ctx, &callbacks::ticket_generated, &callbacks::ticket_decrypted,
+                                nullptr);
   SSL_CTX_add_custom_ext(ctx, callbacks::abort_hook_extension, SSL_EXT_CLIENT_HELLO,
                          &callbacks::client_hello_add, nullptr, nullptr,
                          &callbacks::client_hello_parse, nullptr);
   // The keylog callback is not installed here: with one set, OpenSSL formats every secret
   // of every handshake as hex text (~5% of a full handshake) whether or not anyone
   // listens. enable_keylog connections install it (install_keylog).
+}
+
+inline int npn_installed_ex_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+/// Installs NPN's select callback on `ctx` for a client connection with npn_protocols.
+/// OpenSSL offers NPN in the ClientHello of every client of a context that has one, so it
+/// is not installed on every context: only on those an NPN client uses (as Node 0.10 did,
+/// the other clients of such a context select "http/1.1" if a server insists). Idempotent.
+inline void install_npn_select(SSL_CTX* ctx) {
+  static int installed = 1;
+  if (SSL_CTX_get_ex_data(ctx, npn_installed_ex_index()) == &installed) return;
+  SSL_CTX_set_next_proto_select_cb(ctx, &callbacks::npn_select, nullptr);
+  SSL_CTX_set_ex_data(ctx, npn_installed_ex_index(), &installed);
 }
 
 /// Installs the keylog callback on `ctx` for a connection that wants keylog events.
@@ -1523,8 +1565,9 @@ inline bool client_session_bound_to(const SSL_SESSION* session,
   void* data = nullptr;
   std::size_t length = 0;
   SSL_SESSION_get0_ticket_appdata(const_cast<SSL_SESSION*>(session), &data, &length);
-  return !binding.empty() && length == binding.size() && data != nullptr &&
-         std::memcmp(data, binding.data(), length) == 0;
+  // The binding comes first; the handshake facts follow it (handshake_facts.hpp).
+  return !binding.empty() && length >= binding.size() && data != nullptr &&
+         std::memcmp(data, binding.data(), binding.size()) == 0;
 }
 
 /// May `session` be resumed by a connection bound to `binding` under `policy`? OpenSSL
@@ -3356,6 +3399,7 @@ struct engine_config {
   std::string psk_identity_hint;
   // Both.
   std::vector<std::uint8_t> alpn; // wire format: offered (client) / supported (server)
+  std::vector<std::uint8_t> npn;  // wire format: NPN, the same roles (TLS 1.2 only)
 };
 
 /// Where a decision event stands.
@@ -3374,6 +3418,106 @@ struct decision {
 
 } // namespace tlsengine::detail
 // ---- end tlsengine/detail/engine_config.hpp ----
+// ---- begin tlsengine/detail/handshake_facts.hpp ----
+// tlsengine — what a full handshake established that a resumption cannot see again (the
+// signature scheme the peer signed with, the stapled OCSP response), carried in the session
+// so that the getters still answer after a resumption. Raw OpenSSL forgets both: a resumed
+// handshake has no CertificateVerify and no CertificateStatus.
+
+
+
+namespace tlsengine::detail {
+
+/// Serialized into the session's ticket_appdata (after the client's binding digest on a
+/// client, alone on a server), which OpenSSL keeps in tickets, serialized sessions and
+/// duplicates.
+struct handshake_facts {
+  std::string peer_signature_scheme;
+  std::vector<std::uint8_t> ocsp_response;
+
+  /// An OCSP response larger than this is not carried (the getter is then empty after a
+  /// resumption): a ticket should stay small.
+  static constexpr std::size_t max_carried_ocsp = 16 * 1024;
+
+  bool empty() const noexcept { return peer_signature_scheme.empty() && ocsp_response.empty(); }
+
+  /// Appends {tag, 2-byte length, value} entries: 'S' the scheme, 'O' the OCSP response.
+  void append_to(std::vector<unsigned char>& out) const {
+    append_entry(out, 'S', reinterpret_cast<const unsigned char*>(peer_signature_scheme.data()),
+                 peer_signature_scheme.size());
+    if (ocsp_response.size() <= max_carried_ocsp)
+      append_entry(out, 'O', ocsp_response.data(), ocsp_response.size());
+  }
+
+  /// Reads what append_to wrote; unknown tags are skipped, a truncated entry ends parsing.
+  static handshake_facts parse(const unsigned char* data, std::size_t length) {
+    handshake_facts facts;
+    std::size_t at = 0;
+    while (data != nullptr && length - at >= 3) {
+      const unsigned char tag = data[at];
+      const std::size_t size = static_cast<std::size_t>(data[at + 1]) << 8 | data[at + 2];
+      at += 3;
+      if (length - at < size) break;
+      const unsigned char* value = data + at;
+      if (tag == 'S') facts.peer_signature_scheme.assign(value, value + size);
+      if (tag == 'O') facts.ocsp_response.assign(value, value + size);
+      at += size;
+    }
+    return facts;
+  }
+
+private:
+  static void append_entry(std::vector<unsigned char>& out, unsigned char tag,
+                           const unsigned char* value, std::size_t size) {
+    if (size == 0 || size > 0xffff) return;
+    out.push_back(tag);
+    out.push_back(static_cast<unsigned char>(size >> 8));
+    out.push_back(static_cast<unsigned char>(size & 0xff));
+    out.insert(out.end(), value, value + size);
+  }
+};
+
+/// A signature algorithm as Node's getSharedSigalgs() names it: "RSA-PSS+SHA256",
+/// "ECDSA+SHA384", "Ed25519".
+inline std::string signature_scheme_name(int type, int hash) {
+  std::string name;
+  switch (type) {
+  case EVP_PKEY_RSA: name = "RSA"; break;
+  case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
+  case EVP_PKEY_EC: name = "ECDSA"; break;
+  case EVP_PKEY_ED25519: return "Ed25519";
+  case EVP_PKEY_ED448: return "Ed448";
+  default: {
+    const char* sn = OBJ_nid2sn(type);
+    name = sn != nullptr ? sn : "UNDEF";
+    break;
+  }
+  }
+  if (hash != NID_undef) {
+    const char* sn = OBJ_nid2sn(hash);
+    if (sn != nullptr) name += std::string("+") + sn;
+  }
+  return name;
+}
+
+/// What this handshake itself saw (empty on a resumption, which signs nothing).
+inline handshake_facts live_handshake_facts(SSL* ssl, bool is_server) {
+  handshake_facts facts;
+  int type = NID_undef, hash = NID_undef;
+  if (SSL_get_peer_signature_type_nid(ssl, &type) == 1) {
+    if (SSL_get_peer_signature_nid(ssl, &hash) != 1) hash = NID_undef;
+    facts.peer_signature_scheme = signature_scheme_name(type, hash);
+  }
+  if (!is_server) {
+    const unsigned char* response = nullptr;
+    const long n = SSL_get_tlsext_status_ocsp_resp(ssl, &response);
+    if (response != nullptr && n > 0) facts.ocsp_response.assign(response, response + n);
+  }
+  return facts;
+}
+
+} // namespace tlsengine::detail
+// ---- end tlsengine/detail/handshake_facts.hpp ----
 // ---- begin tlsengine/detail/reentrancy.hpp ----
 // tlsengine — which connection a user callback runs for. OpenSSL calls the engine back
 // from inside SSL_do_handshake / SSL_read_ex; the engine then calls the application's
@@ -3485,6 +3629,12 @@ public:
   bool end_requested() const noexcept { return end_requested_; }
   bool received_close() const noexcept { return received_close_; }
   bool hello_retry() const noexcept { return hello_retry_; }
+  /// The handshake's facts: this one's, or on a resumption those of the handshake that
+  /// made the session.
+  handshake_facts facts() const;
+  /// Node's npnProtocol: the protocol NPN agreed on; empty when none (no NPN, ALPN took
+  /// precedence, TLS 1.3, or a client whose list did not overlap the server's).
+  std::string npn_protocol() const;
   bool received_close_notify() const noexcept { return received_close_ && !truncated_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
@@ -3625,6 +3775,17 @@ private:
   static std::vector<std::uint8_t> serialize(SSL_SESSION* session);
   inline SSL_SESSION* on_get_session(const unsigned char* id, int length) override;
   inline bool may_resume(SSL_SESSION* session) override;
+  inline int on_generate_ticket() override;
+
+  // ---- NPN (engine_npn.hpp) ---------------------------------------------------------------
+  inline int on_npn_advertise(const unsigned char** out, unsigned int* out_length) override;
+  inline int on_npn_select(unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                           unsigned int in_length) override;
+  /// Server: records this handshake's facts in `session` (its ticket or cache entry).
+  void store_facts(SSL_SESSION* session);
+  /// TLS 1.2 client: a resumption whose ticket the server renewed hands out the new
+  /// session (OpenSSL calls no new-session hook for it).
+  void report_renewed_ticket();
   /// What this server connection asks of the client's certificate now.
   verify_policy session_policy() const;
   /// Client: what this connection's sessions are bound to (client_session_binding).
@@ -3658,9 +3819,10 @@ private:
   bool end_requested_ = false;
   bool shutdown_sent_ = false;
   bool received_close_ = false;
-  bool truncated_ = false;
-  bool hello_retry_ = false; // a HelloRetryRequest was sent or received // received_close_ by an
-                             // EOF that allow_truncation accepted
+  bool truncated_ = false;           // received_close_ by an EOF that allow_truncation accepted
+  bool hello_retry_ = false;         // a HelloRetryRequest was sent or received
+  bool ticket_in_handshake_ = false; // TLS 1.2 client: a NewSessionTicket in this handshake
+  bool npn_overlap_ = false;         // client: the server's NPN list had one of ours
   bool transport_eof_ = false;
   bool destroyed_ = false;
   bool verify_rejected_ = false;
@@ -4567,6 +4729,7 @@ inline void engine::on_handshake_done() {
       return;
     }
   }
+  report_renewed_ticket();
   report_early_data();
   events_.emplace_back(events::secure{});
 }
@@ -4751,6 +4914,9 @@ inline void engine::message_callback(int write_p, int version, int content_type,
   }
   if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || length < 1) return;
   const auto* message = static_cast<const unsigned char*>(buf);
+  if (message[0] == SSL3_MT_NEWSESSION_TICKET && !self->handshake_done_ &&
+      SSL_version(ssl) != TLS1_3_VERSION)
+    self->ticket_in_handshake_ = true; // see report_renewed_ticket
   if (message[0] == SSL3_MT_KEY_UPDATE && length >= 5) {
     if (++self->key_updates_in_row_ > max_key_updates_in_row) {
       // OpenSSL 3.0 has no limit and cannot be told to fail here: the BIO hands it a
@@ -5201,6 +5367,7 @@ inline bool engine::apply_session() {
 inline int engine::on_new_session(SSL_SESSION* session) {
   if (config_.is_server) {
     if (!config_.external_session_cache) return 0;
+    store_facts(session);
     unsigned int id_length = 0;
     const unsigned char* id = SSL_SESSION_get_id(session, &id_length);
     if (id_length == 0) return 0;
@@ -5211,7 +5378,8 @@ inline int engine::on_new_session(SSL_SESSION* session) {
     return 0;
   }
   if (SSL_SESSION_is_resumable(session) != 1) return 0;
-  const std::vector<unsigned char> binding = client_binding();
+  std::vector<unsigned char> binding = client_binding();
+  if (!binding.empty()) facts().append_to(binding);
   if (binding.empty() ||
       SSL_SESSION_set1_ticket_appdata(session, binding.data(), binding.size()) != 1) {
     ERR_clear_error();
@@ -5235,6 +5403,41 @@ inline int engine::on_new_session(SSL_SESSION* session) {
   }
   events_.emplace_back(std::move(e));
   return 0; // we keep no reference (the handle has a copy)
+}
+
+inline handshake_facts engine::facts() const {
+  SSL* ssl = ssl_.get();
+  // Also asked inside the handshake (a ticket or a session is made before it is done).
+  if (ssl == nullptr || SSL_get_session(ssl) == nullptr) return {};
+  if (SSL_session_reused(ssl) != 1) return live_handshake_facts(ssl, config_.is_server);
+  void* data = nullptr;
+  std::size_t length = 0;
+  SSL_SESSION* session = SSL_get0_session(ssl);
+  if (session != nullptr) SSL_SESSION_get0_ticket_appdata(session, &data, &length);
+  // A client's appdata starts with its binding digest (client_session_binding).
+  const std::size_t skip = config_.is_server ? 0 : sha256_digest().size();
+  if (data == nullptr || length < skip) return {};
+  return handshake_facts::parse(static_cast<const unsigned char*>(data) + skip, length - skip);
+}
+
+inline void engine::store_facts(SSL_SESSION* session) {
+  std::vector<unsigned char> encoded;
+  facts().append_to(encoded);
+  if (session != nullptr && !encoded.empty() &&
+      SSL_SESSION_set1_ticket_appdata(session, encoded.data(), encoded.size()) != 1)
+    ERR_clear_error(); // the session is still valid, only the getters forget after resuming
+}
+
+inline int engine::on_generate_ticket() {
+  if (config_.is_server) store_facts(SSL_get0_session(ssl_.get()));
+  return 1;
+}
+
+inline void engine::report_renewed_ticket() {
+  const bool renewed =
+      ticket_in_handshake_ && !config_.is_server && SSL_session_reused(ssl_.get()) == 1;
+  ticket_in_handshake_ = false;
+  if (renewed) on_new_session(SSL_get0_session(ssl_.get()));
 }
 
 inline std::vector<std::uint8_t> engine::serialize(SSL_SESSION* session) {
@@ -5356,6 +5559,53 @@ inline int engine::on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIP
 
 } // namespace tlsengine::detail
 // ---- end tlsengine/detail/engine_sessions.hpp ----
+// ---- begin tlsengine/detail/engine_npn.hpp ----
+// tlsengine — engine, NPN (Next Protocol Negotiation, the pre-ALPN extension of Node's older
+// manuals: NPNProtocols / npnProtocol). TLS 1.2 only; opt-in on both sides; when a client
+// offers both, ALPN takes precedence (OpenSSL's server then does not answer NPN). Not
+// public: included by engine.hpp, which declares the class.
+
+
+namespace tlsengine::detail {
+
+inline int engine::on_npn_advertise(const unsigned char** out, unsigned int* out_length) {
+  if (!config_.is_server || config_.npn.empty() || destroyed_ || error_)
+    return SSL_TLSEXT_ERR_NOACK;
+  *out = config_.npn.data();
+  *out_length = static_cast<unsigned int>(config_.npn.size());
+  return SSL_TLSEXT_ERR_OK;
+}
+
+inline int engine::on_npn_select(unsigned char** out, unsigned char* out_length,
+                                 const unsigned char* in, unsigned int in_length) {
+  if (destroyed_ || error_) return SSL_TLSEXT_ERR_ALERT_FATAL;
+  if (config_.npn.empty()) {
+    // Another client of a context an NPN client uses: NPN requires a choice once the
+    // server answers; Node 0.10 chose "http/1.1" and reported none.
+    static unsigned char http11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
+    *out = http11;
+    *out_length = sizeof http11;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  // OpenSSL validated the server's list; ours is never empty (CVE-2024-5535 concerns an
+  // empty client list). Without overlap the client's first protocol goes out, as NPN says.
+  const int status = SSL_select_next_proto(out, out_length, in, in_length, config_.npn.data(),
+                                           static_cast<unsigned int>(config_.npn.size()));
+  npn_overlap_ = status == OPENSSL_NPN_NEGOTIATED;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+inline std::string engine::npn_protocol() const {
+  if (!ssl_ || !handshake_done_ || config_.npn.empty()) return {};
+  if (!config_.is_server && !npn_overlap_) return {};
+  const unsigned char* data = nullptr;
+  unsigned int length = 0;
+  SSL_get0_next_proto_negotiated(ssl_.get(), &data, &length);
+  return data != nullptr ? std::string(reinterpret_cast<const char*>(data), length) : std::string();
+}
+
+} // namespace tlsengine::detail
+// ---- end tlsengine/detail/engine_npn.hpp ----
 // ---- end tlsengine/detail/engine.hpp ----
 
 
@@ -5380,6 +5630,12 @@ struct client_options : context_options, connection_options {
   session_handle session;
   /// ALPN protocols to offer, most preferred first (Node's ALPNProtocols).
   alpn_list alpn_protocols;
+  /// NPN protocols, most preferred first (Node's NPNProtocols of the v0.x-v8 manuals):
+  /// TLS 1.2 only, ALPN takes precedence when the server supports both. Opt-in, but per
+  /// secure_context: once a client with this set used a context, every client of that
+  /// context offers NPN (OpenSSL has no per-connection switch; the others select
+  /// "http/1.1" if a server answers, as Node 0.10 did, and report none).
+  alpn_list npn_protocols;
   /// Ask for a stapled OCSP response: the `ocsp_response` event (Node's requestOCSP).
   bool request_ocsp = false;
   /// Node's pskCallback: the identity and key for the server's hint.
@@ -5462,6 +5718,12 @@ public:
       auto wire = options.alpn_protocols.encode();
       if (!wire) return wire.error();
       config.alpn = std::move(*wire);
+    }
+    if (options.npn_protocols.is_set()) {
+      auto wire = options.npn_protocols.encode();
+      if (!wire) return wire.error();
+      config.npn = std::move(*wire);
+      detail::install_npn_select(context.native_handle());
     }
     config.request_ocsp = options.request_ocsp;
     config.psk_client = options.psk_callback;
@@ -5775,40 +6037,25 @@ public:
     for (int i = 0; i < count; ++i) {
       int sign = 0, hash = 0;
       SSL_get_shared_sigalgs(engine_->ssl(), i, &sign, &hash, nullptr, nullptr, nullptr);
-      std::string name;
-      switch (sign) {
-      case EVP_PKEY_RSA: name = "RSA"; break;
-      case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
-      case EVP_PKEY_EC: name = "ECDSA"; break;
-      case EVP_PKEY_ED25519: name = "Ed25519"; break;
-      case EVP_PKEY_ED448: name = "Ed448"; break;
-      default: name = OBJ_nid2sn(sign); break;
-      }
-      if (hash != NID_undef) name += std::string("+") + OBJ_nid2sn(hash);
-      out.push_back(std::move(name));
+      out.push_back(detail::signature_scheme_name(sign, hash));
     }
     return out;
   }
 
   /// The signature scheme the peer signed the handshake with, as shared_sigalgs() names
-  /// them ("RSA-PSS+SHA256", "ECDSA+SHA256", "Ed25519"); empty when it signed nothing
-  /// (a resumption, a client without certificate).
+  /// them ("RSA-PSS+SHA256", "ECDSA+SHA256", "Ed25519"); empty when it signed nothing (a
+  /// client without certificate). A resumption signs nothing: it reports the scheme of
+  /// the handshake that made the session (carried in the session; raw OpenSSL forgets it).
   std::string peer_signature_scheme() const {
-    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
-    int type = NID_undef, hash = NID_undef;
-    if (SSL_get_peer_signature_type_nid(engine_->ssl(), &type) != 1) return {};
-    if (SSL_get_peer_signature_nid(engine_->ssl(), &hash) != 1) hash = NID_undef;
-    std::string name;
-    switch (type) {
-    case EVP_PKEY_RSA: name = "RSA"; break;
-    case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
-    case EVP_PKEY_EC: name = "ECDSA"; break;
-    case EVP_PKEY_ED25519: return "Ed25519";
-    case EVP_PKEY_ED448: return "Ed448";
-    default: name = OBJ_nid2sn(type); break;
-    }
-    if (hash != NID_undef) name += std::string("+") + OBJ_nid2sn(hash);
-    return name;
+    if (!engine_ || !engine_->handshake_done()) return {};
+    return engine_->facts().peer_signature_scheme;
+  }
+  /// Client with request_ocsp: the DER OCSP response the server stapled (the
+  /// `ocsp_response` event's), empty if none. After a resumption, the response of the
+  /// handshake that made the session (up to 16 KiB is carried in it).
+  std::vector<std::uint8_t> ocsp_response() const {
+    if (!engine_ || !engine_->handshake_done()) return {};
+    return engine_->facts().ocsp_response;
   }
   /// TLS 1.3: the server answered the first ClientHello with a HelloRetryRequest.
   bool hello_retry_request() const noexcept { return engine_ && engine_->hello_retry(); }
@@ -5832,6 +6079,9 @@ public:
     SSL_get0_alpn_selected(engine_->ssl(), &p, &n);
     return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
   }
+  /// Node's npnProtocol: what NPN agreed on; empty when none (NPN not asked for, ALPN
+  /// took precedence, TLS 1.3, or a client whose list shared nothing with the server's).
+  std::string npn_protocol() const { return engine_ ? engine_->npn_protocol() : std::string(); }
   /// Client: the TLS session ticket the server sent (Node's getTLSTicket()); empty if none.
   std::vector<std::uint8_t> tls_ticket() const {
     if (!engine_ || !engine_->ssl()) return {};
@@ -6227,6 +6477,9 @@ struct server_options : context_options, connection_options {
   alpn_list alpn_protocols;
   /// Node's ALPNCallback; exclusive with alpn_protocols.
   alpn_callback_function alpn_callback;
+  /// NPN protocols advertised to TLS 1.2 clients that offer NPN (Node's NPNProtocols of
+  /// the v0.x-v8 manuals); a client offering ALPN too gets ALPN.
+  alpn_list npn_protocols;
   /// Opt-in `servername` decision (else the add_context table decides at once).
   bool pause_on_servername = false;
   /// `new_session` events and the `resume_session` decision: the application keeps the
@@ -6276,6 +6529,11 @@ public:
       state->config.alpn = std::move(*wire);
     }
     state->config.alpn_callback = options.alpn_callback;
+    if (options.npn_protocols.is_set()) {
+      auto wire = options.npn_protocols.encode();
+      if (!wire) return wire.error();
+      state->config.npn = std::move(*wire);
+    }
     state->config.pause_on_servername = options.pause_on_servername;
     state->config.external_session_cache = options.external_session_cache;
     state->config.pause_on_ocsp_request = options.pause_on_ocsp_request;

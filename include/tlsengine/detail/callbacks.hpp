@@ -31,6 +31,10 @@ public:
   virtual int on_build_client_hello(int* alert) = 0;
   /// Server, about to encrypt a ticket for the connection's session: 1 to go on.
   virtual int on_generate_ticket() = 0;
+  /// NPN (TLS 1.2 only): the server's advertised list, the client's choice.
+  virtual int on_npn_advertise(const unsigned char** out, unsigned int* out_length) = 0;
+  virtual int on_npn_select(unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                            unsigned int in_length) = 0;
 
 protected:
   ~engine_hooks() = default;
@@ -132,6 +136,17 @@ inline int ticket_generated(SSL* ssl, void*) {
   return hooks ? hooks->on_generate_ticket() : 1;
 }
 
+inline int npn_advertise(SSL* ssl, const unsigned char** out, unsigned int* out_length, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_npn_advertise(out, out_length) : SSL_TLSEXT_ERR_NOACK;
+}
+
+inline int npn_select(SSL* ssl, unsigned char** out, unsigned char* out_length,
+                      const unsigned char* in, unsigned int in_length, void*) {
+  engine_hooks* hooks = hooks_of(ssl);
+  return hooks ? hooks->on_npn_select(out, out_length, in, in_length) : SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
 inline void keylog(const SSL* ssl, const char* line) {
   if (engine_hooks* hooks = hooks_of(ssl)) hooks->on_keylog(line);
 }
@@ -150,6 +165,9 @@ inline void install_callbacks(SSL_CTX* ctx) {
   SSL_CTX_set_client_hello_cb(ctx, &callbacks::client_hello, nullptr);
   SSL_CTX_set_tlsext_servername_callback(ctx, &callbacks::servername_ack);
   SSL_CTX_set_alpn_select_cb(ctx, &callbacks::alpn_select, nullptr);
+  // A server advertises NPN only when its options list protocols (on_npn_advertise); the
+  // client's select callback is installed on demand (install_npn_select).
+  SSL_CTX_set_next_protos_advertised_cb(ctx, &callbacks::npn_advertise, nullptr);
   SSL_CTX_set_cert_cb(ctx, &callbacks::certificate_needed, nullptr);
   SSL_CTX_set_tlsext_status_cb(ctx, &callbacks::ocsp_status);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &callbacks::ticket_key);
@@ -161,6 +179,22 @@ inline void install_callbacks(SSL_CTX* ctx) {
   // The keylog callback is not installed here: with one set, OpenSSL formats every secret
   // of every handshake as hex text (~5% of a full handshake) whether or not anyone
   // listens. enable_keylog connections install it (install_keylog).
+}
+
+inline int npn_installed_ex_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+/// Installs NPN's select callback on `ctx` for a client connection with npn_protocols.
+/// OpenSSL offers NPN in the ClientHello of every client of a context that has one, so it
+/// is not installed on every context: only on those an NPN client uses (as Node 0.10 did,
+/// the other clients of such a context select "http/1.1" if a server insists). Idempotent.
+inline void install_npn_select(SSL_CTX* ctx) {
+  static int installed = 1;
+  if (SSL_CTX_get_ex_data(ctx, npn_installed_ex_index()) == &installed) return;
+  SSL_CTX_set_next_proto_select_cb(ctx, &callbacks::npn_select, nullptr);
+  SSL_CTX_set_ex_data(ctx, npn_installed_ex_index(), &installed);
 }
 
 /// Installs the keylog callback on `ctx` for a connection that wants keylog events.

@@ -106,6 +106,9 @@ public:
   /// The handshake's facts: this one's, or on a resumption those of the handshake that
   /// made the session.
   handshake_facts facts() const;
+  /// Node's npnProtocol: the protocol NPN agreed on; empty when none (no NPN, ALPN took
+  /// precedence, TLS 1.3, or a client whose list did not overlap the server's).
+  std::string npn_protocol() const;
   bool received_close_notify() const noexcept { return received_close_ && !truncated_; }
   bool sent_close() const noexcept { return shutdown_sent_; }
   std::error_code error() const noexcept { return error_; }
@@ -247,6 +250,11 @@ private:
   inline SSL_SESSION* on_get_session(const unsigned char* id, int length) override;
   inline bool may_resume(SSL_SESSION* session) override;
   inline int on_generate_ticket() override;
+
+  // ---- NPN (engine_npn.hpp) ---------------------------------------------------------------
+  inline int on_npn_advertise(const unsigned char** out, unsigned int* out_length) override;
+  inline int on_npn_select(unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                           unsigned int in_length) override;
   /// Server: records this handshake's facts in `session` (its ticket or cache entry).
   void store_facts(SSL_SESSION* session);
   /// TLS 1.2 client: a resumption whose ticket the server renewed hands out the new
@@ -288,6 +296,7 @@ private:
   bool truncated_ = false;           // received_close_ by an EOF that allow_truncation accepted
   bool hello_retry_ = false;         // a HelloRetryRequest was sent or received
   bool ticket_in_handshake_ = false; // TLS 1.2 client: a NewSessionTicket in this handshake
+  bool npn_overlap_ = false;         // client: the server's NPN list had one of ours
   bool transport_eof_ = false;
   bool destroyed_ = false;
   bool verify_rejected_ = false;
@@ -345,3 +354,4 @@ private:
 #include "engine_lifecycle.hpp"
 #include "engine_openssl_hooks.hpp"
 #include "engine_sessions.hpp"
+#include "engine_npn.hpp"

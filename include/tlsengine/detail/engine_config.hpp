@@ -51,6 +51,7 @@ struct engine_config {
   std::string psk_identity_hint;
   // Both.
   std::vector<std::uint8_t> alpn; // wire format: offered (client) / supported (server)
+  std::vector<std::uint8_t> npn;  // wire format: NPN, the same roles (TLS 1.2 only)
 };
 
 /// Where a decision event stands.
