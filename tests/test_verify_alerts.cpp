@@ -90,6 +90,12 @@ struct raw_pair {
     static std::string line;
     return line;
   }
+  /// Records the server wrote since SERVER_TRAFFIC_SECRET_0, counted as the engine counts
+  /// them (one SSL3_RT_HEADER message per record written): the key's next sequence number.
+  static int& records_under_key() {
+    static int count = -1;
+    return count;
+  }
   static std::vector<std::uint8_t> drain(BIO* from) {
     std::vector<std::uint8_t> out;
     unsigned char buffer[4096];
@@ -109,8 +115,16 @@ struct raw_pair {
     SSL_CTX_use_certificate_chain_file(server_ctx, cert_path("server-rsa-chain.pem").c_str());
     SSL_CTX_use_PrivateKey_file(server_ctx, cert_path("server-rsa.key").c_str(), SSL_FILETYPE_PEM);
     SSL_CTX_set_keylog_callback(server_ctx, [](const SSL*, const char* line) {
-      if (std::string(line).rfind("SERVER_TRAFFIC_SECRET_0 ", 0) == 0) secret_line() = line;
+      if (std::string(line).rfind("SERVER_TRAFFIC_SECRET_0 ", 0) == 0) {
+        secret_line() = line;
+        records_under_key() = 0;
+      }
     });
+    SSL_CTX_set_msg_callback(
+        server_ctx, [](int write_p, int, int type, const void*, size_t, SSL*, void*) {
+          if (write_p != 0 && type == SSL3_RT_HEADER && records_under_key() >= 0)
+            ++records_under_key();
+        });
     server = SSL_new(server_ctx);
     client = SSL_new(client_ctx);
     s_in = BIO_new(BIO_s_mem());
@@ -144,6 +158,7 @@ TEST_CASE("tls13_record_seal: the alert record OpenSSL itself writes, byte for b
   CAPTURE(suite, data_records);
   raw_pair p;
   raw_pair::secret_line().clear();
+  raw_pair::records_under_key() = -1;
   REQUIRE(p.handshake(suite));
   const std::vector<std::uint8_t> secret =
       detail::keylog_secret(raw_pair::secret_line(), "SERVER_TRAFFIC_SECRET_0");
@@ -153,6 +168,8 @@ TEST_CASE("tls13_record_seal: the alert record OpenSSL itself writes, byte for b
     REQUIRE(SSL_write_ex(p.server, "x", 1, &written) == 1);
   }
   raw_pair::drain(p.s_out);
+  // The engine's proof that its sealed record is the first under the key.
+  CHECK(raw_pair::records_under_key() == data_records);
   // close_notify: the one alert OpenSSL writes on request (level warning, description 0).
   SSL_shutdown(p.server);
   const std::vector<std::uint8_t> openssl_record = raw_pair::drain(p.s_out);
@@ -516,4 +533,56 @@ TEST_CASE("pause_on_ocsp_response against openssl s_server -status_file",
   }
   CHECK(stapled == ocsp);
   server.kill_now();
+}
+
+// ---- re-entrancy: the new answers from inside a callback --------------------------------------
+
+TEST_CASE("ocsp_result, verify_result and destroy() from inside a callback while a verdict waits",
+          "[ocsp][verify][reentrancy]") {
+  const std::string version = GENERATE(as<std::string>{}, "TLSv1.2", "TLSv1.3");
+  CAPTURE(version);
+  SECTION("client ocsp_response") {
+    auto so = test::server_opts();
+    so.max_version = so.min_version = version;
+    so.pause_on_ocsp_request = true;
+    auto co = test::client_opts();
+    co.pause_on_ocsp_response = true;
+    auto h = test::make_pair(so, co);
+    std::error_code inside;
+    bool destroy_inside = false;
+    int calls = 0;
+    h.client.enable_trace([&](std::string_view) {
+      ++calls;
+      inside = h.client.ocsp_result({});
+      if (destroy_inside) h.client.destroy();
+    });
+    h.run();
+    REQUIRE_FALSE(h.server.set_ocsp_response(file_bytes("ocsp-server-rsa.der")));
+    h.run();
+    REQUIRE(first_event<events::ocsp_response>(h.client_log));
+    CHECK(calls > 0);
+    CHECK(inside == errc::invalid_state); // never answered from inside OpenSSL
+    destroy_inside = true;
+    REQUIRE_FALSE(h.client.ocsp_result({})); // the trace runs inside and destroys it
+    h.run();
+    CHECK(h.client.is_destroyed());
+    CHECK(h.server_log.received.empty());
+  }
+  SECTION("server verify_peer") {
+    auto h = test::make_pair(verifying_server(version), certified_client());
+    std::error_code inside;
+    bool destroy_inside = false;
+    h.server.enable_trace([&](std::string_view) {
+      inside = h.server.verify_result(revoked);
+      if (destroy_inside) h.server.destroy();
+    });
+    h.run();
+    REQUIRE(first_event<events::verify_peer>(h.server_log));
+    CHECK(inside == errc::invalid_state);
+    destroy_inside = true;
+    REQUIRE_FALSE(h.server.verify_result({}));
+    h.run();
+    CHECK(h.client_log.received.empty());
+    CHECK(h.server_log.received.empty());
+  }
 }
