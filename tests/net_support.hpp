@@ -471,6 +471,8 @@ public:
 
   /// Called after each drain that produced new cleartext (for echo servers).
   std::function<void(tls_socket&)> on_data;
+  /// Called for every event, after the counters above saw it (decisions are answered here).
+  std::function<void(tls_socket&, const tlsengine::event&)> on_event;
 
   tlsengine::connection& connection() { return conn_; }
   bool output_pending() { return !conn_.pending_output().empty(); }
@@ -491,6 +493,7 @@ public:
           ++errors;
           if (!error_event) error_event = *error;
         }
+        if (on_event) on_event(*this, *e);
       }
       std::size_t got = 0;
       char buffer[4096];

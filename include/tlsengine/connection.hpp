@@ -50,6 +50,10 @@ struct client_options : context_options, connection_options {
   alpn_list npn_protocols;
   /// Ask for a stapled OCSP response: the `ocsp_response` event (Node's requestOCSP).
   bool request_ocsp = false;
+  /// Opt-in: the `ocsp_response` event becomes a decision inside the handshake (implies
+  /// request_ocsp). Answer with ocsp_result(): a rejection sends
+  /// bad_certificate_status_response, as OpenSSL's status callback would.
+  bool pause_on_ocsp_response = false;
   /// Node's pskCallback: the identity and key for the server's hint.
   psk_client_function psk_callback;
   /// Refuse finite-field DH keys smaller than this (Node's minDHSize); 0: no check.
@@ -138,6 +142,7 @@ public:
       detail::install_npn_select(context.native_handle());
     }
     config.request_ocsp = options.request_ocsp;
+    config.pause_on_ocsp_response = options.pause_on_ocsp_response;
     config.psk_client = options.psk_callback;
     config.min_dh_size = options.min_dh_size;
     config.pause_on_certificate_request = options.pause_on_certificate_request;
@@ -311,11 +316,19 @@ public:
   }
   /// `verify_peer`: {} accepts the peer; an error rejects it. An x509_category() code
   /// picks the alert (CERT_REVOKED → certificate_revoked ...), anything else
-  /// handshake_failure. A server rejects after its handshake: no application data ever
-  /// reaches either side, the connection fails with the code (no alert: OpenSSL 3.0
-  /// cannot send one at that point) and the caller closes the transport.
+  /// handshake_failure. A server that rejects sends the alert OpenSSL's own verification
+  /// would (the X.509 code's alert; access_denied for a code of another category): in
+  /// TLS 1.2 inside the handshake (the client's ChangeCipherSpec was held back), in TLS 1.3
+  /// as the first record after the server's flight (no ticket is issued before the
+  /// verdict). No application data ever reaches either side before it.
   std::error_code verify_result(std::error_code verdict) {
     return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
+  }
+  /// `ocsp_response` with `decision` (client, pause_on_ocsp_response): {} accepts the
+  /// stapled response (or its absence); an error rejects it: the handshake fails with that
+  /// error and a fatal bad_certificate_status_response alert (113).
+  std::error_code ocsp_result(std::error_code verdict) {
+    return engine_ ? engine_->ocsp_result(verdict) : make_error_code(errc::destroyed);
   }
   /// `verify_peer`: accept the peer but keep `verdict` as the authorization error (Node's
   /// rejectUnauthorized: false): authorized() false, authorization_error() names it.
@@ -329,7 +342,9 @@ public:
   /// it when OpenSSL can (certificate_revoked, certificate_expired, unknown_ca,
   /// unsupported_certificate, internal_error; else handshake_failure); a client's
   /// certificate_request always sends internal_error (OpenSSL's certificate callback can
-  /// say nothing else); a server's verify_peer fails as verify_result(error) does.
+  /// say nothing else); a server's verify_peer sends exactly `alert` (as verify_result);
+  /// a client's ocsp_response sends `alert` (TLS 1.3: bad_certificate_status_response or
+  /// an alert verification can send).
   std::error_code fail_decision(std::error_code error, int alert = SSL_AD_HANDSHAKE_FAILURE) {
     return engine_ ? engine_->fail_decision(error, alert) : make_error_code(errc::destroyed);
   }

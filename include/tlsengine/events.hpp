@@ -75,8 +75,12 @@ struct new_session {
 };
 
 /// Client with request_ocsp: the server's stapled OCSP response (empty when none).
+/// With client_options::pause_on_ocsp_response it is a decision (`decision` true): the
+/// handshake waits for connection::ocsp_result({}) (or resume()) to accept, or
+/// ocsp_result(error) to reject with a bad_certificate_status_response alert.
 struct ocsp_response {
   std::vector<std::uint8_t> response;
+  bool decision = false;
 };
 
 /// Decision (server, pause_on_servername): the client asked for `name` (empty: no SNI).

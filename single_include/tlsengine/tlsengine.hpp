@@ -2358,8 +2358,12 @@ struct new_session {
 };
 
 /// Client with request_ocsp: the server's stapled OCSP response (empty when none).
+/// With client_options::pause_on_ocsp_response it is a decision (`decision` true): the
+/// handshake waits for connection::ocsp_result({}) (or resume()) to accept, or
+/// ocsp_result(error) to reject with a bad_certificate_status_response alert.
 struct ocsp_response {
   std::vector<std::uint8_t> response;
+  bool decision = false;
 };
 
 /// Decision (server, pause_on_servername): the client asked for `name` (empty: no SNI).
@@ -3137,6 +3141,13 @@ struct bio_endpoint {
   /// for that record (encrypted with the keys of the moment). See inject().
   bytes_view injected;
   bool injecting = false; // part of `injected` was read: the rest follows at once
+  /// Server, TLS 1.2, while the application judges the client's certificate: OpenSSL is
+  /// not given the client's ChangeCipherSpec (it would finish the handshake), so that a
+  /// rejection can still answer with a plaintext alert inside the handshake.
+  bool hold_before_change_cipher_spec = false;
+  /// When set, what OpenSSL writes goes here instead of `output` (a client's TLS 1.2
+  /// flight while the application judges the stapled OCSP response).
+  byte_buffer* held_output = nullptr;
   // Where the records OpenSSL reads begin (a 5-byte header, then the body).
   std::size_t header_got = 0;
   std::uint8_t header[5] = {};
@@ -3191,7 +3202,9 @@ inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* r
     return 1;
   }
   if (endpoint == nullptr || endpoint->input_size == 0 ||
-      (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner))) {
+      (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner)) ||
+      (endpoint->hold_before_change_cipher_spec && endpoint->at_record_boundary() &&
+       endpoint->input[0] == 20)) { // SSL3_RT_CHANGE_CIPHER_SPEC
     // No more input for now: OpenSSL sees "want read", never EOF. The engine decides
     // what a transport EOF means (feed_eof()).
     BIO_set_retry_read(bio);
@@ -3218,6 +3231,11 @@ inline int engine_bio_write(BIO* bio, const char* in, std::size_t size, std::siz
   if (endpoint->discard) {
     endpoint->last_discarded.clear();
     endpoint->last_discarded.append(bytes_view(in, size));
+    *written = size;
+    return 1;
+  }
+  if (endpoint->held_output != nullptr) {
+    endpoint->held_output->append(bytes_view(in, size)); // counted when released
     *written = size;
     return 1;
   }
@@ -3380,6 +3398,7 @@ struct engine_config {
   std::string sni; // empty: no server_name extension
   session_handle session;
   bool request_ocsp = false;
+  bool pause_on_ocsp_response = false;
   bool pause_on_certificate_request = false;
   bool early_data = false;          // client: send write()s made before the handshake as 0-RTT
   std::uint32_t max_early_data = 0; // server: accept this much 0-RTT data
@@ -3518,6 +3537,197 @@ inline handshake_facts live_handshake_facts(SSL* ssl, bool is_server) {
 
 } // namespace tlsengine::detail
 // ---- end tlsengine/detail/handshake_facts.hpp ----
+// ---- begin tlsengine/detail/tls13_record_seal.hpp ----
+// tlsengine — seals one TLS 1.3 alert record with a traffic secret, as OpenSSL's record layer
+// would. OpenSSL 3.0 has no call to send an alert of our choice once a handshake has moved to
+// encrypted records; the engine uses this for exactly one record: the first (sequence 0) under
+// the secret it captured from the key log callback. Never exposed.
+
+
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+
+namespace tlsengine::detail {
+
+/// The secret of a key log line "LABEL <client_random> <secret>", or nothing when the line
+/// has another label or is malformed.
+inline std::vector<std::uint8_t> keylog_secret(std::string_view line, std::string_view label) {
+  std::vector<std::uint8_t> secret;
+  if (line.size() <= label.size() + 1 || line.substr(0, label.size()) != label ||
+      line[label.size()] != ' ')
+    return secret;
+  line.remove_prefix(label.size() + 1);
+  const std::size_t space = line.find(' ');
+  if (space == std::string_view::npos) return secret;
+  line.remove_prefix(space + 1);
+  if (line.size() % 2 != 0 || line.size() > 2 * EVP_MAX_MD_SIZE) return secret;
+  auto nibble = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < line.size(); i += 2) {
+    const int hi = nibble(line[i]), lo = nibble(line[i + 1]);
+    if (hi < 0 || lo < 0) return {};
+    secret.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
+  }
+  return secret;
+}
+
+/// HKDF-Expand-Label(secret, label, "", length) of RFC 8446 7.1, by OpenSSL's TLS13-KDF.
+inline bool tls13_expand_label(const EVP_MD* digest, const std::vector<std::uint8_t>& secret,
+                               const char* label, std::uint8_t* out, std::size_t length) {
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "TLS13-KDF", nullptr);
+  if (kdf == nullptr) return false;
+  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
+  EVP_KDF_free(kdf);
+  if (ctx == nullptr) return false;
+  int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+  static const char prefix[] = "tls13 ";
+  unsigned char empty = 0;
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                       const_cast<char*>(EVP_MD_get0_name(digest)), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                        const_cast<std::uint8_t*>(secret.data()), secret.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, const_cast<char*>(prefix),
+                                        sizeof prefix - 1),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, const_cast<char*>(label),
+                                        std::char_traits<char>::length(label)),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_DATA, &empty, 0),
+      OSSL_PARAM_construct_end()};
+  const bool ok = EVP_KDF_derive(ctx, out, length, params) == 1;
+  EVP_KDF_CTX_free(ctx);
+  return ok;
+}
+
+/// The TLS 1.3 record carrying the alert {level, description} encrypted under `secret`
+/// with sequence number `sequence`, for the suite `cipher` (AES-GCM, ChaCha20-Poly1305,
+/// AES-CCM, AES-CCM_8). Empty when the suite or the secret cannot be used.
+inline std::vector<std::uint8_t> seal_tls13_alert(const SSL_CIPHER* cipher,
+                                                  const std::vector<std::uint8_t>& secret,
+                                                  std::uint8_t level, std::uint8_t description,
+                                                  std::uint64_t sequence = 0) {
+  std::vector<std::uint8_t> record;
+  if (cipher == nullptr || secret.empty()) return record;
+  const EVP_MD* digest = SSL_CIPHER_get_handshake_digest(cipher);
+  const EVP_CIPHER* aead = EVP_get_cipherbynid(SSL_CIPHER_get_cipher_nid(cipher));
+  if (digest == nullptr || aead == nullptr || EVP_MD_get_size(digest) != int(secret.size()))
+    return record;
+  const bool ccm = EVP_CIPHER_get_mode(aead) == EVP_CIPH_CCM_MODE;
+  // The only suite with a short tag is TLS_AES_128_CCM_8_SHA256 (RFC 8446 B.4).
+  const std::size_t tag_size =
+      (SSL_CIPHER_get_id(cipher) & 0xffff) == (TLS1_3_CK_AES_128_CCM_8_SHA256 & 0xffff) ? 8 : 16;
+  const std::size_t key_size = static_cast<std::size_t>(EVP_CIPHER_get_key_length(aead));
+  std::uint8_t key[EVP_MAX_KEY_LENGTH], iv[12];
+  if (key_size > sizeof key || !tls13_expand_label(digest, secret, "key", key, key_size) ||
+      !tls13_expand_label(digest, secret, "iv", iv, sizeof iv))
+    return record;
+  for (int i = 0; i < 8; ++i) // the per-record nonce (RFC 8446 5.3)
+    iv[11 - i] ^= static_cast<std::uint8_t>(sequence >> (8 * i));
+  // TLSInnerPlaintext: the alert, then its real content type.
+  const std::uint8_t inner[3] = {level, description, SSL3_RT_ALERT};
+  const std::size_t length = sizeof inner + tag_size;
+  const std::uint8_t header[5] = {SSL3_RT_APPLICATION_DATA, 3, 3,
+                                  static_cast<std::uint8_t>(length >> 8),
+                                  static_cast<std::uint8_t>(length & 0xff)};
+  record.assign(header, header + sizeof header);
+  record.resize(sizeof header + length);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int n = 0, tail = 0;
+  bool ok = ctx != nullptr && EVP_EncryptInit_ex(ctx, aead, nullptr, nullptr, nullptr) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, sizeof iv, nullptr) == 1 &&
+            (!ccm || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag_size),
+                                         nullptr) == 1) &&
+            EVP_EncryptInit_ex(ctx, nullptr, nullptr, key, iv) == 1 &&
+            // CCM needs the message length before the additional data.
+            (!ccm || EVP_EncryptUpdate(ctx, nullptr, &n, nullptr, sizeof inner) == 1) &&
+            EVP_EncryptUpdate(ctx, nullptr, &n, header, sizeof header) == 1 &&
+            EVP_EncryptUpdate(ctx, record.data() + sizeof header, &n, inner, sizeof inner) == 1 &&
+            n == int(sizeof inner) &&
+            EVP_EncryptFinal_ex(ctx, record.data() + sizeof header + n, &tail) == 1 && tail == 0 &&
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag_size),
+                                record.data() + sizeof header + sizeof inner) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  OPENSSL_cleanse(key, sizeof key);
+  if (!ok) record.clear();
+  return record;
+}
+
+} // namespace tlsengine::detail
+// ---- end tlsengine/detail/tls13_record_seal.hpp ----
+// ---- begin tlsengine/detail/verdict_alert.hpp ----
+// tlsengine — the alert a certificate verdict maps to, as OpenSSL's own verification sends it
+// (ssl_x509err2alert in ssl/statem/statem_lib.c, which OpenSSL does not export).
+
+
+
+namespace tlsengine::detail {
+
+/// The alert OpenSSL sends when verification fails with `x509_code`.
+inline int alert_for_x509_code(long x509_code) {
+  switch (x509_code) {
+  case X509_V_ERR_APPLICATION_VERIFICATION: return SSL_AD_HANDSHAKE_FAILURE;
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+  case X509_V_ERR_CRL_HAS_EXPIRED: return SSL_AD_CERTIFICATE_EXPIRED;
+  case X509_V_ERR_CERT_REVOKED: return SSL_AD_CERTIFICATE_REVOKED;
+  case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+  case X509_V_ERR_CRL_SIGNATURE_FAILURE: return SSL_AD_DECRYPT_ERROR;
+  case X509_V_ERR_INVALID_PURPOSE: return SSL_AD_UNSUPPORTED_CERTIFICATE;
+  case X509_V_ERR_INVALID_CALL:
+  case X509_V_ERR_OUT_OF_MEM:
+  case X509_V_ERR_STORE_LOOKUP:
+  case X509_V_ERR_UNSPECIFIED: return SSL_AD_INTERNAL_ERROR;
+  case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+  case X509_V_ERR_INVALID_CA:
+  case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+  case X509_V_ERR_UNABLE_TO_GET_CRL:
+  case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: return SSL_AD_UNKNOWN_CA;
+  case X509_V_ERR_CA_KEY_TOO_SMALL:
+  case X509_V_ERR_EC_KEY_EXPLICIT_PARAMS:
+  case X509_V_ERR_CA_MD_TOO_WEAK:
+  case X509_V_ERR_CERT_NOT_YET_VALID:
+  case X509_V_ERR_CERT_REJECTED:
+  case X509_V_ERR_CERT_UNTRUSTED:
+  case X509_V_ERR_CRL_NOT_YET_VALID:
+  case X509_V_ERR_DANE_NO_MATCH:
+  case X509_V_ERR_EE_KEY_TOO_SMALL:
+  case X509_V_ERR_EMAIL_MISMATCH:
+  case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+  case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+  case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
+  case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
+  case X509_V_ERR_HOSTNAME_MISMATCH:
+  case X509_V_ERR_IP_ADDRESS_MISMATCH:
+  case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
+  case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+  case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE: return SSL_AD_BAD_CERTIFICATE;
+  default: return SSL_AD_CERTIFICATE_UNKNOWN;
+  }
+}
+
+/// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.
+inline long x509_code_for_alert(int alert) {
+  switch (alert) {
+  case SSL_AD_CERTIFICATE_REVOKED: return X509_V_ERR_CERT_REVOKED;
+  case SSL_AD_CERTIFICATE_EXPIRED: return X509_V_ERR_CERT_HAS_EXPIRED;
+  case SSL_AD_UNKNOWN_CA: return X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+  case SSL_AD_UNSUPPORTED_CERTIFICATE: return X509_V_ERR_INVALID_PURPOSE;
+  case SSL_AD_INTERNAL_ERROR: return X509_V_ERR_OUT_OF_MEM;
+  default: return X509_V_ERR_APPLICATION_VERIFICATION; // handshake_failure
+  }
+}
+
+} // namespace tlsengine::detail
+// ---- end tlsengine/detail/verdict_alert.hpp ----
 // ---- begin tlsengine/detail/reentrancy.hpp ----
 // tlsengine — which connection a user callback runs for. OpenSSL calls the engine back
 // from inside SSL_do_handshake / SSL_read_ex; the engine then calls the application's
@@ -3551,7 +3761,6 @@ private:
 } // namespace tlsengine::detail
 // ---- end tlsengine/detail/reentrancy.hpp ----
 
-#include <openssl/params.h>
 #include <openssl/rand.h>
 
 
@@ -3613,6 +3822,9 @@ public:
   std::error_code fail_decision(std::error_code code, int alert);
   /// verify_peer: accept the peer, keeping `verdict` as the authorization error.
   std::error_code accept_unauthorized(std::error_code verdict);
+  /// Client, pause_on_ocsp_response: {} accepts the stapled response, an error rejects it
+  /// (bad_certificate_status_response).
+  std::error_code ocsp_result(std::error_code verdict);
 
   // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
   std::error_code renegotiate(bool reject_unauthorized, bool request_cert);
@@ -3718,6 +3930,18 @@ private:
   std::error_code answer_check(const decision& d) const;
   std::error_code answered(decision& d);
   void reject_after_handshake();
+  /// Server verify_peer: the alert a rejection sends, and the error it fails with.
+  int verify_reject_alert() const;
+  std::error_code verify_reject_code() const;
+  /// Server, TLS 1.2: the rejection inside the handshake (the client's ChangeCipherSpec
+  /// was held back): a plaintext fatal alert, as OpenSSL's own verification would send.
+  void reject_in_handshake();
+  /// Server, TLS 1.3: the tickets held back while verify_peer waited, now that it accepted.
+  void issue_held_tickets();
+  /// Client, TLS 1.3 pause_on_ocsp_response: pauses the verify callback (where the
+  /// stapled response is already parsed) until ocsp_result(); returns the callback's answer.
+  int ocsp_gate(X509_STORE_CTX* store);
+  events::ocsp_response ocsp_response_event(bool decision);
 
   // ---- handshake end, renegotiation, 0-RTT (engine_lifecycle.hpp) ------------------------
   void on_handshake_done();
@@ -3843,8 +4067,22 @@ private:
   ssl_session_ptr resume_choice_;
   std::optional<std::vector<std::uint8_t>> ocsp_response_;
   std::error_code verify_answer_;
-  std::error_code recorded_verdict_; // accepted anyway (accept_unauthorized)
-  bool held_ = false;                // server: application data waits for verify_result()
+  std::error_code recorded_verdict_;  // accepted anyway (accept_unauthorized)
+  bool held_ = false;                 // server: application data waits for verify_result()
+  int verify_reject_alert_ = -1;      // server: fail_decision's alert for verify_peer
+  bool verify_failed_by_app_ = false; // server: fail_decision (not verify_result) rejected
+  int tickets_held_ = -1; // server, TLS 1.3: SSL_get_num_tickets while verify_peer waits
+  // Server with pause_on_verify: SERVER_TRAFFIC_SECRET_0 (from the key log callback, never
+  // exposed) and the records OpenSSL wrote under it (-1: not derived yet), to seal the
+  // rejection's alert as the first record under that key.
+  std::vector<std::uint8_t> server_app_secret_;
+  int records_under_app_key_ = -1;
+  // Client, pause_on_ocsp_response.
+  decision ocsp_verdict_;
+  std::error_code ocsp_answer_;
+  int ocsp_reject_alert_ = -1;    // fail_decision's alert
+  long ocsp_gate_x509_error_ = 0; // TLS 1.3: the verdict kept across the verify retries
+  byte_buffer held_flight_;       // TLS 1.2: what OpenSSL wrote after the status callback
   std::shared_ptr<const ticket_key_ring> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;
@@ -3906,7 +4144,10 @@ inline engine::engine(secure_context context, engine_config config)
   SSL_set_msg_callback(ssl_.get(), &engine::message_callback);
   if (config_.connection.max_cert_list != 0)
     SSL_set_max_cert_list(ssl_.get(), static_cast<long>(config_.connection.max_cert_list));
-  if (config_.connection.enable_keylog) install_keylog(context_.native_handle());
+  // A server that may reject a client after its TLS 1.3 Finished seals that alert itself
+  // with the secret the key log callback gives (never exposed).
+  if (config_.connection.enable_keylog || (config_.is_server && config_.connection.pause_on_verify))
+    install_keylog(context_.native_handle());
   if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
   if (config_.is_server) {
@@ -3946,7 +4187,8 @@ inline engine::engine(secure_context context, engine_config config)
       fail_with_openssl(make_error_code(errc::alpn_invalid));
       return;
     }
-    if (config_.request_ocsp) SSL_set_tlsext_status_type(ssl_.get(), TLSEXT_STATUSTYPE_ocsp);
+    if (config_.request_ocsp || config_.pause_on_ocsp_response)
+      SSL_set_tlsext_status_type(ssl_.get(), TLSEXT_STATUSTYPE_ocsp);
     if (config_.psk_client) SSL_set_psk_client_callback(ssl_.get(), &engine::psk_client_callback);
     if (config_.send_fallback_scsv) SSL_set_mode(ssl_.get(), SSL_MODE_SEND_FALLBACK_SCSV);
     SSL_set_connect_state(ssl_.get());
@@ -3965,7 +4207,9 @@ inline void engine::start() {
 
 inline bool engine::input_allowed(const void* self) noexcept {
   const engine& e = *static_cast<const engine*>(self);
-  return e.plain_.size() < e.config_.connection.max_plaintext_buffer &&
+  // A client's flight held for pause_on_ocsp_response: nothing more is read meanwhile.
+  return e.endpoint_.held_output == nullptr &&
+         e.plain_.size() < e.config_.connection.max_plaintext_buffer &&
          e.out_.size() < e.config_.connection.max_write_buffer &&
          e.events_.size() < max_pending_events;
 }
@@ -4269,6 +4513,9 @@ inline void engine::drive() {
 }
 
 inline void engine::read_records() {
+  // While a server's verify_peer waits nothing is read: no application data, and no
+  // KeyUpdate that would make OpenSSL write under the key a rejection's alert needs.
+  if (held_) return;
   // Bounded by what the application has not taken yet: cleartext, but also output the
   // peer makes us produce (KeyUpdate answers...) and events (tickets...), so a peer that
   // floods while never reading meets backpressure instead of growing our memory.
@@ -4449,6 +4696,7 @@ inline bool engine::waiting_for_decision() const noexcept {
   return sni_.state == decision_state::waiting || resume_.state == decision_state::waiting ||
          ocsp_.state == decision_state::waiting ||
          certificate_request_.state == decision_state::waiting ||
+         ocsp_verdict_.state == decision_state::waiting ||
          (verify_.state == decision_state::waiting && !config_.is_server);
 }
 
@@ -4484,6 +4732,7 @@ inline std::error_code engine::resume() {
   if (ocsp_.state == decision_state::waiting) return set_ocsp_response({});
   if (certificate_request_.state == decision_state::waiting) return answered(certificate_request_);
   if (verify_.state == decision_state::waiting) return verify_result({});
+  if (ocsp_verdict_.state == decision_state::waiting) return ocsp_result({});
   return make_error_code(errc::invalid_state);
 }
 
@@ -4534,34 +4783,102 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
   if (config_.is_server) {
     verify_.state = decision_state::answered;
     verify_error_ = verdict ? verdict : recorded_verdict_;
-    if (!held_) return {}; // the handshake has not finished: on_handshake_done decides
+    if (endpoint_.hold_before_change_cipher_spec) {
+      // TLS 1.2: the client's ChangeCipherSpec waits; we have sent nothing since
+      // ServerHelloDone.
+      endpoint_.hold_before_change_cipher_spec = false;
+      if (verdict) {
+        reject_in_handshake();
+        return {};
+      }
+      return answered(verify_);
+    }
+    if (!held_) return {}; // TLS 1.3, before the client's Finished: on_handshake_done decides
     if (verdict) {
       reject_after_handshake();
       return {};
     }
     held_ = false;
+    openssl_guard guard(*this);
+    issue_held_tickets();
+    if (error_ || destroyed_) return error_;
     events_.emplace_back(events::secure{});
+    process_buffered_input(); // the application data that waited for the verdict
     return {};
   }
   return answered(verify_);
+}
+
+inline std::error_code engine::ocsp_result(std::error_code verdict) {
+  if (std::error_code ec = answer_check(ocsp_verdict_)) return ec;
+  ocsp_answer_ = verdict;
+  if (verdict)
+    record_callback_error(verdict, "the application rejected the server's OCSP response: " +
+                                       verdict.message());
+  if (endpoint_.held_output != nullptr) {
+    // TLS 1.2: the client's flight waited in the engine.
+    endpoint_.held_output = nullptr;
+    ocsp_verdict_.state = decision_state::answered;
+    if (verdict) {
+      held_flight_.clear();
+      held_flight_.release_if_empty();
+      plaintext_alert_ =
+          ocsp_reject_alert_ >= 0 ? ocsp_reject_alert_ : SSL_AD_BAD_CERTIFICATE_STATUS_RESPONSE;
+      plaintext_alert_mark_ = out_.size();
+      send_plaintext_alert();
+      return {};
+    }
+    out_.append(held_flight_.view());
+    endpoint_.bytes_written += held_flight_.size();
+    held_flight_.clear();
+    held_flight_.release_if_empty();
+  }
+  return answered(ocsp_verdict_);
+}
+
+inline int engine::verify_reject_alert() const {
+  if (verify_reject_alert_ >= 0) return verify_reject_alert_;
+  if (verify_answer_.category() == x509_category())
+    return alert_for_x509_code(verify_answer_.value());
+  // The application's own reason, not an X.509 verdict: the certificate is valid but
+  // access is refused (RFC 8446 6.2 access_denied).
+  return SSL_AD_ACCESS_DENIED;
+}
+
+inline std::error_code engine::verify_reject_code() const {
+  return verify_failed_by_app_ || verify_answer_.category() == x509_category()
+             ? verify_answer_
+             : make_error_code(errc::verify_rejected);
+}
+
+inline void engine::reject_in_handshake() {
+  record_callback_error(verify_reject_code(),
+                        (verify_failed_by_app_ ? "the application failed the handshake: "
+                                               : "the application rejected the peer's "
+                                                 "certificate: ") +
+                            verify_answer_.message());
+  plaintext_alert_ = verify_reject_alert();
+  plaintext_alert_mark_ = out_.size();
+  send_plaintext_alert();
+}
+
+inline void engine::issue_held_tickets() {
+  if (tickets_held_ < 0 || !ssl_) return;
+  const int count = tickets_held_;
+  tickets_held_ = -1;
+  SSL_set_num_tickets(ssl_.get(), static_cast<std::size_t>(count));
+  if (count == 0 || SSL_version(ssl_.get()) != TLS1_3_VERSION) return;
+  for (int i = 0; i < count; ++i)
+    SSL_new_session_ticket(ssl_.get());
+  clear_error_queue();
+  const int r = SSL_do_handshake(ssl_.get()); // writes them now
+  if (r != 1) handle_failure(r);
 }
 
 inline std::error_code engine::accept_unauthorized(std::error_code verdict) {
   if (std::error_code ec = answer_check(verify_)) return ec;
   recorded_verdict_ = verdict;
   return verify_result({});
-}
-
-/// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.
-inline long x509_code_for_alert(int alert) {
-  switch (alert) {
-  case SSL_AD_CERTIFICATE_REVOKED: return X509_V_ERR_CERT_REVOKED;
-  case SSL_AD_CERTIFICATE_EXPIRED: return X509_V_ERR_CERT_HAS_EXPIRED;
-  case SSL_AD_UNKNOWN_CA: return X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
-  case SSL_AD_UNSUPPORTED_CERTIFICATE: return X509_V_ERR_INVALID_PURPOSE;
-  case SSL_AD_INTERNAL_ERROR: return X509_V_ERR_OUT_OF_MEM;
-  default: return X509_V_ERR_APPLICATION_VERIFICATION; // handshake_failure
-  }
 }
 
 inline std::error_code engine::fail_decision(std::error_code code, int alert) {
@@ -4586,8 +4903,19 @@ inline std::error_code engine::fail_decision(std::error_code code, int alert) {
     certificate_request_failed_ = true;
     return answered(certificate_request_);
   }
+  if (ocsp_verdict_.state == decision_state::waiting) {
+    // TLS 1.2: any alert (plaintext, in ocsp_result). TLS 1.3: bad_certificate_status_response
+    // by the status callback, any other alert through verification's X.509 code.
+    if (endpoint_.held_output != nullptr || alert != SSL_AD_BAD_CERTIFICATE_STATUS_RESPONSE)
+      ocsp_reject_alert_ = alert;
+    return ocsp_result(code);
+  }
   if (verify_.state == decision_state::waiting) {
-    if (config_.is_server) return verify_result(code); // after the handshake: no alert
+    if (config_.is_server) {
+      verify_reject_alert_ = alert;
+      verify_failed_by_app_ = true;
+      return verify_result(code);
+    }
     record_callback_error(code, std::move(message));
     return verify_result(
         std::error_code(static_cast<int>(x509_code_for_alert(alert)), x509_category()));
@@ -4617,14 +4945,32 @@ inline std::error_code engine::answered(decision& d) {
 }
 
 inline void engine::reject_after_handshake() {
-  // OpenSSL 3.0 cannot send an arbitrary alert once the handshake is done, and
-  // SSL_set_retry_verify is ignored on a server: the connection fails here, no byte of
-  // application data was released, and the caller closes the transport.
+  // TLS 1.3 (TLS 1.2 rejects inside the handshake, reject_in_handshake): OpenSSL 3.0 has
+  // no call to send an alert of our choice once the handshake is done, and
+  // SSL_set_retry_verify is ignored on a server. The alert is sealed here, as the first
+  // record under the server's application key: nothing was sent under it (no ticket while
+  // the verdict waited, no data, no KeyUpdate), which records_under_app_key_ confirms.
+  // Should that ever not hold, or the suite be unknown, the connection fails without it.
   held_ = false;
   plain_.clear();
-  fail(verify_answer_.category() == x509_category() ? verify_answer_
-                                                    : make_error_code(errc::verify_rejected),
-       "the application rejected the peer's certificate: " + verify_answer_.message());
+  const int alert = verify_reject_alert();
+  if (ssl_ && SSL_version(ssl_.get()) == TLS1_3_VERSION && records_under_app_key_ == 0) {
+    const std::vector<std::uint8_t> record =
+        seal_tls13_alert(SSL_get_current_cipher(ssl_.get()), server_app_secret_, SSL3_AL_FATAL,
+                         static_cast<std::uint8_t>(alert));
+    if (!record.empty()) {
+      out_.append(bytes_view(record.data(), record.size()));
+      endpoint_.bytes_written += record.size();
+      last_alert_ = alert;
+      last_alert_sent_ = true;
+    }
+  }
+  OPENSSL_cleanse(server_app_secret_.data(), server_app_secret_.size());
+  server_app_secret_.clear();
+  fail(verify_reject_code(),
+       (verify_failed_by_app_ ? "the application failed the handshake: "
+                              : "the application rejected the peer's certificate: ") +
+           verify_answer_.message());
 }
 
 } // namespace tlsengine::detail
@@ -4683,7 +5029,7 @@ inline std::error_code engine::key_update(bool request_peer) {
   if (!ssl_) return make_error_code(errc::destroyed);
   // Not from a callback: SSL_key_update changes the state OpenSSL is in the middle of.
   // Nor after our close_notify: nothing may follow it (OpenSSL would fail the connection).
-  if (in_openssl() || shutdown_sent_ || !handshake_done_ ||
+  if (in_openssl() || shutdown_sent_ || !handshake_done_ || held_ ||
       SSL_version(ssl_.get()) != TLS1_3_VERSION)
     return make_error_code(errc::invalid_state);
   ERR_clear_error();
@@ -4728,6 +5074,8 @@ inline void engine::on_handshake_done() {
       reject_after_handshake();
       return;
     }
+    issue_held_tickets(); // TLS 1.3: accepted before the client's Finished
+    if (error_ || destroyed_) return;
   }
   report_renewed_ticket();
   report_early_data();
@@ -4883,6 +5231,10 @@ inline void engine::message_callback(int write_p, int version, int content_type,
                                      size_t length, SSL* ssl, void*) {
   engine* self = from(ssl);
   if (self == nullptr || self->destroyed_) return;
+  // Every record OpenSSL writes is reported by its header: those since the server's
+  // application traffic key was derived give that key's next sequence number.
+  if (write_p != 0 && content_type == SSL3_RT_HEADER && self->records_under_app_key_ >= 0)
+    ++self->records_under_app_key_;
   if (self->trace_) {
     BIO* bio = BIO_new(BIO_s_mem());
     if (bio != nullptr) {
@@ -4961,10 +5313,19 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
     SSL_set_retry_verify(ssl_.get());
     return 1;
   }
+  if (!config_.is_server && ocsp_verdict_.state != decision_state::none &&
+      verify_.state == decision_state::none) {
+    // Called again after the OCSP pause: the chain OpenSSL keeps is the one this call
+    // builds; the verdict is the one already given.
+    X509_STORE_CTX_set_verify_cb(store, [](int, X509_STORE_CTX*) { return 1; });
+    X509_verify_cert(store);
+    X509_STORE_CTX_set_error(store, ocsp_gate_x509_error_);
+    return ocsp_gate(store);
+  }
   if (verify_.state == decision_state::answered) {
     if (!verify_answer_) {
       verify_error_ = recorded_verdict_; // {} unless accept_unauthorized() kept one
-      return 1;
+      return config_.is_server ? 1 : ocsp_gate(store);
     }
     verify_error_ = verify_answer_;
     if (config_.is_server) return 1; // rejected after the handshake (see on_handshake_done)
@@ -4996,16 +5357,29 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
   if (config_.connection.pause_on_verify) {
     verify_.state = decision_state::waiting;
     events_.emplace_back(events::verify_peer{verdict});
-    if (!config_.is_server) SSL_set_retry_verify(ssl_.get());
+    if (!config_.is_server) {
+      SSL_set_retry_verify(ssl_.get());
+    } else if (SSL_version(ssl_.get()) <= TLS1_2_VERSION) {
+      // OpenSSL 3.0 ignores SSL_set_retry_verify on a server (tests/probes): the
+      // handshake is held at the client's ChangeCipherSpec instead, where a rejection
+      // can still be a plaintext alert inside the handshake.
+      endpoint_.hold_before_change_cipher_spec = true;
+    } else {
+      // TLS 1.3: the server's Finished is out. No ticket until the application accepts
+      // (issue_held_tickets), and none may precede a rejection's alert, which is sealed as
+      // the first record under the server's application key (reject_after_handshake).
+      tickets_held_ = static_cast<int>(SSL_get_num_tickets(ssl_.get()));
+      SSL_set_num_tickets(ssl_.get(), 0);
+    }
     return 1;
   }
-  if (!verdict) return 1;
+  if (!verdict) return config_.is_server ? 1 : ocsp_gate(store);
   if (!config_.reject_unauthorized) {
     // Accepted anyway (Node's rejectUnauthorized: false), but the session records the
     // verdict (its verify_result), so that a client that requires verification never
     // resumes it (apply_session).
     if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
-    return 1;
+    return config_.is_server ? 1 : ocsp_gate(store);
   }
   verify_rejected_ = true;
   if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
@@ -5207,16 +5581,64 @@ inline int engine::on_ocsp_status() {
     SSL_set_tlsext_status_ocsp_resp(ssl_.get(), copy, static_cast<long>(ocsp_response_->size()));
     return SSL_TLSEXT_ERR_OK;
   }
-  if (!config_.request_ocsp) return 1;
+  if (!config_.request_ocsp && !config_.pause_on_ocsp_response) return 1;
+  if (config_.pause_on_ocsp_response) {
+    if (ocsp_verdict_.state == decision_state::answered) {
+      // TLS 1.3: judged in the verify callback (ocsp_gate). A rejection fails here, and
+      // OpenSSL sends bad_certificate_status_response itself, with the keys of the moment.
+      return ocsp_answer_ ? 0 : 1;
+    }
+    if (ocsp_verdict_.state == decision_state::none && SSL_version(ssl_.get()) <= TLS1_2_VERSION) {
+      // TLS 1.2, after ServerHelloDone: this callback cannot wait. It says yes for now and
+      // the client's flight that OpenSSL writes next stays inside the engine until the
+      // answer: released on accept, replaced by a plaintext alert on reject.
+      ocsp_verdict_.state = decision_state::waiting;
+      endpoint_.held_output = &held_flight_;
+      events_.emplace_back(ocsp_response_event(true));
+      return 1;
+    }
+  }
+  events_.emplace_back(ocsp_response_event(false)); // a TLS 1.3 resumption: nothing to judge
+  return 1;
+}
+
+inline events::ocsp_response engine::ocsp_response_event(bool decision) {
   const unsigned char* p = nullptr;
   const long n = SSL_get_tlsext_status_ocsp_resp(ssl_.get(), &p);
   events::ocsp_response e;
   if (p != nullptr && n > 0) e.response.assign(p, p + n);
-  events_.emplace_back(std::move(e));
+  e.decision = decision;
+  return e;
+}
+
+inline int engine::ocsp_gate(X509_STORE_CTX* store) {
+  if (!config_.pause_on_ocsp_response || SSL_version(ssl_.get()) != TLS1_3_VERSION) return 1;
+  if (ocsp_verdict_.state == decision_state::none) {
+    // TLS 1.3 staples the response in the server's Certificate, parsed before this
+    // callback: the client pauses here with OpenSSL's own retry-verify.
+    ocsp_verdict_.state = decision_state::waiting;
+    ocsp_gate_x509_error_ = X509_STORE_CTX_get_error(store);
+    events_.emplace_back(ocsp_response_event(true));
+  }
+  if (ocsp_verdict_.state == decision_state::waiting) {
+    SSL_set_retry_verify(ssl_.get());
+    return 1;
+  }
+  if (ocsp_reject_alert_ >= 0) {
+    // fail_decision with an alert the status callback cannot send: OpenSSL's verification
+    // fails with the X.509 code that maps to it.
+    verify_rejected_ = true;
+    X509_STORE_CTX_set_error(store, x509_code_for_alert(ocsp_reject_alert_));
+    return 0;
+  }
   return 1;
 }
 
 inline void engine::on_keylog(const char* line) {
+  if (config_.is_server && config_.connection.pause_on_verify && server_app_secret_.empty()) {
+    server_app_secret_ = keylog_secret(line, "SERVER_TRAFFIC_SECRET_0");
+    if (!server_app_secret_.empty()) records_under_app_key_ = 0;
+  }
   if (config_.connection.enable_keylog) events_.emplace_back(events::keylog{line});
 }
 
@@ -5519,7 +5941,8 @@ inline bool engine::switch_context(const secure_context& chosen) {
     return false;
   }
   active_context_ = chosen; // keeps the SSL_CTX alive as long as the connection
-  if (config_.connection.enable_keylog) install_keylog(chosen.native_handle());
+  if (config_.connection.enable_keylog || config_.connection.pause_on_verify)
+    install_keylog(chosen.native_handle());
   return true;
 }
 
@@ -5638,6 +6061,10 @@ struct client_options : context_options, connection_options {
   alpn_list npn_protocols;
   /// Ask for a stapled OCSP response: the `ocsp_response` event (Node's requestOCSP).
   bool request_ocsp = false;
+  /// Opt-in: the `ocsp_response` event becomes a decision inside the handshake (implies
+  /// request_ocsp). Answer with ocsp_result(): a rejection sends
+  /// bad_certificate_status_response, as OpenSSL's status callback would.
+  bool pause_on_ocsp_response = false;
   /// Node's pskCallback: the identity and key for the server's hint.
   psk_client_function psk_callback;
   /// Refuse finite-field DH keys smaller than this (Node's minDHSize); 0: no check.
@@ -5726,6 +6153,7 @@ public:
       detail::install_npn_select(context.native_handle());
     }
     config.request_ocsp = options.request_ocsp;
+    config.pause_on_ocsp_response = options.pause_on_ocsp_response;
     config.psk_client = options.psk_callback;
     config.min_dh_size = options.min_dh_size;
     config.pause_on_certificate_request = options.pause_on_certificate_request;
@@ -5899,11 +6327,19 @@ public:
   }
   /// `verify_peer`: {} accepts the peer; an error rejects it. An x509_category() code
   /// picks the alert (CERT_REVOKED → certificate_revoked ...), anything else
-  /// handshake_failure. A server rejects after its handshake: no application data ever
-  /// reaches either side, the connection fails with the code (no alert: OpenSSL 3.0
-  /// cannot send one at that point) and the caller closes the transport.
+  /// handshake_failure. A server that rejects sends the alert OpenSSL's own verification
+  /// would (the X.509 code's alert; access_denied for a code of another category): in
+  /// TLS 1.2 inside the handshake (the client's ChangeCipherSpec was held back), in TLS 1.3
+  /// as the first record after the server's flight (no ticket is issued before the
+  /// verdict). No application data ever reaches either side before it.
   std::error_code verify_result(std::error_code verdict) {
     return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
+  }
+  /// `ocsp_response` with `decision` (client, pause_on_ocsp_response): {} accepts the
+  /// stapled response (or its absence); an error rejects it: the handshake fails with that
+  /// error and a fatal bad_certificate_status_response alert (113).
+  std::error_code ocsp_result(std::error_code verdict) {
+    return engine_ ? engine_->ocsp_result(verdict) : make_error_code(errc::destroyed);
   }
   /// `verify_peer`: accept the peer but keep `verdict` as the authorization error (Node's
   /// rejectUnauthorized: false): authorized() false, authorization_error() names it.
@@ -5917,7 +6353,9 @@ public:
   /// it when OpenSSL can (certificate_revoked, certificate_expired, unknown_ca,
   /// unsupported_certificate, internal_error; else handshake_failure); a client's
   /// certificate_request always sends internal_error (OpenSSL's certificate callback can
-  /// say nothing else); a server's verify_peer fails as verify_result(error) does.
+  /// say nothing else); a server's verify_peer sends exactly `alert` (as verify_result);
+  /// a client's ocsp_response sends `alert` (TLS 1.3: bad_certificate_status_response or
+  /// an alert verification can send).
   std::error_code fail_decision(std::error_code error, int alert = SSL_AD_HANDSHAKE_FAILURE) {
     return engine_ ? engine_->fail_decision(error, alert) : make_error_code(errc::destroyed);
   }

@@ -31,6 +31,13 @@ struct bio_endpoint {
   /// for that record (encrypted with the keys of the moment). See inject().
   bytes_view injected;
   bool injecting = false; // part of `injected` was read: the rest follows at once
+  /// Server, TLS 1.2, while the application judges the client's certificate: OpenSSL is
+  /// not given the client's ChangeCipherSpec (it would finish the handshake), so that a
+  /// rejection can still answer with a plaintext alert inside the handshake.
+  bool hold_before_change_cipher_spec = false;
+  /// When set, what OpenSSL writes goes here instead of `output` (a client's TLS 1.2
+  /// flight while the application judges the stapled OCSP response).
+  byte_buffer* held_output = nullptr;
   // Where the records OpenSSL reads begin (a 5-byte header, then the body).
   std::size_t header_got = 0;
   std::uint8_t header[5] = {};
@@ -85,7 +92,9 @@ inline int engine_bio_read(BIO* bio, char* out, std::size_t size, std::size_t* r
     return 1;
   }
   if (endpoint == nullptr || endpoint->input_size == 0 ||
-      (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner))) {
+      (endpoint->may_read != nullptr && !endpoint->may_read(endpoint->owner)) ||
+      (endpoint->hold_before_change_cipher_spec && endpoint->at_record_boundary() &&
+       endpoint->input[0] == 20)) { // SSL3_RT_CHANGE_CIPHER_SPEC
     // No more input for now: OpenSSL sees "want read", never EOF. The engine decides
     // what a transport EOF means (feed_eof()).
     BIO_set_retry_read(bio);
@@ -112,6 +121,11 @@ inline int engine_bio_write(BIO* bio, const char* in, std::size_t size, std::siz
   if (endpoint->discard) {
     endpoint->last_discarded.clear();
     endpoint->last_discarded.append(bytes_view(in, size));
+    *written = size;
+    return 1;
+  }
+  if (endpoint->held_output != nullptr) {
+    endpoint->held_output->append(bytes_view(in, size)); // counted when released
     *written = size;
     return 1;
   }

@@ -16,6 +16,8 @@
 #include "engine_config.hpp"
 #include "handshake_facts.hpp"
 #include "session_policy.hpp"
+#include "tls13_record_seal.hpp"
+#include "verdict_alert.hpp"
 #include "reentrancy.hpp"
 
 #include <openssl/core_names.h>
@@ -87,6 +89,9 @@ public:
   std::error_code fail_decision(std::error_code code, int alert);
   /// verify_peer: accept the peer, keeping `verdict` as the authorization error.
   std::error_code accept_unauthorized(std::error_code verdict);
+  /// Client, pause_on_ocsp_response: {} accepts the stapled response, an error rejects it
+  /// (bad_certificate_status_response).
+  std::error_code ocsp_result(std::error_code verdict);
 
   // ---- lifecycle controls (issue: renegotiation, key update, trace) ----------------------
   std::error_code renegotiate(bool reject_unauthorized, bool request_cert);
@@ -192,6 +197,18 @@ private:
   std::error_code answer_check(const decision& d) const;
   std::error_code answered(decision& d);
   void reject_after_handshake();
+  /// Server verify_peer: the alert a rejection sends, and the error it fails with.
+  int verify_reject_alert() const;
+  std::error_code verify_reject_code() const;
+  /// Server, TLS 1.2: the rejection inside the handshake (the client's ChangeCipherSpec
+  /// was held back): a plaintext fatal alert, as OpenSSL's own verification would send.
+  void reject_in_handshake();
+  /// Server, TLS 1.3: the tickets held back while verify_peer waited, now that it accepted.
+  void issue_held_tickets();
+  /// Client, TLS 1.3 pause_on_ocsp_response: pauses the verify callback (where the
+  /// stapled response is already parsed) until ocsp_result(); returns the callback's answer.
+  int ocsp_gate(X509_STORE_CTX* store);
+  events::ocsp_response ocsp_response_event(bool decision);
 
   // ---- handshake end, renegotiation, 0-RTT (engine_lifecycle.hpp) ------------------------
   void on_handshake_done();
@@ -317,8 +334,22 @@ private:
   ssl_session_ptr resume_choice_;
   std::optional<std::vector<std::uint8_t>> ocsp_response_;
   std::error_code verify_answer_;
-  std::error_code recorded_verdict_; // accepted anyway (accept_unauthorized)
-  bool held_ = false;                // server: application data waits for verify_result()
+  std::error_code recorded_verdict_;  // accepted anyway (accept_unauthorized)
+  bool held_ = false;                 // server: application data waits for verify_result()
+  int verify_reject_alert_ = -1;      // server: fail_decision's alert for verify_peer
+  bool verify_failed_by_app_ = false; // server: fail_decision (not verify_result) rejected
+  int tickets_held_ = -1; // server, TLS 1.3: SSL_get_num_tickets while verify_peer waits
+  // Server with pause_on_verify: SERVER_TRAFFIC_SECRET_0 (from the key log callback, never
+  // exposed) and the records OpenSSL wrote under it (-1: not derived yet), to seal the
+  // rejection's alert as the first record under that key.
+  std::vector<std::uint8_t> server_app_secret_;
+  int records_under_app_key_ = -1;
+  // Client, pause_on_ocsp_response.
+  decision ocsp_verdict_;
+  std::error_code ocsp_answer_;
+  int ocsp_reject_alert_ = -1;    // fail_decision's alert
+  long ocsp_gate_x509_error_ = 0; // TLS 1.3: the verdict kept across the verify retries
+  byte_buffer held_flight_;       // TLS 1.2: what OpenSSL wrote after the status callback
   std::shared_ptr<const ticket_key_ring> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;

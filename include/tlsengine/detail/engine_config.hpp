@@ -32,6 +32,7 @@ struct engine_config {
   std::string sni; // empty: no server_name extension
   session_handle session;
   bool request_ocsp = false;
+  bool pause_on_ocsp_response = false;
   bool pause_on_certificate_request = false;
   bool early_data = false;          // client: send write()s made before the handshake as 0-RTT
   std::uint32_t max_early_data = 0; // server: accept this much 0-RTT data

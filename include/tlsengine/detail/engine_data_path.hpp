@@ -255,6 +255,9 @@ inline void engine::drive() {
 }
 
 inline void engine::read_records() {
+  // While a server's verify_peer waits nothing is read: no application data, and no
+  // KeyUpdate that would make OpenSSL write under the key a rejection's alert needs.
+  if (held_) return;
   // Bounded by what the application has not taken yet: cleartext, but also output the
   // peer makes us produce (KeyUpdate answers...) and events (tickets...), so a peer that
   // floods while never reading meets backpressure instead of growing our memory.

@@ -12,6 +12,7 @@ inline bool engine::waiting_for_decision() const noexcept {
   return sni_.state == decision_state::waiting || resume_.state == decision_state::waiting ||
          ocsp_.state == decision_state::waiting ||
          certificate_request_.state == decision_state::waiting ||
+         ocsp_verdict_.state == decision_state::waiting ||
          (verify_.state == decision_state::waiting && !config_.is_server);
 }
 
@@ -47,6 +48,7 @@ inline std::error_code engine::resume() {
   if (ocsp_.state == decision_state::waiting) return set_ocsp_response({});
   if (certificate_request_.state == decision_state::waiting) return answered(certificate_request_);
   if (verify_.state == decision_state::waiting) return verify_result({});
+  if (ocsp_verdict_.state == decision_state::waiting) return ocsp_result({});
   return make_error_code(errc::invalid_state);
 }
 
@@ -97,34 +99,102 @@ inline std::error_code engine::verify_result(std::error_code verdict) {
   if (config_.is_server) {
     verify_.state = decision_state::answered;
     verify_error_ = verdict ? verdict : recorded_verdict_;
-    if (!held_) return {}; // the handshake has not finished: on_handshake_done decides
+    if (endpoint_.hold_before_change_cipher_spec) {
+      // TLS 1.2: the client's ChangeCipherSpec waits; we have sent nothing since
+      // ServerHelloDone.
+      endpoint_.hold_before_change_cipher_spec = false;
+      if (verdict) {
+        reject_in_handshake();
+        return {};
+      }
+      return answered(verify_);
+    }
+    if (!held_) return {}; // TLS 1.3, before the client's Finished: on_handshake_done decides
     if (verdict) {
       reject_after_handshake();
       return {};
     }
     held_ = false;
+    openssl_guard guard(*this);
+    issue_held_tickets();
+    if (error_ || destroyed_) return error_;
     events_.emplace_back(events::secure{});
+    process_buffered_input(); // the application data that waited for the verdict
     return {};
   }
   return answered(verify_);
+}
+
+inline std::error_code engine::ocsp_result(std::error_code verdict) {
+  if (std::error_code ec = answer_check(ocsp_verdict_)) return ec;
+  ocsp_answer_ = verdict;
+  if (verdict)
+    record_callback_error(verdict, "the application rejected the server's OCSP response: " +
+                                       verdict.message());
+  if (endpoint_.held_output != nullptr) {
+    // TLS 1.2: the client's flight waited in the engine.
+    endpoint_.held_output = nullptr;
+    ocsp_verdict_.state = decision_state::answered;
+    if (verdict) {
+      held_flight_.clear();
+      held_flight_.release_if_empty();
+      plaintext_alert_ =
+          ocsp_reject_alert_ >= 0 ? ocsp_reject_alert_ : SSL_AD_BAD_CERTIFICATE_STATUS_RESPONSE;
+      plaintext_alert_mark_ = out_.size();
+      send_plaintext_alert();
+      return {};
+    }
+    out_.append(held_flight_.view());
+    endpoint_.bytes_written += held_flight_.size();
+    held_flight_.clear();
+    held_flight_.release_if_empty();
+  }
+  return answered(ocsp_verdict_);
+}
+
+inline int engine::verify_reject_alert() const {
+  if (verify_reject_alert_ >= 0) return verify_reject_alert_;
+  if (verify_answer_.category() == x509_category())
+    return alert_for_x509_code(verify_answer_.value());
+  // The application's own reason, not an X.509 verdict: the certificate is valid but
+  // access is refused (RFC 8446 6.2 access_denied).
+  return SSL_AD_ACCESS_DENIED;
+}
+
+inline std::error_code engine::verify_reject_code() const {
+  return verify_failed_by_app_ || verify_answer_.category() == x509_category()
+             ? verify_answer_
+             : make_error_code(errc::verify_rejected);
+}
+
+inline void engine::reject_in_handshake() {
+  record_callback_error(verify_reject_code(),
+                        (verify_failed_by_app_ ? "the application failed the handshake: "
+                                               : "the application rejected the peer's "
+                                                 "certificate: ") +
+                            verify_answer_.message());
+  plaintext_alert_ = verify_reject_alert();
+  plaintext_alert_mark_ = out_.size();
+  send_plaintext_alert();
+}
+
+inline void engine::issue_held_tickets() {
+  if (tickets_held_ < 0 || !ssl_) return;
+  const int count = tickets_held_;
+  tickets_held_ = -1;
+  SSL_set_num_tickets(ssl_.get(), static_cast<std::size_t>(count));
+  if (count == 0 || SSL_version(ssl_.get()) != TLS1_3_VERSION) return;
+  for (int i = 0; i < count; ++i)
+    SSL_new_session_ticket(ssl_.get());
+  clear_error_queue();
+  const int r = SSL_do_handshake(ssl_.get()); // writes them now
+  if (r != 1) handle_failure(r);
 }
 
 inline std::error_code engine::accept_unauthorized(std::error_code verdict) {
   if (std::error_code ec = answer_check(verify_)) return ec;
   recorded_verdict_ = verdict;
   return verify_result({});
-}
-
-/// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.
-inline long x509_code_for_alert(int alert) {
-  switch (alert) {
-  case SSL_AD_CERTIFICATE_REVOKED: return X509_V_ERR_CERT_REVOKED;
-  case SSL_AD_CERTIFICATE_EXPIRED: return X509_V_ERR_CERT_HAS_EXPIRED;
-  case SSL_AD_UNKNOWN_CA: return X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
-  case SSL_AD_UNSUPPORTED_CERTIFICATE: return X509_V_ERR_INVALID_PURPOSE;
-  case SSL_AD_INTERNAL_ERROR: return X509_V_ERR_OUT_OF_MEM;
-  default: return X509_V_ERR_APPLICATION_VERIFICATION; // handshake_failure
-  }
 }
 
 inline std::error_code engine::fail_decision(std::error_code code, int alert) {
@@ -149,8 +219,19 @@ inline std::error_code engine::fail_decision(std::error_code code, int alert) {
     certificate_request_failed_ = true;
     return answered(certificate_request_);
   }
+  if (ocsp_verdict_.state == decision_state::waiting) {
+    // TLS 1.2: any alert (plaintext, in ocsp_result). TLS 1.3: bad_certificate_status_response
+    // by the status callback, any other alert through verification's X.509 code.
+    if (endpoint_.held_output != nullptr || alert != SSL_AD_BAD_CERTIFICATE_STATUS_RESPONSE)
+      ocsp_reject_alert_ = alert;
+    return ocsp_result(code);
+  }
   if (verify_.state == decision_state::waiting) {
-    if (config_.is_server) return verify_result(code); // after the handshake: no alert
+    if (config_.is_server) {
+      verify_reject_alert_ = alert;
+      verify_failed_by_app_ = true;
+      return verify_result(code);
+    }
     record_callback_error(code, std::move(message));
     return verify_result(
         std::error_code(static_cast<int>(x509_code_for_alert(alert)), x509_category()));
@@ -180,14 +261,32 @@ inline std::error_code engine::answered(decision& d) {
 }
 
 inline void engine::reject_after_handshake() {
-  // OpenSSL 3.0 cannot send an arbitrary alert once the handshake is done, and
-  // SSL_set_retry_verify is ignored on a server: the connection fails here, no byte of
-  // application data was released, and the caller closes the transport.
+  // TLS 1.3 (TLS 1.2 rejects inside the handshake, reject_in_handshake): OpenSSL 3.0 has
+  // no call to send an alert of our choice once the handshake is done, and
+  // SSL_set_retry_verify is ignored on a server. The alert is sealed here, as the first
+  // record under the server's application key: nothing was sent under it (no ticket while
+  // the verdict waited, no data, no KeyUpdate), which records_under_app_key_ confirms.
+  // Should that ever not hold, or the suite be unknown, the connection fails without it.
   held_ = false;
   plain_.clear();
-  fail(verify_answer_.category() == x509_category() ? verify_answer_
-                                                    : make_error_code(errc::verify_rejected),
-       "the application rejected the peer's certificate: " + verify_answer_.message());
+  const int alert = verify_reject_alert();
+  if (ssl_ && SSL_version(ssl_.get()) == TLS1_3_VERSION && records_under_app_key_ == 0) {
+    const std::vector<std::uint8_t> record =
+        seal_tls13_alert(SSL_get_current_cipher(ssl_.get()), server_app_secret_, SSL3_AL_FATAL,
+                         static_cast<std::uint8_t>(alert));
+    if (!record.empty()) {
+      out_.append(bytes_view(record.data(), record.size()));
+      endpoint_.bytes_written += record.size();
+      last_alert_ = alert;
+      last_alert_sent_ = true;
+    }
+  }
+  OPENSSL_cleanse(server_app_secret_.data(), server_app_secret_.size());
+  server_app_secret_.clear();
+  fail(verify_reject_code(),
+       (verify_failed_by_app_ ? "the application failed the handshake: "
+                              : "the application rejected the peer's certificate: ") +
+           verify_answer_.message());
 }
 
 } // namespace tlsengine::detail

@@ -53,7 +53,7 @@ inline std::error_code engine::key_update(bool request_peer) {
   if (!ssl_) return make_error_code(errc::destroyed);
   // Not from a callback: SSL_key_update changes the state OpenSSL is in the middle of.
   // Nor after our close_notify: nothing may follow it (OpenSSL would fail the connection).
-  if (in_openssl() || shutdown_sent_ || !handshake_done_ ||
+  if (in_openssl() || shutdown_sent_ || !handshake_done_ || held_ ||
       SSL_version(ssl_.get()) != TLS1_3_VERSION)
     return make_error_code(errc::invalid_state);
   ERR_clear_error();
@@ -98,6 +98,8 @@ inline void engine::on_handshake_done() {
       reject_after_handshake();
       return;
     }
+    issue_held_tickets(); // TLS 1.3: accepted before the client's Finished
+    if (error_ || destroyed_) return;
   }
   report_renewed_ticket();
   report_early_data();

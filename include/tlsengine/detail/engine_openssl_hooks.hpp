@@ -42,6 +42,10 @@ inline void engine::message_callback(int write_p, int version, int content_type,
                                      size_t length, SSL* ssl, void*) {
   engine* self = from(ssl);
   if (self == nullptr || self->destroyed_) return;
+  // Every record OpenSSL writes is reported by its header: those since the server's
+  // application traffic key was derived give that key's next sequence number.
+  if (write_p != 0 && content_type == SSL3_RT_HEADER && self->records_under_app_key_ >= 0)
+    ++self->records_under_app_key_;
   if (self->trace_) {
     BIO* bio = BIO_new(BIO_s_mem());
     if (bio != nullptr) {
@@ -120,10 +124,19 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
     SSL_set_retry_verify(ssl_.get());
     return 1;
   }
+  if (!config_.is_server && ocsp_verdict_.state != decision_state::none &&
+      verify_.state == decision_state::none) {
+    // Called again after the OCSP pause: the chain OpenSSL keeps is the one this call
+    // builds; the verdict is the one already given.
+    X509_STORE_CTX_set_verify_cb(store, [](int, X509_STORE_CTX*) { return 1; });
+    X509_verify_cert(store);
+    X509_STORE_CTX_set_error(store, ocsp_gate_x509_error_);
+    return ocsp_gate(store);
+  }
   if (verify_.state == decision_state::answered) {
     if (!verify_answer_) {
       verify_error_ = recorded_verdict_; // {} unless accept_unauthorized() kept one
-      return 1;
+      return config_.is_server ? 1 : ocsp_gate(store);
     }
     verify_error_ = verify_answer_;
     if (config_.is_server) return 1; // rejected after the handshake (see on_handshake_done)
@@ -155,16 +168,29 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
   if (config_.connection.pause_on_verify) {
     verify_.state = decision_state::waiting;
     events_.emplace_back(events::verify_peer{verdict});
-    if (!config_.is_server) SSL_set_retry_verify(ssl_.get());
+    if (!config_.is_server) {
+      SSL_set_retry_verify(ssl_.get());
+    } else if (SSL_version(ssl_.get()) <= TLS1_2_VERSION) {
+      // OpenSSL 3.0 ignores SSL_set_retry_verify on a server (tests/probes): the
+      // handshake is held at the client's ChangeCipherSpec instead, where a rejection
+      // can still be a plaintext alert inside the handshake.
+      endpoint_.hold_before_change_cipher_spec = true;
+    } else {
+      // TLS 1.3: the server's Finished is out. No ticket until the application accepts
+      // (issue_held_tickets), and none may precede a rejection's alert, which is sealed as
+      // the first record under the server's application key (reject_after_handshake).
+      tickets_held_ = static_cast<int>(SSL_get_num_tickets(ssl_.get()));
+      SSL_set_num_tickets(ssl_.get(), 0);
+    }
     return 1;
   }
-  if (!verdict) return 1;
+  if (!verdict) return config_.is_server ? 1 : ocsp_gate(store);
   if (!config_.reject_unauthorized) {
     // Accepted anyway (Node's rejectUnauthorized: false), but the session records the
     // verdict (its verify_result), so that a client that requires verification never
     // resumes it (apply_session).
     if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
-    return 1;
+    return config_.is_server ? 1 : ocsp_gate(store);
   }
   verify_rejected_ = true;
   if (chain_ok) X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
@@ -366,16 +392,64 @@ inline int engine::on_ocsp_status() {
     SSL_set_tlsext_status_ocsp_resp(ssl_.get(), copy, static_cast<long>(ocsp_response_->size()));
     return SSL_TLSEXT_ERR_OK;
   }
-  if (!config_.request_ocsp) return 1;
+  if (!config_.request_ocsp && !config_.pause_on_ocsp_response) return 1;
+  if (config_.pause_on_ocsp_response) {
+    if (ocsp_verdict_.state == decision_state::answered) {
+      // TLS 1.3: judged in the verify callback (ocsp_gate). A rejection fails here, and
+      // OpenSSL sends bad_certificate_status_response itself, with the keys of the moment.
+      return ocsp_answer_ ? 0 : 1;
+    }
+    if (ocsp_verdict_.state == decision_state::none && SSL_version(ssl_.get()) <= TLS1_2_VERSION) {
+      // TLS 1.2, after ServerHelloDone: this callback cannot wait. It says yes for now and
+      // the client's flight that OpenSSL writes next stays inside the engine until the
+      // answer: released on accept, replaced by a plaintext alert on reject.
+      ocsp_verdict_.state = decision_state::waiting;
+      endpoint_.held_output = &held_flight_;
+      events_.emplace_back(ocsp_response_event(true));
+      return 1;
+    }
+  }
+  events_.emplace_back(ocsp_response_event(false)); // a TLS 1.3 resumption: nothing to judge
+  return 1;
+}
+
+inline events::ocsp_response engine::ocsp_response_event(bool decision) {
   const unsigned char* p = nullptr;
   const long n = SSL_get_tlsext_status_ocsp_resp(ssl_.get(), &p);
   events::ocsp_response e;
   if (p != nullptr && n > 0) e.response.assign(p, p + n);
-  events_.emplace_back(std::move(e));
+  e.decision = decision;
+  return e;
+}
+
+inline int engine::ocsp_gate(X509_STORE_CTX* store) {
+  if (!config_.pause_on_ocsp_response || SSL_version(ssl_.get()) != TLS1_3_VERSION) return 1;
+  if (ocsp_verdict_.state == decision_state::none) {
+    // TLS 1.3 staples the response in the server's Certificate, parsed before this
+    // callback: the client pauses here with OpenSSL's own retry-verify.
+    ocsp_verdict_.state = decision_state::waiting;
+    ocsp_gate_x509_error_ = X509_STORE_CTX_get_error(store);
+    events_.emplace_back(ocsp_response_event(true));
+  }
+  if (ocsp_verdict_.state == decision_state::waiting) {
+    SSL_set_retry_verify(ssl_.get());
+    return 1;
+  }
+  if (ocsp_reject_alert_ >= 0) {
+    // fail_decision with an alert the status callback cannot send: OpenSSL's verification
+    // fails with the X.509 code that maps to it.
+    verify_rejected_ = true;
+    X509_STORE_CTX_set_error(store, x509_code_for_alert(ocsp_reject_alert_));
+    return 0;
+  }
   return 1;
 }
 
 inline void engine::on_keylog(const char* line) {
+  if (config_.is_server && config_.connection.pause_on_verify && server_app_secret_.empty()) {
+    server_app_secret_ = keylog_secret(line, "SERVER_TRAFFIC_SECRET_0");
+    if (!server_app_secret_.empty()) records_under_app_key_ = 0;
+  }
   if (config_.connection.enable_keylog) events_.emplace_back(events::keylog{line});
 }
 

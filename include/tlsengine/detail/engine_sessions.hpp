@@ -204,7 +204,8 @@ inline bool engine::switch_context(const secure_context& chosen) {
     return false;
   }
   active_context_ = chosen; // keeps the SSL_CTX alive as long as the connection
-  if (config_.connection.enable_keylog) install_keylog(chosen.native_handle());
+  if (config_.connection.enable_keylog || config_.connection.pause_on_verify)
+    install_keylog(chosen.native_handle());
   return true;
 }
 

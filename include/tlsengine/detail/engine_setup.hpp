@@ -31,7 +31,10 @@ inline engine::engine(secure_context context, engine_config config)
   SSL_set_msg_callback(ssl_.get(), &engine::message_callback);
   if (config_.connection.max_cert_list != 0)
     SSL_set_max_cert_list(ssl_.get(), static_cast<long>(config_.connection.max_cert_list));
-  if (config_.connection.enable_keylog) install_keylog(context_.native_handle());
+  // A server that may reject a client after its TLS 1.3 Finished seals that alert itself
+  // with the secret the key log callback gives (never exposed).
+  if (config_.connection.enable_keylog || (config_.is_server && config_.connection.pause_on_verify))
+    install_keylog(context_.native_handle());
   if (config_.server) ticket_keys_ = config_.server->ticket_keys(); // kept for this connection
 
   if (config_.is_server) {
@@ -71,7 +74,8 @@ inline engine::engine(secure_context context, engine_config config)
       fail_with_openssl(make_error_code(errc::alpn_invalid));
       return;
     }
-    if (config_.request_ocsp) SSL_set_tlsext_status_type(ssl_.get(), TLSEXT_STATUSTYPE_ocsp);
+    if (config_.request_ocsp || config_.pause_on_ocsp_response)
+      SSL_set_tlsext_status_type(ssl_.get(), TLSEXT_STATUSTYPE_ocsp);
     if (config_.psk_client) SSL_set_psk_client_callback(ssl_.get(), &engine::psk_client_callback);
     if (config_.send_fallback_scsv) SSL_set_mode(ssl_.get(), SSL_MODE_SEND_FALLBACK_SCSV);
     SSL_set_connect_state(ssl_.get());
@@ -90,7 +94,9 @@ inline void engine::start() {
 
 inline bool engine::input_allowed(const void* self) noexcept {
   const engine& e = *static_cast<const engine*>(self);
-  return e.plain_.size() < e.config_.connection.max_plaintext_buffer &&
+  // A client's flight held for pause_on_ocsp_response: nothing more is read meanwhile.
+  return e.endpoint_.held_output == nullptr &&
+         e.plain_.size() < e.config_.connection.max_plaintext_buffer &&
          e.out_.size() < e.config_.connection.max_write_buffer &&
          e.events_.size() < max_pending_events;
 }
