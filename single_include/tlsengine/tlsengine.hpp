@@ -3715,7 +3715,7 @@ inline int alert_for_x509_code(long x509_code) {
 }
 
 /// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.
-inline long x509_code_for_alert(int alert) {
+inline int x509_code_for_alert(int alert) {
   switch (alert) {
   case SSL_AD_CERTIFICATE_REVOKED: return X509_V_ERR_CERT_REVOKED;
   case SSL_AD_CERTIFICATE_EXPIRED: return X509_V_ERR_CERT_HAS_EXPIRED;
@@ -4080,9 +4080,9 @@ private:
   // Client, pause_on_ocsp_response.
   decision ocsp_verdict_;
   std::error_code ocsp_answer_;
-  int ocsp_reject_alert_ = -1;    // fail_decision's alert
-  long ocsp_gate_x509_error_ = 0; // TLS 1.3: the verdict kept across the verify retries
-  byte_buffer held_flight_;       // TLS 1.2: what OpenSSL wrote after the status callback
+  int ocsp_reject_alert_ = -1;   // fail_decision's alert
+  int ocsp_gate_x509_error_ = 0; // TLS 1.3: the verdict kept across the verify retries
+  byte_buffer held_flight_;      // TLS 1.2: what OpenSSL wrote after the status callback
   std::shared_ptr<const ticket_key_ring> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;

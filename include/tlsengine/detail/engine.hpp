@@ -347,9 +347,9 @@ private:
   // Client, pause_on_ocsp_response.
   decision ocsp_verdict_;
   std::error_code ocsp_answer_;
-  int ocsp_reject_alert_ = -1;    // fail_decision's alert
-  long ocsp_gate_x509_error_ = 0; // TLS 1.3: the verdict kept across the verify retries
-  byte_buffer held_flight_;       // TLS 1.2: what OpenSSL wrote after the status callback
+  int ocsp_reject_alert_ = -1;   // fail_decision's alert
+  int ocsp_gate_x509_error_ = 0; // TLS 1.3: the verdict kept across the verify retries
+  byte_buffer held_flight_;      // TLS 1.2: what OpenSSL wrote after the status callback
   std::shared_ptr<const ticket_key_ring> ticket_keys_;
   std::error_code callback_error_;
   std::string callback_message_;

@@ -57,7 +57,7 @@ inline int alert_for_x509_code(long x509_code) {
 }
 
 /// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.
-inline long x509_code_for_alert(int alert) {
+inline int x509_code_for_alert(int alert) {
   switch (alert) {
   case SSL_AD_CERTIFICATE_REVOKED: return X509_V_ERR_CERT_REVOKED;
   case SSL_AD_CERTIFICATE_EXPIRED: return X509_V_ERR_CERT_HAS_EXPIRED;
