@@ -94,7 +94,7 @@ class engine;
 /// it owns no socket and never blocks. Movable, not copyable; one thread at a time.
 class connection {
 public:
-  connection() = default;
+  connection() noexcept;
   connection(connection&& other) noexcept;
   /// Do not move-assign over (or otherwise drop) a connection from inside one of its own
   /// callbacks: call destroy() there instead (see docs/HARDENING.md).

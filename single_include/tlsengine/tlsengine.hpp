@@ -3300,7 +3300,7 @@ class engine;
 /// it owns no socket and never blocks. Movable, not copyable; one thread at a time.
 class connection {
 public:
-  connection() = default;
+  connection() noexcept;
   connection(connection&& other) noexcept;
   /// Do not move-assign over (or otherwise drop) a connection from inside one of its own
   /// callbacks: call destroy() there instead (see docs/HARDENING.md).
@@ -5953,6 +5953,7 @@ inline int engine::on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIP
 namespace tlsengine {
 
 // Out of line: destroying the engine needs its complete type.
+TLSENGINE_DECL connection::connection() noexcept = default;
 TLSENGINE_DECL connection::~connection() = default;
 
 TLSENGINE_DECL connection::connection(connection&& other) noexcept

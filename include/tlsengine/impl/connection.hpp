@@ -8,6 +8,7 @@
 namespace tlsengine {
 
 // Out of line: destroying the engine needs its complete type.
+TLSENGINE_DECL connection::connection() noexcept = default;
 TLSENGINE_DECL connection::~connection() = default;
 
 TLSENGINE_DECL connection::connection(connection&& other) noexcept
