@@ -170,20 +170,20 @@ namespace detail {
 class engine_category_impl final : public std::error_category {
 public:
   const char* name() const noexcept override { return "tlsengine"; }
-  std::string message(int value) const override;
+  TLSENGINE_DECL std::string message(int value) const override; // no key function when header-only
 };
 
 /// OpenSSL packs (library, reason) into one code; the reason string is its message.
 class openssl_category_impl final : public std::error_category {
 public:
   const char* name() const noexcept override { return "openssl"; }
-  std::string message(int value) const override;
+  TLSENGINE_DECL std::string message(int value) const override; // no key function when header-only
 };
 
 class x509_category_impl final : public std::error_category {
 public:
   const char* name() const noexcept override { return "x509"; }
-  std::string message(int value) const override;
+  TLSENGINE_DECL std::string message(int value) const override; // no key function when header-only
 };
 
 } // namespace detail
