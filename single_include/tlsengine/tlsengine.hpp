@@ -6009,7 +6009,7 @@ TLSENGINE_DECL result<connection> connection::client(const client_options& optio
   return c;
 }
 
-TLSENGINE_DECL std ::size_t connection::feed(bytes_view ciphertext) {
+TLSENGINE_DECL std::size_t connection::feed(bytes_view ciphertext) {
   return engine_ ? engine_->feed(ciphertext) : 0;
 }
 
@@ -6021,7 +6021,7 @@ TLSENGINE_DECL mutable_bytes_view connection::input_window() {
   return engine_ ? engine_->input_window() : mutable_bytes_view();
 }
 
-TLSENGINE_DECL void connection::commit_input(std ::size_t n) {
+TLSENGINE_DECL void connection::commit_input(std::size_t n) {
   if (engine_) engine_->commit_input(n);
 }
 
@@ -6029,11 +6029,11 @@ TLSENGINE_DECL bytes_view connection::pending_output() {
   return engine_ ? engine_->pending_output() : bytes_view();
 }
 
-TLSENGINE_DECL void connection::consume_output(std ::size_t n) {
+TLSENGINE_DECL void connection::consume_output(std::size_t n) {
   if (engine_) engine_->consume_output(n);
 }
 
-TLSENGINE_DECL std ::size_t connection::write(bytes_view cleartext, std ::error_code& ec) {
+TLSENGINE_DECL std::size_t connection::write(bytes_view cleartext, std::error_code& ec) {
   if (!engine_) {
     ec = make_error_code(errc::destroyed);
     return 0;
@@ -6041,12 +6041,12 @@ TLSENGINE_DECL std ::size_t connection::write(bytes_view cleartext, std ::error_
   return engine_->write(cleartext, ec);
 }
 
-TLSENGINE_DECL std ::size_t connection::write(bytes_view cleartext) {
+TLSENGINE_DECL std::size_t connection::write(bytes_view cleartext) {
   std::error_code ignored;
   return write(cleartext, ignored);
 }
 
-TLSENGINE_DECL std ::size_t connection::read(mutable_bytes_view out) {
+TLSENGINE_DECL std::size_t connection::read(mutable_bytes_view out) {
   return engine_ ? engine_->read(out) : 0;
 }
 
@@ -6054,7 +6054,7 @@ TLSENGINE_DECL bytes_view connection::peek_plaintext() const {
   return engine_ ? engine_->peek_plaintext() : bytes_view();
 }
 
-TLSENGINE_DECL void connection::consume_plaintext(std ::size_t n) {
+TLSENGINE_DECL void connection::consume_plaintext(std::size_t n) {
   if (engine_) engine_->consume_plaintext(n);
 }
 
@@ -6066,23 +6066,23 @@ TLSENGINE_DECL void connection::destroy() {
   if (engine_) engine_->destroy();
 }
 
-TLSENGINE_DECL std ::optional<event> connection::next_event() {
+TLSENGINE_DECL std::optional<event> connection::next_event() {
   return engine_ ? engine_->next_event() : std::nullopt;
 }
 
-TLSENGINE_DECL std ::optional<clock ::time_point> connection::deadline() const {
+TLSENGINE_DECL std::optional<clock::time_point> connection::deadline() const {
   return engine_ ? engine_->deadline() : std::nullopt;
 }
 
-TLSENGINE_DECL void connection::on_timeout(clock ::time_point now) {
+TLSENGINE_DECL void connection::on_timeout(clock::time_point now) {
   if (engine_) engine_->on_timeout(now);
 }
 
-TLSENGINE_DECL std ::error_code connection::error() const noexcept {
+TLSENGINE_DECL std::error_code connection::error() const noexcept {
   return engine_ ? engine_->error() : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL std ::string connection::error_message() const {
+TLSENGINE_DECL std::string connection::error_message() const {
   return engine_ ? engine_->error_message() : std::string();
 }
 
@@ -6110,7 +6110,7 @@ TLSENGINE_DECL bool connection::received_close_notify() const noexcept {
   return engine_ && engine_->received_close_notify();
 }
 
-TLSENGINE_DECL std ::size_t connection::buffered_write_size() const noexcept {
+TLSENGINE_DECL std::size_t connection::buffered_write_size() const noexcept {
   return engine_ ? engine_->buffered_write_size() : 0;
 }
 
@@ -6122,7 +6122,7 @@ TLSENGINE_DECL bool connection::authorized() const {
   return peer != nullptr && SSL_get_verify_result(engine_->ssl()) == X509_V_OK;
 }
 
-TLSENGINE_DECL std ::string connection::authorization_error() const {
+TLSENGINE_DECL std::string connection::authorization_error() const {
   if (!engine_) return {};
   if (engine_->verify_error()) return error_code_name(engine_->verify_error());
   if (!engine_->ssl()) return {};
@@ -6134,56 +6134,56 @@ TLSENGINE_DECL std ::string connection::authorization_error() const {
   return std::string(verify_code_name(SSL_get_verify_result(engine_->ssl())));
 }
 
-TLSENGINE_DECL std ::error_code connection::verify_error() const noexcept {
+TLSENGINE_DECL std::error_code connection::verify_error() const noexcept {
   return engine_ ? engine_->verify_error() : std::error_code();
 }
 
-TLSENGINE_DECL std ::string connection::verify_reason() const {
+TLSENGINE_DECL std::string connection::verify_reason() const {
   return engine_ ? engine_->verify_reason() : std::string();
 }
 
-TLSENGINE_DECL std ::error_code connection::use_context(const secure_context& context) {
+TLSENGINE_DECL std::error_code connection::use_context(const secure_context& context) {
   return engine_ ? engine_->use_context(context) : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL std ::error_code connection::resume() {
+TLSENGINE_DECL std::error_code connection::resume() {
   return engine_ ? engine_->resume() : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL std ::error_code connection::resume_session(bytes_view session_data) {
+TLSENGINE_DECL std::error_code connection::resume_session(bytes_view session_data) {
   return engine_ ? engine_->resume_session(session_data) : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL std ::error_code connection::resume_session() {
+TLSENGINE_DECL std::error_code connection::resume_session() {
   return engine_ ? engine_->resume_session(std::nullopt) : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL std ::error_code connection::set_ocsp_response(bytes_view response) {
+TLSENGINE_DECL std::error_code connection::set_ocsp_response(bytes_view response) {
   return engine_ ? engine_->set_ocsp_response(response) : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL std ::error_code connection::set_ocsp_response() {
+TLSENGINE_DECL std::error_code connection::set_ocsp_response() {
   return engine_ ? engine_->set_ocsp_response(std::nullopt) : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL std ::error_code connection::use_certificate(std ::string_view cert_pem,
-                                                            const key_entry& key) {
+TLSENGINE_DECL std::error_code connection::use_certificate(std::string_view cert_pem,
+                                                           const key_entry& key) {
   return engine_ ? engine_->use_certificate(cert_pem, key) : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL std ::error_code connection::verify_result(std ::error_code verdict) {
+TLSENGINE_DECL std::error_code connection::verify_result(std::error_code verdict) {
   return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL std ::error_code connection::accept_unauthorized(std ::error_code verdict) {
+TLSENGINE_DECL std::error_code connection::accept_unauthorized(std::error_code verdict) {
   return engine_ ? engine_->accept_unauthorized(verdict) : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL std ::error_code connection::fail_decision(std ::error_code error, int alert) {
+TLSENGINE_DECL std::error_code connection::fail_decision(std::error_code error, int alert) {
   return engine_ ? engine_->fail_decision(error, alert) : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL std ::error_code connection::renegotiate(const renegotiate_options& options) {
+TLSENGINE_DECL std::error_code connection::renegotiate(const renegotiate_options& options) {
   return engine_ ? engine_->renegotiate(options.reject_unauthorized, options.request_cert)
                  : make_error_code(errc::destroyed);
 }
@@ -6192,15 +6192,15 @@ TLSENGINE_DECL void connection::disable_renegotiation() {
   if (engine_) engine_->disable_renegotiation();
 }
 
-TLSENGINE_DECL std ::error_code connection::key_update(bool request_peer) {
+TLSENGINE_DECL std::error_code connection::key_update(bool request_peer) {
   return engine_ ? engine_->key_update(request_peer) : make_error_code(errc::destroyed);
 }
 
-TLSENGINE_DECL void connection::enable_trace(std ::function<void(std ::string_view)> sink) {
+TLSENGINE_DECL void connection::enable_trace(std::function<void(std::string_view)> sink) {
   if (engine_) engine_->enable_trace(std::move(sink));
 }
 
-TLSENGINE_DECL std ::error_code connection::set_max_send_fragment(std ::size_t size) {
+TLSENGINE_DECL std::error_code connection::set_max_send_fragment(std::size_t size) {
   if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
   if (engine_->in_openssl()) return make_error_code(errc::invalid_state);
   if (size < 512 || size > 16384) return make_error_code(errc::invalid_max_send_fragment);
@@ -6209,9 +6209,9 @@ TLSENGINE_DECL std ::error_code connection::set_max_send_fragment(std ::size_t s
   return {};
 }
 
-TLSENGINE_DECL result<std ::vector<std ::uint8_t>>
-connection::export_keying_material(std ::size_t length, std ::string_view label,
-                                   std ::optional<bytes_view> context) const {
+TLSENGINE_DECL result<std::vector<std::uint8_t>>
+connection::export_keying_material(std::size_t length, std::string_view label,
+                                   std::optional<bytes_view> context) const {
   if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
   if (!engine_->handshake_done()) return make_error_code(errc::invalid_state);
   // Keying material is a few keys long; TLS 1.3's exporter (HKDF) cannot give more than
@@ -6226,15 +6226,15 @@ connection::export_keying_material(std ::size_t length, std ::string_view label,
   return out;
 }
 
-TLSENGINE_DECL std ::vector<std ::uint8_t> connection::finished() const {
+TLSENGINE_DECL std::vector<std::uint8_t> connection::finished() const {
   return finished_message(false);
 }
 
-TLSENGINE_DECL std ::vector<std ::uint8_t> connection::peer_finished() const {
+TLSENGINE_DECL std::vector<std::uint8_t> connection::peer_finished() const {
   return finished_message(true);
 }
 
-TLSENGINE_DECL std ::optional<ephemeral_key_info> connection::ephemeral_key() const {
+TLSENGINE_DECL std::optional<ephemeral_key_info> connection::ephemeral_key() const {
   if (!engine_ || !engine_->ssl() || engine_->is_server()) return std::nullopt;
   EVP_PKEY* key = nullptr;
   if (SSL_get_peer_tmp_key(engine_->ssl(), &key) != 1 || key == nullptr) {
@@ -6266,7 +6266,7 @@ TLSENGINE_DECL std ::optional<ephemeral_key_info> connection::ephemeral_key() co
   return info;
 }
 
-TLSENGINE_DECL std ::string connection::negotiated_group() const {
+TLSENGINE_DECL std::string connection::negotiated_group() const {
   if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
   SSL* ssl = engine_->ssl();
   // OpenSSL 3.0 reads the group from the session, which a server has none of before the
@@ -6280,7 +6280,7 @@ TLSENGINE_DECL std ::string connection::negotiated_group() const {
   return name != nullptr ? name : std::string();
 }
 
-TLSENGINE_DECL std ::vector<std ::string> connection::shared_sigalgs() const {
+TLSENGINE_DECL std::vector<std::string> connection::shared_sigalgs() const {
   std::vector<std::string> out;
   if (!engine_ || !engine_->ssl()) return out;
   const int count =
@@ -6303,7 +6303,7 @@ TLSENGINE_DECL std ::vector<std ::string> connection::shared_sigalgs() const {
   return out;
 }
 
-TLSENGINE_DECL std ::string connection::peer_signature_scheme() const {
+TLSENGINE_DECL std::string connection::peer_signature_scheme() const {
   if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
   int type = NID_undef, hash = NID_undef;
   if (SSL_get_peer_signature_type_nid(engine_->ssl(), &type) != 1) return {};
@@ -6336,7 +6336,7 @@ TLSENGINE_DECL bool connection::peer_secure_renegotiation() const {
   return SSL_get_secure_renegotiation_support(engine_->ssl()) == 1;
 }
 
-TLSENGINE_DECL std ::string connection::alpn_protocol() const {
+TLSENGINE_DECL std::string connection::alpn_protocol() const {
   if (!engine_ || !engine_->ssl()) return {};
   const unsigned char* p = nullptr;
   unsigned int n = 0;
@@ -6344,7 +6344,7 @@ TLSENGINE_DECL std ::string connection::alpn_protocol() const {
   return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
 }
 
-TLSENGINE_DECL std ::vector<std ::uint8_t> connection::tls_ticket() const {
+TLSENGINE_DECL std::vector<std::uint8_t> connection::tls_ticket() const {
   if (!engine_ || !engine_->ssl()) return {};
   SSL_SESSION* s = SSL_get_session(engine_->ssl());
   const unsigned char* p = nullptr;
@@ -6354,12 +6354,12 @@ TLSENGINE_DECL std ::vector<std ::uint8_t> connection::tls_ticket() const {
   return p ? std::vector<std::uint8_t>(p, p + n) : std::vector<std::uint8_t>();
 }
 
-TLSENGINE_DECL std ::string connection::protocol() const {
+TLSENGINE_DECL std::string connection::protocol() const {
   if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
   return SSL_get_version(engine_->ssl());
 }
 
-TLSENGINE_DECL std ::optional<cipher_info> connection::cipher() const {
+TLSENGINE_DECL std::optional<cipher_info> connection::cipher() const {
   if (!engine_ || !engine_->ssl()) return std::nullopt;
   const SSL_CIPHER* c = SSL_get_current_cipher(engine_->ssl());
   if (c == nullptr) return std::nullopt;
@@ -6393,14 +6393,14 @@ TLSENGINE_DECL bool connection::is_session_reused() const {
   return engine_ && engine_->ssl() && SSL_session_reused(engine_->ssl()) == 1;
 }
 
-TLSENGINE_DECL std ::string connection::servername() const {
+TLSENGINE_DECL std::string connection::servername() const {
   if (!engine_ || !engine_->ssl()) return {};
   if (!engine_->is_server()) return engine_->config().sni;
   const char* name = SSL_get_servername(engine_->ssl(), TLSEXT_NAMETYPE_host_name);
   return name ? name : "";
 }
 
-TLSENGINE_DECL std ::vector<std ::uint8_t> connection::session() const {
+TLSENGINE_DECL std::vector<std::uint8_t> connection::session() const {
   if (!engine_ || !engine_->ssl()) return {};
   SSL_SESSION* s = SSL_get_session(engine_->ssl());
   if (s == nullptr || SSL_SESSION_is_resumable(s) != 1) return {};
@@ -6412,19 +6412,19 @@ TLSENGINE_DECL std ::vector<std ::uint8_t> connection::session() const {
   return out;
 }
 
-TLSENGINE_DECL std ::uint64_t connection::bytes_received() const noexcept {
+TLSENGINE_DECL std::uint64_t connection::bytes_received() const noexcept {
   return engine_ ? engine_->cipher_bytes_in() : 0;
 }
 
-TLSENGINE_DECL std ::uint64_t connection::bytes_sent() const noexcept {
+TLSENGINE_DECL std::uint64_t connection::bytes_sent() const noexcept {
   return engine_ ? engine_->cipher_bytes_out() : 0;
 }
 
-TLSENGINE_DECL std ::uint64_t connection::cleartext_bytes_written() const noexcept {
+TLSENGINE_DECL std::uint64_t connection::cleartext_bytes_written() const noexcept {
   return engine_ ? engine_->clear_bytes_out() : 0;
 }
 
-TLSENGINE_DECL std ::uint64_t connection::cleartext_bytes_read() const noexcept {
+TLSENGINE_DECL std::uint64_t connection::cleartext_bytes_read() const noexcept {
   return engine_ ? engine_->clear_bytes_in() : 0;
 }
 
@@ -6432,7 +6432,7 @@ TLSENGINE_DECL SSL* connection::native_handle() const noexcept {
   return engine_ ? engine_->ssl() : nullptr;
 }
 
-TLSENGINE_DECL connection::connection(std ::unique_ptr<detail ::engine> engine)
+TLSENGINE_DECL connection::connection(std::unique_ptr<detail::engine> engine)
     : engine_(std::move(engine)) {
   adopt();
 }
@@ -6441,7 +6441,7 @@ TLSENGINE_DECL void connection::adopt() noexcept {
   if (engine_) engine_->set_owner(this);
 }
 
-TLSENGINE_DECL std ::vector<std ::uint8_t> connection::finished_message(bool peer) const {
+TLSENGINE_DECL std::vector<std::uint8_t> connection::finished_message(bool peer) const {
   if (!engine_ || !engine_->ssl()) return {};
   std::uint8_t buffer[EVP_MAX_MD_SIZE];
   const std::size_t n = peer ? SSL_get_peer_finished(engine_->ssl(), buffer, sizeof buffer)
@@ -6449,7 +6449,7 @@ TLSENGINE_DECL std ::vector<std ::uint8_t> connection::finished_message(bool pee
   return std::vector<std::uint8_t>(buffer, buffer + std::min(n, sizeof buffer));
 }
 
-TLSENGINE_DECL bool connection::is_ip_address(const std ::string& host) {
+TLSENGINE_DECL bool connection::is_ip_address(const std::string& host) {
   ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
   ERR_clear_error();
   if (ip == nullptr) return false;
