@@ -10,6 +10,8 @@
 #   share/cmake/tlsengine/tlsengineConfig.cmake         find_package(tlsengine 0.1 CONFIG)
 #   share/cmake/tlsengine/tlsengineConfigVersion.cmake
 #   share/cmake/tlsengine/tlsengineTargets.cmake        the imported tlsengine::tlsengine
+#   lib/libtlsengine.a                                  tlsengine::compiled, with
+#                                                       -DTLSENGINE_COMPILED=ON only
 #   share/pkgconfig/tlsengine.pc                        pkg-config --cflags --libs tlsengine
 #   share/doc/tlsengine/{LICENSE,README.md,CHANGELOG.md}
 # The library is header-only and architecture independent, hence share/ rather than lib/.
@@ -41,6 +43,11 @@ if(TLSENGINE_INSTALL)
     set(_tlsengine_includes_destination INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
   endif()
   install(TARGETS tlsengine EXPORT tlsengineTargets ${_tlsengine_includes_destination})
+  # TLSENGINE_COMPILED=ON: also the static library, tlsengine::compiled.
+  if(TLSENGINE_COMPILED)
+    install(TARGETS tlsengine_compiled EXPORT tlsengineTargets
+            ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+  endif()
   install(EXPORT tlsengineTargets
           NAMESPACE tlsengine::
           FILE tlsengineTargets.cmake
@@ -52,11 +59,16 @@ if(TLSENGINE_INSTALL)
     INSTALL_DESTINATION "${TLSENGINE_CMAKE_INSTALL_DIR}")
   # 0.x: a minor version may break the API, so 0.1 accepts 0.1.y only. Header-only: any
   # architecture (a 32-bit consumer may use a package configured on 64 bits).
+  # (With tlsengine::compiled, a static library, the package is for this architecture.)
+  set(_tlsengine_arch_independent ARCH_INDEPENDENT)
+  if(TLSENGINE_COMPILED)
+    set(_tlsengine_arch_independent)
+  endif()
   write_basic_package_version_file(
     "${PROJECT_BINARY_DIR}/cmake/tlsengineConfigVersion.cmake"
     VERSION "${PROJECT_VERSION}"
     COMPATIBILITY SameMinorVersion
-    ARCH_INDEPENDENT)
+    ${_tlsengine_arch_independent})
   install(FILES "${PROJECT_BINARY_DIR}/cmake/tlsengineConfig.cmake"
                 "${PROJECT_BINARY_DIR}/cmake/tlsengineConfigVersion.cmake"
           DESTINATION "${TLSENGINE_CMAKE_INSTALL_DIR}")

@@ -2,6 +2,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#if defined(TLSENGINE_SEPARATE_COMPILATION)
+#error "the single header is header-only; TLSENGINE_SEPARATE_COMPILATION needs include/ and <tlsengine/impl/src.hpp>"
+#endif
+
 // ---- begin tlsengine/tlsengine.hpp ----
 // tlsengine — umbrella header: a header-only, sans-I/O TLS engine on OpenSSL 3.
 // SPDX-License-Identifier: MIT
@@ -110,9 +114,23 @@ private:
 // ASN1_TIME_print, modulus/serial_number are uppercase hex, exponent is "0x" + lowercase hex,
 // fingerprints are uppercase hex pairs joined by ':'.
 
+// ---- begin tlsengine/detail/config.hpp ----
+// tlsengine — build mode. Header-only by default: every function is defined in the
+// headers. With TLSENGINE_SEPARATE_COMPILATION defined (in every translation unit, e.g.
+// through the tlsengine::compiled CMake target) the headers only declare the non-template
+// functions, and one translation unit includes <tlsengine/impl/src.hpp> to define them.
+
+#if defined(TLSENGINE_SEPARATE_COMPILATION)
+#define TLSENGINE_DECL
+#else
+#define TLSENGINE_DECL inline
+#endif
+// ---- end tlsengine/detail/config.hpp ----
+
 // ---- begin tlsengine/errors.hpp ----
 // tlsengine — error categories: the engine's own conditions, OpenSSL's error queue codes,
 // and X.509 verification results (with Node's code names).
+
 
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
@@ -152,79 +170,115 @@ namespace detail {
 class engine_category_impl final : public std::error_category {
 public:
   const char* name() const noexcept override { return "tlsengine"; }
-  std::string message(int value) const override {
-    switch (static_cast<errc>(value)) {
-    case errc::ok: return "success";
-    case errc::truncated: return "the transport closed without a TLS close_notify (truncation)";
-    case errc::handshake_timeout: return "TLS handshake timeout";
-    case errc::cert_altname_invalid: return "Hostname/IP does not match certificate's altnames";
-    case errc::write_after_end: return "write after end";
-    case errc::destroyed: return "cannot call this after the connection was destroyed";
-    case errc::invalid_state: return "the call does not fit the connection's current state";
-    case errc::invalid_argument: return "invalid argument value";
-    case errc::missing_certificate: return "a server needs a certificate and a private key";
-    case errc::dh_param_too_small: return "DH parameter is less than the minimum size";
-    case errc::alpn_invalid: return "invalid ALPN protocol list or selection";
-    case errc::verify_rejected: return "the application rejected the peer's certificate";
-    case errc::decision_failed: return "a handshake decision failed";
-    case errc::renegotiation_disabled: return "TLS session renegotiation disabled for this socket";
-    case errc::renegotiation_limit: return "TLS session renegotiation attack detected";
-    case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
-    case errc::too_many_key_updates: return "too many KeyUpdate messages without application data";
-    case errc::unexpected_message: return "unexpected message";
-    case errc::certificate_list_too_long:
-      return "the peer's certificate list is longer than max_cert_list";
-    case errc::invalid_protocol_method:
-      return "unknown or disabled secureProtocol method (SSLv2 and SSLv3 methods are disabled)";
-    case errc::protocol_version_conflict:
-      return "min_version / max_version conflict with secure_protocol";
-    }
-    return "unknown tlsengine error";
-  }
+  TLSENGINE_DECL std::string message(int value) const override; // no key function when header-only
 };
 
 /// OpenSSL packs (library, reason) into one code; the reason string is its message.
 class openssl_category_impl final : public std::error_category {
 public:
   const char* name() const noexcept override { return "openssl"; }
-  std::string message(int value) const override {
-    const char* reason = ERR_reason_error_string(static_cast<unsigned long>(value));
-    if (reason != nullptr) return reason;
-    return "OpenSSL error " + std::to_string(ERR_GET_LIB(static_cast<unsigned long>(value))) + ":" +
-           std::to_string(ERR_GET_REASON(static_cast<unsigned long>(value)));
-  }
+  TLSENGINE_DECL std::string message(int value) const override; // no key function when header-only
 };
 
 class x509_category_impl final : public std::error_category {
 public:
   const char* name() const noexcept override { return "x509"; }
-  std::string message(int value) const override {
-    return X509_verify_cert_error_string(static_cast<long>(value));
-  }
+  TLSENGINE_DECL std::string message(int value) const override; // no key function when header-only
 };
 
 } // namespace detail
 
-inline const std::error_category& engine_category() noexcept {
+TLSENGINE_DECL const std::error_category& engine_category() noexcept;
+TLSENGINE_DECL const std::error_category& openssl_category() noexcept;
+/// Values are X509_V_ERR_* codes.
+TLSENGINE_DECL const std::error_category& x509_category() noexcept;
+
+TLSENGINE_DECL std::error_code make_error_code(errc e) noexcept;
+
+/// Node's name for an X.509 verification code, e.g. "CERT_HAS_EXPIRED".
+TLSENGINE_DECL std::string_view verify_code_name(long code) noexcept;
+
+/// Node's code for an error: "CERT_HAS_EXPIRED" for verification failures,
+/// "ERR_TLS_CERT_ALTNAME_INVALID" and friends for the engine's own, "ERR_SSL_<REASON>"
+/// for OpenSSL's (as Node derives err.code from the reason string).
+TLSENGINE_DECL std::string error_code_name(std::error_code ec);
+
+} // namespace tlsengine
+
+template <> struct std::is_error_code_enum<tlsengine::errc> : std::true_type {};
+
+// ---- begin tlsengine/impl/errors.hpp ----
+// tlsengine — the out-of-line functions of tlsengine/errors.hpp (see impl/src.hpp).
+// SPDX-License-Identifier: MIT
+
+
+namespace tlsengine::detail {
+
+TLSENGINE_DECL std::string engine_category_impl::message(int value) const {
+  switch (static_cast<errc>(value)) {
+  case errc::ok: return "success";
+  case errc::truncated: return "the transport closed without a TLS close_notify (truncation)";
+  case errc::handshake_timeout: return "TLS handshake timeout";
+  case errc::cert_altname_invalid: return "Hostname/IP does not match certificate's altnames";
+  case errc::write_after_end: return "write after end";
+  case errc::destroyed: return "cannot call this after the connection was destroyed";
+  case errc::invalid_state: return "the call does not fit the connection's current state";
+  case errc::invalid_argument: return "invalid argument value";
+  case errc::missing_certificate: return "a server needs a certificate and a private key";
+  case errc::dh_param_too_small: return "DH parameter is less than the minimum size";
+  case errc::alpn_invalid: return "invalid ALPN protocol list or selection";
+  case errc::verify_rejected: return "the application rejected the peer's certificate";
+  case errc::decision_failed: return "a handshake decision failed";
+  case errc::renegotiation_disabled: return "TLS session renegotiation disabled for this socket";
+  case errc::renegotiation_limit: return "TLS session renegotiation attack detected";
+  case errc::invalid_max_send_fragment: return "max send fragment must be within 512..16384";
+  case errc::too_many_key_updates: return "too many KeyUpdate messages without application data";
+  case errc::unexpected_message: return "unexpected message";
+  case errc::certificate_list_too_long:
+    return "the peer's certificate list is longer than max_cert_list";
+  case errc::invalid_protocol_method:
+    return "unknown or disabled secureProtocol method (SSLv2 and SSLv3 methods are disabled)";
+  case errc::protocol_version_conflict:
+    return "min_version / max_version conflict with secure_protocol";
+  }
+  return "unknown tlsengine error";
+}
+
+TLSENGINE_DECL std::string openssl_category_impl::message(int value) const {
+  const char* reason = ERR_reason_error_string(static_cast<unsigned long>(value));
+  if (reason != nullptr) return reason;
+  return "OpenSSL error " + std::to_string(ERR_GET_LIB(static_cast<unsigned long>(value))) + ":" +
+         std::to_string(ERR_GET_REASON(static_cast<unsigned long>(value)));
+}
+
+TLSENGINE_DECL std::string x509_category_impl::message(int value) const {
+  return X509_verify_cert_error_string(static_cast<long>(value));
+}
+
+} // namespace tlsengine::detail
+
+namespace tlsengine {
+
+TLSENGINE_DECL const std::error_category& engine_category() noexcept {
   static const detail::engine_category_impl category;
   return category;
 }
-inline const std::error_category& openssl_category() noexcept {
+
+TLSENGINE_DECL const std::error_category& openssl_category() noexcept {
   static const detail::openssl_category_impl category;
   return category;
 }
-/// Values are X509_V_ERR_* codes.
-inline const std::error_category& x509_category() noexcept {
+
+TLSENGINE_DECL const std::error_category& x509_category() noexcept {
   static const detail::x509_category_impl category;
   return category;
 }
 
-inline std::error_code make_error_code(errc e) noexcept {
+TLSENGINE_DECL std::error_code make_error_code(errc e) noexcept {
   return std::error_code(static_cast<int>(e), engine_category());
 }
 
-/// Node's name for an X.509 verification code, e.g. "CERT_HAS_EXPIRED".
-inline std::string_view verify_code_name(long code) noexcept {
+TLSENGINE_DECL std::string_view verify_code_name(long code) noexcept {
   switch (code) {
 #define TLSENGINE_X509_NAME(n)                                                                     \
   case X509_V_ERR_##n: return #n;
@@ -272,10 +326,7 @@ inline std::string_view verify_code_name(long code) noexcept {
   }
 }
 
-/// Node's code for an error: "CERT_HAS_EXPIRED" for verification failures,
-/// "ERR_TLS_CERT_ALTNAME_INVALID" and friends for the engine's own, "ERR_SSL_<REASON>"
-/// for OpenSSL's (as Node derives err.code from the reason string).
-inline std::string error_code_name(std::error_code ec) {
+TLSENGINE_DECL std::string error_code_name(std::error_code ec) {
   if (!ec) return "";
   if (ec.category() == x509_category()) return std::string(verify_code_name(ec.value()));
   if (ec.category() == engine_category()) {
@@ -322,8 +373,7 @@ inline std::string error_code_name(std::error_code ec) {
 }
 
 } // namespace tlsengine
-
-template <> struct std::is_error_code_enum<tlsengine::errc> : std::true_type {};
+// ---- end tlsengine/impl/errors.hpp ----
 // ---- end tlsengine/errors.hpp ----
 // ---- begin tlsengine/result.hpp ----
 // tlsengine — result<T>: a value or a std::error_code, shaped like C++23's std::expected.
@@ -395,20 +445,9 @@ struct distinguished_name {
   std::vector<std::pair<std::string, std::string>> entries;
 
   /// The first value for `key`, "" if absent.
-  std::string_view get(std::string_view key) const noexcept {
-    for (const auto& entry : entries) {
-      if (entry.first == key) return entry.second;
-    }
-    return {};
-  }
+  std::string_view get(std::string_view key) const noexcept;
   /// Every value for `key`, in certificate order.
-  std::vector<std::string> get_all(std::string_view key) const {
-    std::vector<std::string> values;
-    for (const auto& entry : entries) {
-      if (entry.first == key) values.push_back(entry.second);
-    }
-    return values;
-  }
+  std::vector<std::string> get_all(std::string_view key) const;
   bool empty() const noexcept { return entries.empty(); }
   /// Node's X509Certificate subject/issuer string: one "KEY=value" line per entry, values
   /// escaped as X509_NAME_print_ex(XN_FLAG_SEP_MULTILINE | ASN1_STRFLGS_ESC_2253 |
@@ -491,10 +530,112 @@ public:
   error_queue_guard& operator=(const error_queue_guard&) = delete;
 };
 
-inline bio_ptr new_mem_bio() noexcept { return bio_ptr(BIO_new(BIO_s_mem())); }
+TLSENGINE_DECL bio_ptr new_mem_bio() noexcept;
 
 /// The contents of a memory BIO (which is then reset).
-inline std::string take_bio(BIO* bio) {
+TLSENGINE_DECL std::string take_bio(BIO* bio);
+
+TLSENGINE_DECL void append_hex_byte(std::string& out, unsigned value, bool upper);
+
+/// Node's AddFingerprintDigest: "AB:CD:...".
+TLSENGINE_DECL std::string colon_hex(const unsigned char* data, std::size_t len);
+
+TLSENGINE_DECL void append_utf8(std::string& out, std::uint32_t cp);
+
+TLSENGINE_DECL int hex_value(char c) noexcept;
+
+/// Matches Node's jsonStringPattern (a JSON string literal) at the start of `s` and decodes
+/// it to UTF-8 into *decoded. Returns the length of the literal, or 0 if there is none.
+TLSENGINE_DECL std::size_t match_json_string(std::string_view s, std::string* decoded);
+
+/// Node's IsSafeAltName.
+TLSENGINE_DECL bool is_safe_alt_name(const unsigned char* name, std::size_t len,
+                                     bool utf8) noexcept;
+
+/// Node's PrintAltName: safe names verbatim, others as a JSON string literal.
+TLSENGINE_DECL void print_alt_name(std::string& out, const unsigned char* name, std::size_t len,
+                                   bool utf8, const char* safe_prefix);
+
+TLSENGINE_DECL void print_latin1(std::string& out, const ASN1_STRING* s,
+                                 const char* prefix = nullptr);
+
+TLSENGINE_DECL void print_utf8(std::string& out, const ASN1_STRING* s,
+                               const char* prefix = nullptr);
+
+/// Node's PrintGeneralName (the format of subjectaltname entries and infoAccess values).
+TLSENGINE_DECL bool print_general_name(std::string& out, const GENERAL_NAME* gen);
+
+/// Node's subjectaltname string; "" when absent or undecodable.
+TLSENGINE_DECL std::string subject_alt_name_string(const X509* cert);
+
+/// Node's infoAccess: SafeX509InfoAccessPrint, then translatePeerCertificate's split of each
+/// "METHOD - TYPE:value" line into key "METHOD - TYPE" and value (JSON-decoded if quoted).
+TLSENGINE_DECL std::vector<std::pair<std::string, std::string>>
+info_access_entries(const X509* cert);
+
+/// Node's GetX509NameObject: short names (or dotted OIDs) and UTF-8 values. As in Node, a
+/// value that cannot be converted to UTF-8 makes the whole name absent.
+TLSENGINE_DECL distinguished_name name_entries(const X509_NAME* name);
+
+TLSENGINE_DECL std::string print_time(BIO* bio, const ASN1_TIME* t);
+
+TLSENGINE_DECL std::string digest_fingerprint(const X509* cert, const EVP_MD* md);
+
+TLSENGINE_DECL void fill_public_key(certificate_info& info, X509* cert, BIO* bio);
+
+/// The error OpenSSL recorded for a failed parse, or `fallback_reason` in `fallback_lib`.
+/// `queue_was_empty` tells whether the first queued error is ours (the most specific one).
+TLSENGINE_DECL std::error_code parse_error(bool queue_was_empty, int fallback_lib,
+                                           int fallback_reason);
+
+/// RFC 2253 escaping of one value byte string, as X509_NAME_print_ex with
+/// ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL | ASN1_STRFLGS_UTF8_CONVERT (do_esc_char).
+TLSENGINE_DECL void append_escaped_name_value(std::string& out, std::string_view value);
+
+} // namespace cert_impl
+
+/// Builds the certificate object for one certificate (issuer_certificate stays null).
+/// `cert` is not consumed. The thread's OpenSSL error queue is left as it was.
+TLSENGINE_DECL certificate_info certificate_info_from_x509(X509* cert);
+
+/// The leaf's object with issuer_certificate links through the chain the peer sent
+/// (`chain` may start with the leaf, may be null). Each chain certificate is used at most
+/// once; the walk stops at a self-issued certificate or when no issuer is found.
+TLSENGINE_DECL certificate_info certificate_info_with_chain(X509* leaf, STACK_OF(X509) * chain);
+
+} // namespace detail
+
+} // namespace tlsengine
+
+// ---- begin tlsengine/impl/certificate.hpp ----
+// tlsengine — the out-of-line functions of tlsengine/certificate.hpp (see impl/src.hpp).
+// SPDX-License-Identifier: MIT
+
+
+namespace tlsengine {
+
+TLSENGINE_DECL std::string_view distinguished_name::get(std::string_view key) const noexcept {
+  for (const auto& entry : entries) {
+    if (entry.first == key) return entry.second;
+  }
+  return {};
+}
+
+TLSENGINE_DECL std::vector<std::string> distinguished_name::get_all(std::string_view key) const {
+  std::vector<std::string> values;
+  for (const auto& entry : entries) {
+    if (entry.first == key) values.push_back(entry.second);
+  }
+  return values;
+}
+
+} // namespace tlsengine
+
+namespace tlsengine::detail::cert_impl {
+
+TLSENGINE_DECL bio_ptr new_mem_bio() noexcept { return bio_ptr(BIO_new(BIO_s_mem())); }
+
+TLSENGINE_DECL std::string take_bio(BIO* bio) {
   if (bio == nullptr) return {};
   char* data = nullptr;
   long len = BIO_get_mem_data(bio, &data);
@@ -504,14 +645,13 @@ inline std::string take_bio(BIO* bio) {
   return out;
 }
 
-inline void append_hex_byte(std::string& out, unsigned value, bool upper) {
+TLSENGINE_DECL void append_hex_byte(std::string& out, unsigned value, bool upper) {
   const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
   out += digits[(value >> 4) & 0xF];
   out += digits[value & 0xF];
 }
 
-/// Node's AddFingerprintDigest: "AB:CD:...".
-inline std::string colon_hex(const unsigned char* data, std::size_t len) {
+TLSENGINE_DECL std::string colon_hex(const unsigned char* data, std::size_t len) {
   std::string out;
   out.reserve(len * 3);
   for (std::size_t i = 0; i < len; ++i) {
@@ -521,7 +661,7 @@ inline std::string colon_hex(const unsigned char* data, std::size_t len) {
   return out;
 }
 
-inline void append_utf8(std::string& out, std::uint32_t cp) {
+TLSENGINE_DECL void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);
   } else if (cp < 0x800) {
@@ -539,16 +679,14 @@ inline void append_utf8(std::string& out, std::uint32_t cp) {
   }
 }
 
-inline int hex_value(char c) noexcept {
+TLSENGINE_DECL int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
-/// Matches Node's jsonStringPattern (a JSON string literal) at the start of `s` and decodes
-/// it to UTF-8 into *decoded. Returns the length of the literal, or 0 if there is none.
-inline std::size_t match_json_string(std::string_view s, std::string* decoded) {
+TLSENGINE_DECL std::size_t match_json_string(std::string_view s, std::string* decoded) {
   if (s.empty() || s[0] != '"') return 0;
   std::string out;
   std::uint32_t pending_high = 0; // a high surrogate waiting for its low half
@@ -614,8 +752,8 @@ inline std::size_t match_json_string(std::string_view s, std::string* decoded) {
   return 0;
 }
 
-/// Node's IsSafeAltName.
-inline bool is_safe_alt_name(const unsigned char* name, std::size_t len, bool utf8) noexcept {
+TLSENGINE_DECL bool is_safe_alt_name(const unsigned char* name, std::size_t len,
+                                     bool utf8) noexcept {
   for (std::size_t i = 0; i < len; ++i) {
     const unsigned char c = name[i];
     switch (c) {
@@ -634,9 +772,8 @@ inline bool is_safe_alt_name(const unsigned char* name, std::size_t len, bool ut
   return true;
 }
 
-/// Node's PrintAltName: safe names verbatim, others as a JSON string literal.
-inline void print_alt_name(std::string& out, const unsigned char* name, std::size_t len, bool utf8,
-                           const char* safe_prefix) {
+TLSENGINE_DECL void print_alt_name(std::string& out, const unsigned char* name, std::size_t len,
+                                   bool utf8, const char* safe_prefix) {
   if (name == nullptr) len = 0;
   if (is_safe_alt_name(name, len, utf8)) {
     if (safe_prefix != nullptr) {
@@ -668,7 +805,7 @@ inline void print_alt_name(std::string& out, const unsigned char* name, std::siz
   out += '"';
 }
 
-inline void print_latin1(std::string& out, const ASN1_STRING* s, const char* prefix = nullptr) {
+TLSENGINE_DECL void print_latin1(std::string& out, const ASN1_STRING* s, const char* prefix) {
   if (s == nullptr) {
     print_alt_name(out, nullptr, 0, false, prefix);
     return;
@@ -677,7 +814,7 @@ inline void print_latin1(std::string& out, const ASN1_STRING* s, const char* pre
                  false, prefix);
 }
 
-inline void print_utf8(std::string& out, const ASN1_STRING* s, const char* prefix = nullptr) {
+TLSENGINE_DECL void print_utf8(std::string& out, const ASN1_STRING* s, const char* prefix) {
   if (s == nullptr) {
     print_alt_name(out, nullptr, 0, true, prefix);
     return;
@@ -686,8 +823,7 @@ inline void print_utf8(std::string& out, const ASN1_STRING* s, const char* prefi
                  true, prefix);
 }
 
-/// Node's PrintGeneralName (the format of subjectaltname entries and infoAccess values).
-inline bool print_general_name(std::string& out, const GENERAL_NAME* gen) {
+TLSENGINE_DECL bool print_general_name(std::string& out, const GENERAL_NAME* gen) {
   if (gen == nullptr) return false;
   switch (gen->type) {
   case GEN_DNS:
@@ -778,8 +914,7 @@ inline bool print_general_name(std::string& out, const GENERAL_NAME* gen) {
   }
 }
 
-/// Node's subjectaltname string; "" when absent or undecodable.
-inline std::string subject_alt_name_string(const X509* cert) {
+TLSENGINE_DECL std::string subject_alt_name_string(const X509* cert) {
   if (cert == nullptr) return {};
   const int index = X509_get_ext_by_NID(cert, NID_subject_alt_name, -1);
   if (index < 0) return {};
@@ -796,9 +931,8 @@ inline std::string subject_alt_name_string(const X509* cert) {
   return out;
 }
 
-/// Node's infoAccess: SafeX509InfoAccessPrint, then translatePeerCertificate's split of each
-/// "METHOD - TYPE:value" line into key "METHOD - TYPE" and value (JSON-decoded if quoted).
-inline std::vector<std::pair<std::string, std::string>> info_access_entries(const X509* cert) {
+TLSENGINE_DECL std::vector<std::pair<std::string, std::string>>
+info_access_entries(const X509* cert) {
   std::vector<std::pair<std::string, std::string>> entries;
   if (cert == nullptr) return entries;
   const int index = X509_get_ext_by_NID(cert, NID_info_access, -1);
@@ -827,9 +961,7 @@ inline std::vector<std::pair<std::string, std::string>> info_access_entries(cons
   return entries;
 }
 
-/// Node's GetX509NameObject: short names (or dotted OIDs) and UTF-8 values. As in Node, a
-/// value that cannot be converted to UTF-8 makes the whole name absent.
-inline distinguished_name name_entries(const X509_NAME* name) {
+TLSENGINE_DECL distinguished_name name_entries(const X509_NAME* name) {
   distinguished_name dn;
   if (name == nullptr) return dn;
   const int count = X509_NAME_entry_count(name);
@@ -857,20 +989,20 @@ inline distinguished_name name_entries(const X509_NAME* name) {
   return dn;
 }
 
-inline std::string print_time(BIO* bio, const ASN1_TIME* t) {
+TLSENGINE_DECL std::string print_time(BIO* bio, const ASN1_TIME* t) {
   if (bio == nullptr || t == nullptr) return {};
   ASN1_TIME_print(bio, t); // on failure OpenSSL writes "Bad time value", as Node shows
   return take_bio(bio);
 }
 
-inline std::string digest_fingerprint(const X509* cert, const EVP_MD* md) {
+TLSENGINE_DECL std::string digest_fingerprint(const X509* cert, const EVP_MD* md) {
   unsigned char buf[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (md == nullptr || X509_digest(cert, md, buf, &len) != 1) return {};
   return colon_hex(buf, len);
 }
 
-inline void fill_public_key(certificate_info& info, X509* cert, BIO* bio) {
+TLSENGINE_DECL void fill_public_key(certificate_info& info, X509* cert, BIO* bio) {
   EVP_PKEY* pkey = X509_get0_pubkey(cert);
   if (pkey == nullptr) return;
   if (EVP_PKEY_is_a(pkey, "RSA")) {
@@ -920,17 +1052,14 @@ inline void fill_public_key(certificate_info& info, X509* cert, BIO* bio) {
   }
 }
 
-/// The error OpenSSL recorded for a failed parse, or `fallback_reason` in `fallback_lib`.
-/// `queue_was_empty` tells whether the first queued error is ours (the most specific one).
-inline std::error_code parse_error(bool queue_was_empty, int fallback_lib, int fallback_reason) {
+TLSENGINE_DECL std::error_code parse_error(bool queue_was_empty, int fallback_lib,
+                                           int fallback_reason) {
   unsigned long code = queue_was_empty ? ERR_peek_error() : ERR_peek_last_error();
   if (code == 0) code = ERR_PACK(fallback_lib, 0, fallback_reason);
   return std::error_code(static_cast<int>(code), openssl_category());
 }
 
-/// RFC 2253 escaping of one value byte string, as X509_NAME_print_ex with
-/// ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL | ASN1_STRFLGS_UTF8_CONVERT (do_esc_char).
-inline void append_escaped_name_value(std::string& out, std::string_view value) {
+TLSENGINE_DECL void append_escaped_name_value(std::string& out, std::string_view value) {
   // Character boundaries of the UTF-8 value: only the first and the last character get
   // the leading/trailing-space and leading-'#' rules (OpenSSL's do_buf: for a
   // one-character value, only the "last" rule applies).
@@ -960,16 +1089,16 @@ inline void append_escaped_name_value(std::string& out, std::string_view value) 
   }
 }
 
-} // namespace cert_impl
+} // namespace tlsengine::detail::cert_impl
 
-/// Builds the certificate object for one certificate (issuer_certificate stays null).
-/// `cert` is not consumed. The thread's OpenSSL error queue is left as it was.
-inline certificate_info certificate_info_from_x509(X509* cert) {
+namespace tlsengine::detail {
+
+TLSENGINE_DECL certificate_info certificate_info_from_x509(X509* cert) {
   using namespace cert_impl;
   certificate_info info;
   if (cert == nullptr) return info;
   error_queue_guard guard;
-  bio_ptr bio = new_mem_bio();
+  cert_impl::bio_ptr bio = new_mem_bio(); // not detail::bio_ptr (handles.hpp)
 
   info.subject = name_entries(X509_get_subject_name(cert));
   info.issuer = name_entries(X509_get_issuer_name(cert));
@@ -1011,10 +1140,7 @@ inline certificate_info certificate_info_from_x509(X509* cert) {
   return info;
 }
 
-/// The leaf's object with issuer_certificate links through the chain the peer sent
-/// (`chain` may start with the leaf, may be null). Each chain certificate is used at most
-/// once; the walk stops at a self-issued certificate or when no issuer is found.
-inline certificate_info certificate_info_with_chain(X509* leaf, STACK_OF(X509) * chain) {
+TLSENGINE_DECL certificate_info certificate_info_with_chain(X509* leaf, STACK_OF(X509) * chain) {
   if (leaf == nullptr) return {};
   std::vector<X509*> remaining;
   {
@@ -1053,9 +1179,11 @@ inline certificate_info certificate_info_with_chain(X509* leaf, STACK_OF(X509) *
   return leaf_info;
 }
 
-} // namespace detail
+} // namespace tlsengine::detail
 
-inline std::string distinguished_name::to_string() const {
+namespace tlsengine {
+
+TLSENGINE_DECL std::string distinguished_name::distinguished_name::to_string() const {
   std::string out;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (i != 0) out += '\n';
@@ -1066,7 +1194,8 @@ inline std::string distinguished_name::to_string() const {
   return out;
 }
 
-inline result<certificate_info> certificate_info::from_der(bytes_view der) {
+TLSENGINE_DECL result<certificate_info>
+certificate_info::certificate_info::from_der(bytes_view der) {
   using namespace detail::cert_impl;
   const bool queue_was_empty = ERR_peek_error() == 0;
   ERR_set_mark();
@@ -1097,7 +1226,8 @@ inline result<certificate_info> certificate_info::from_der(bytes_view der) {
   return detail::certificate_info_from_x509(cert.get());
 }
 
-inline result<certificate_info> certificate_info::from_pem(std::string_view pem) {
+TLSENGINE_DECL result<certificate_info>
+certificate_info::certificate_info::from_pem(std::string_view pem) {
   using namespace detail::cert_impl;
   const bool queue_was_empty = ERR_peek_error() == 0;
   ERR_set_mark();
@@ -1125,13 +1255,16 @@ inline result<certificate_info> certificate_info::from_pem(std::string_view pem)
 }
 
 } // namespace tlsengine
+// ---- end tlsengine/impl/certificate.hpp ----
 // ---- end tlsengine/certificate.hpp ----
 // ---- begin tlsengine/connection.hpp ----
 // tlsengine — connection: one TLS connection as a sans-I/O state machine (Node's
 // TLSSocket without the socket), and client_options (tls.connect's options).
 
+
 // ---- begin tlsengine/context.hpp ----
 // tlsengine — context_options and secure_context: Node's tls.createSecureContext.
+
 
 // ---- begin tlsengine/detail/callbacks.hpp ----
 // tlsengine — OpenSSL's context-level callbacks, installed once on every SSL_CTX the
@@ -1602,6 +1735,7 @@ inline bool session_meets_policy(const SSL_SESSION* session,
 
 
 
+
 #include <initializer_list>
 #include <mutex>
 
@@ -1620,46 +1754,22 @@ class session_handle {
 public:
   session_handle() = default;
   /// Serialized bytes (from to_bytes() or an earlier `session` event's data).
-  session_handle(std::vector<std::uint8_t> bytes) { // NOLINT: implicit, for compatibility
-    if (bytes.empty()) return;
-    // Swapped in rather than moved through make_shared's arguments: g++ 14 reports a
-    // spurious -Wfree-nonheap-object for the latter where the vector is a temporary.
-    auto made = std::make_shared<state>(detail::ssl_session_ptr(), std::vector<std::uint8_t>());
-    made->bytes.swap(bytes);
-    state_ = std::move(made);
-  }
-  session_handle(std::initializer_list<std::uint8_t> bytes)
-      : session_handle(std::vector<std::uint8_t>(bytes)) {}
-  static session_handle from_bytes(bytes_view bytes) {
-    return session_handle(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
-  }
+  session_handle(std::vector<std::uint8_t> bytes);
+  session_handle(std::initializer_list<std::uint8_t> bytes);
+  static session_handle from_bytes(bytes_view bytes);
   /// A copy of `session` (SSL_SESSION_dup: certificates and keys are shared, not parsed);
   /// null gives an empty handle. A copy because OpenSSL marks a client's session
   /// unresumable when the connection using it gets a newer ticket: the handle must not
   /// change under the application.
-  static session_handle from_native(const SSL_SESSION* session) {
-    return adopt(detail::ssl_session_ptr(session != nullptr ? SSL_SESSION_dup(session) : nullptr));
-  }
+  static session_handle from_native(const SSL_SESSION* session);
 
   bool empty() const noexcept { return !state_; }
   /// The parsed session; null when empty or made from bytes (parsed when used).
   SSL_SESSION* native_handle() const noexcept { return state_ ? state_->parsed.get() : nullptr; }
   /// The bytes this handle was made from; empty when made from a parsed session.
-  bytes_view stored_bytes() const noexcept {
-    return state_ ? bytes_view(state_->bytes.data(), state_->bytes.size()) : bytes_view();
-  }
+  bytes_view stored_bytes() const noexcept;
   /// The serialized session, to store (i2d_SSL_SESSION; made on every call).
-  std::vector<std::uint8_t> to_bytes() const {
-    if (!state_) return {};
-    if (!state_->parsed) return state_->bytes;
-    std::vector<std::uint8_t> out;
-    const int size = i2d_SSL_SESSION(state_->parsed.get(), nullptr);
-    if (size <= 0) return out;
-    out.resize(static_cast<std::size_t>(size));
-    unsigned char* p = out.data();
-    i2d_SSL_SESSION(state_->parsed.get(), &p);
-    return out;
-  }
+  std::vector<std::uint8_t> to_bytes() const;
   operator std::vector<std::uint8_t>() const { return to_bytes(); } // NOLINT: compatibility
 
 private:
@@ -1667,8 +1777,7 @@ private:
   friend class detail::session_cache;
 
   struct state {
-    state(detail::ssl_session_ptr p, std::vector<std::uint8_t> b)
-        : parsed(std::move(p)), bytes(std::move(b)) {}
+    state(detail::ssl_session_ptr p, std::vector<std::uint8_t> b);
     detail::ssl_session_ptr parsed;
     std::vector<std::uint8_t> bytes;
     // Host names already found to match the session's certificate (the identity binding
@@ -1678,30 +1787,85 @@ private:
   };
   static constexpr std::size_t max_matching_hosts = 4;
 
-  bool known_to_match(std::string_view host) const {
-    if (!state_) return false;
-    std::lock_guard<std::mutex> lock(state_->mutex);
-    for (const std::string& h : state_->matching_hosts)
-      if (h == host) return true;
-    return false;
-  }
-  void remember_match(std::string_view host) const {
-    if (!state_) return;
-    std::lock_guard<std::mutex> lock(state_->mutex);
-    if (state_->matching_hosts.size() < max_matching_hosts)
-      state_->matching_hosts.emplace_back(host);
-  }
-  static session_handle adopt(detail::ssl_session_ptr parsed) {
-    session_handle h;
-    if (parsed)
-      h.state_ = std::make_shared<const state>(std::move(parsed), std::vector<std::uint8_t>());
-    return h;
-  }
+  bool known_to_match(std::string_view host) const;
+  void remember_match(std::string_view host) const;
+  static session_handle adopt(detail::ssl_session_ptr parsed);
 
   std::shared_ptr<const state> state_;
 };
 
 } // namespace tlsengine
+
+// ---- begin tlsengine/impl/session.hpp ----
+// tlsengine — the out-of-line functions of tlsengine/session.hpp (see impl/src.hpp).
+// SPDX-License-Identifier: MIT
+
+
+namespace tlsengine {
+
+TLSENGINE_DECL session_handle::session_handle(
+    std::vector<std::uint8_t> bytes) { // NOLINT: implicit, for compatibility
+  if (bytes.empty()) return;
+  // Swapped in rather than moved through make_shared's arguments: g++ 14 reports a
+  // spurious -Wfree-nonheap-object for the latter where the vector is a temporary.
+  auto made = std::make_shared<state>(detail::ssl_session_ptr(), std::vector<std::uint8_t>());
+  made->bytes.swap(bytes);
+  state_ = std::move(made);
+}
+
+TLSENGINE_DECL session_handle::session_handle(std::initializer_list<std::uint8_t> bytes)
+    : session_handle(std::vector<std::uint8_t>(bytes)) {}
+
+TLSENGINE_DECL session_handle session_handle::from_bytes(bytes_view bytes) {
+  return session_handle(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+}
+
+TLSENGINE_DECL session_handle session_handle::from_native(const SSL_SESSION* session) {
+  return adopt(detail::ssl_session_ptr(session != nullptr ? SSL_SESSION_dup(session) : nullptr));
+}
+
+TLSENGINE_DECL bytes_view session_handle::stored_bytes() const noexcept {
+  return state_ ? bytes_view(state_->bytes.data(), state_->bytes.size()) : bytes_view();
+}
+
+TLSENGINE_DECL std::vector<std::uint8_t> session_handle::to_bytes() const {
+  if (!state_) return {};
+  if (!state_->parsed) return state_->bytes;
+  std::vector<std::uint8_t> out;
+  const int size = i2d_SSL_SESSION(state_->parsed.get(), nullptr);
+  if (size <= 0) return out;
+  out.resize(static_cast<std::size_t>(size));
+  unsigned char* p = out.data();
+  i2d_SSL_SESSION(state_->parsed.get(), &p);
+  return out;
+}
+
+TLSENGINE_DECL session_handle::state::state(detail::ssl_session_ptr p, std::vector<std::uint8_t> b)
+    : parsed(std::move(p)), bytes(std::move(b)) {}
+
+TLSENGINE_DECL bool session_handle::known_to_match(std::string_view host) const {
+  if (!state_) return false;
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  for (const std::string& h : state_->matching_hosts)
+    if (h == host) return true;
+  return false;
+}
+
+TLSENGINE_DECL void session_handle::remember_match(std::string_view host) const {
+  if (!state_) return;
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  if (state_->matching_hosts.size() < max_matching_hosts) state_->matching_hosts.emplace_back(host);
+}
+
+TLSENGINE_DECL session_handle session_handle::adopt(detail::ssl_session_ptr parsed) {
+  session_handle h;
+  if (parsed)
+    h.state_ = std::make_shared<const state>(std::move(parsed), std::vector<std::uint8_t>());
+  return h;
+}
+
+} // namespace tlsengine
+// ---- end tlsengine/impl/session.hpp ----
 // ---- end tlsengine/session.hpp ----
 
 
@@ -1791,8 +1955,7 @@ struct key_entry {
 
   key_entry(std::string pem_text) : pem(std::move(pem_text)) {}
   key_entry(const char* pem_text) : pem(pem_text) {}
-  key_entry(std::string pem_text, std::string pass)
-      : pem(std::move(pem_text)), passphrase(std::move(pass)) {}
+  key_entry(std::string pem_text, std::string pass);
 };
 
 /// One PKCS#12 bundle (Node's pfx entry {buf, passphrase}).
@@ -1801,8 +1964,7 @@ struct pfx_entry {
   std::optional<std::string> passphrase;
 
   pfx_entry(std::vector<std::uint8_t> der) : buf(std::move(der)) {}
-  pfx_entry(std::vector<std::uint8_t> der, std::string pass)
-      : buf(std::move(der)), passphrase(std::move(pass)) {}
+  pfx_entry(std::vector<std::uint8_t> der, std::string pass);
 };
 
 /// tls.createSecureContext options, in snake_case.
@@ -1841,7 +2003,126 @@ struct context_options {
 
 namespace detail {
 
-inline int parse_tls_version(std::string_view name) noexcept {
+TLSENGINE_DECL int parse_tls_version(std::string_view name) noexcept;
+
+/// secureProtocol → [min, max]; {} when the name is a method, else the error.
+TLSENGINE_DECL std::error_code secure_protocol_versions(std::string_view method, int& min,
+                                                        int& max);
+
+TLSENGINE_DECL int pem_passphrase_callback(char* buffer, int size, int, void* user);
+
+TLSENGINE_DECL bio_ptr memory_bio(std::string_view text);
+
+/// True when the error queue only says "no more PEM blocks" (the normal end of a file).
+TLSENGINE_DECL bool only_pem_end_in_queue();
+
+TLSENGINE_DECL std::error_code configure_ciphers(SSL_CTX* ctx, const std::string& ciphers,
+                                                 std::string& list12, std::string& suites13);
+
+TLSENGINE_DECL std::error_code load_certificates(SSL_CTX* ctx,
+                                                 const std::vector<std::string>& chains);
+
+TLSENGINE_DECL std::error_code load_keys(SSL_CTX* ctx, const std::vector<key_entry>& keys,
+                                         const std::string& shared_passphrase);
+
+TLSENGINE_DECL std::error_code load_trust(SSL_CTX* ctx, const std::vector<std::string>& cas);
+
+TLSENGINE_DECL std::error_code ssl_reason(int reason);
+
+/// Every certificate needs its key and every key its certificate (OpenSSL pairs them
+/// by key type; a mismatch of the same type already failed with "key values mismatch").
+TLSENGINE_DECL std::error_code check_keys(SSL_CTX* ctx, std::size_t certificates, std::size_t keys);
+
+TLSENGINE_DECL std::error_code load_pfx(SSL_CTX* ctx, const std::vector<pfx_entry>& bundles,
+                                        const std::string& shared_passphrase);
+
+TLSENGINE_DECL std::error_code load_crls(SSL_CTX* ctx, const std::vector<std::string>& crls);
+
+TLSENGINE_DECL std::error_code load_dhparam(SSL_CTX* ctx, const std::string& dhparam);
+
+/// SHA-256 over the DER of every certificate of the context, truncated to the session id
+/// context size; a fixed label when there is none (clients).
+TLSENGINE_DECL unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out);
+
+/// Completes, once, the chain of every certificate configured without one, from the trust
+/// store (as Node does when it loads a certificate), then turns OpenSSL's automatic chain
+/// building off. Without this, OpenSSL rebuilds such a chain in every handshake: a store
+/// lookup that, with the system store, reads the certificate directory (openat, getdents)
+/// for each connection.
+TLSENGINE_DECL void complete_chains(SSL_CTX* ctx);
+
+struct context_state {
+  ssl_ctx_ptr ctx;
+  std::string cipher_list;  // TLS 1.2 part of `ciphers`, re-applied after an SNI switch
+  std::string ciphersuites; // TLS 1.3 part
+  std::vector<unsigned char> session_id_context; // the identity sessions are bound to
+  // The session id context of a server connection for each verify_policy::flags(),
+  // computed once here rather than hashed for every connection.
+  std::array<std::vector<unsigned char>, verify_policy::policy_count> session_bindings;
+  std::vector<unsigned char> trust; // digest of the CAs, CRLs and store flags (client sessions)
+  int min_version = TLS1_2_VERSION;
+  int max_version = TLS1_3_VERSION;
+  bool has_certificate = false;
+  session_cache client_sessions; // session bytes given to client connections, parsed once
+};
+
+} // namespace detail
+
+/// A shareable, immutable-after-creation TLS configuration (an SSL_CTX). Copies share it;
+/// it may be used by connections on many threads.
+class secure_context {
+public:
+  secure_context() = default;
+
+  static result<secure_context> create(const context_options& options);
+
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+  /// The underlying SSL_CTX, for what tlsengine does not wrap. Do not free it.
+  SSL_CTX* native_handle() const noexcept { return state_ ? state_->ctx.get() : nullptr; }
+  bool has_certificate() const noexcept { return state_ && state_->has_certificate; }
+  int min_version() const noexcept { return state_ ? state_->min_version : 0; }
+  int max_version() const noexcept { return state_ ? state_->max_version : 0; }
+  /// The session id context of a server connection of this context under `policy`:
+  /// its identity, the policy and, when client certificates are requested, its trust.
+  const std::vector<unsigned char>& session_binding(const detail::verify_policy& policy) const;
+  /// The digest of this context's trust (CAs, CRLs, store flags, system store or not).
+  const std::vector<unsigned char>& trust_digest() const;
+  /// Server connections bind their sessions to this context's identity and their policy.
+  bool bind_sessions(SSL* ssl, const detail::verify_policy& policy) const;
+  /// Client connections: the parsed session for stored session bytes (parsed once).
+  session_handle parsed_session(bytes_view bytes) const;
+  const std::string& cipher_list() const noexcept { return state_->cipher_list; }
+  const std::string& ciphersuites() const noexcept { return state_->ciphersuites; }
+
+  /// Applies what SSL_set_SSL_CTX does not carry over (versions, ciphers, options) to an
+  /// SSL that switches to this context (SNI), and binds its sessions under `policy`.
+  bool apply_to(SSL* ssl, const detail::verify_policy& policy) const;
+
+private:
+  explicit secure_context(std::shared_ptr<detail::context_state> state);
+  std::shared_ptr<detail::context_state> state_;
+};
+
+} // namespace tlsengine
+
+// ---- begin tlsengine/impl/context.hpp ----
+// tlsengine — the out-of-line functions of tlsengine/context.hpp (see impl/src.hpp).
+// SPDX-License-Identifier: MIT
+
+
+namespace tlsengine {
+
+TLSENGINE_DECL key_entry::key_entry(std::string pem_text, std::string pass)
+    : pem(std::move(pem_text)), passphrase(std::move(pass)) {}
+
+TLSENGINE_DECL pfx_entry::pfx_entry(std::vector<std::uint8_t> der, std::string pass)
+    : buf(std::move(der)), passphrase(std::move(pass)) {}
+
+} // namespace tlsengine
+
+namespace tlsengine::detail {
+
+TLSENGINE_DECL int parse_tls_version(std::string_view name) noexcept {
   if (name == "TLSv1") return TLS1_VERSION;
   if (name == "TLSv1.1") return TLS1_1_VERSION;
   if (name == "TLSv1.2") return TLS1_2_VERSION;
@@ -1849,8 +2130,8 @@ inline int parse_tls_version(std::string_view name) noexcept {
   return -1;
 }
 
-/// secureProtocol → [min, max]; {} when the name is a method, else the error.
-inline std::error_code secure_protocol_versions(std::string_view method, int& min, int& max) {
+TLSENGINE_DECL std::error_code secure_protocol_versions(std::string_view method, int& min,
+                                                        int& max) {
   std::string_view base = method;
   for (std::string_view suffix : {"_client_method", "_server_method", "_method"}) {
     if (base.size() > suffix.size() && base.substr(base.size() - suffix.size()) == suffix) {
@@ -1875,7 +2156,7 @@ inline std::error_code secure_protocol_versions(std::string_view method, int& mi
   return {};
 }
 
-inline int pem_passphrase_callback(char* buffer, int size, int, void* user) {
+TLSENGINE_DECL int pem_passphrase_callback(char* buffer, int size, int, void* user) {
   const auto* passphrase = static_cast<const std::string*>(user);
   if (passphrase == nullptr || size <= 0) return -1; // never prompt on a terminal
   const int n =
@@ -1884,12 +2165,11 @@ inline int pem_passphrase_callback(char* buffer, int size, int, void* user) {
   return n;
 }
 
-inline bio_ptr memory_bio(std::string_view text) {
+TLSENGINE_DECL bio_ptr memory_bio(std::string_view text) {
   return bio_ptr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
 }
 
-/// True when the error queue only says "no more PEM blocks" (the normal end of a file).
-inline bool only_pem_end_in_queue() {
+TLSENGINE_DECL bool only_pem_end_in_queue() {
   const unsigned long e = ERR_peek_last_error();
   if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
     ERR_clear_error();
@@ -1898,8 +2178,8 @@ inline bool only_pem_end_in_queue() {
   return e == 0;
 }
 
-inline std::error_code configure_ciphers(SSL_CTX* ctx, const std::string& ciphers,
-                                         std::string& list12, std::string& suites13) {
+TLSENGINE_DECL std::error_code configure_ciphers(SSL_CTX* ctx, const std::string& ciphers,
+                                                 std::string& list12, std::string& suites13) {
   // Node's rule: names starting with TLS_ are TLS 1.3 suites, the rest a TLS 1.2 list.
   std::size_t start = 0;
   const std::string& all = ciphers.empty() ? std::string(default_ciphers) : ciphers;
@@ -1926,7 +2206,8 @@ inline std::error_code configure_ciphers(SSL_CTX* ctx, const std::string& cipher
   return {};
 }
 
-inline std::error_code load_certificates(SSL_CTX* ctx, const std::vector<std::string>& chains) {
+TLSENGINE_DECL std::error_code load_certificates(SSL_CTX* ctx,
+                                                 const std::vector<std::string>& chains) {
   for (const std::string& pem : chains) {
     bio_ptr bio = memory_bio(pem);
     x509_ptr leaf(PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr));
@@ -1945,8 +2226,8 @@ inline std::error_code load_certificates(SSL_CTX* ctx, const std::vector<std::st
   return {};
 }
 
-inline std::error_code load_keys(SSL_CTX* ctx, const std::vector<key_entry>& keys,
-                                 const std::string& shared_passphrase) {
+TLSENGINE_DECL std::error_code load_keys(SSL_CTX* ctx, const std::vector<key_entry>& keys,
+                                         const std::string& shared_passphrase) {
   for (const key_entry& entry : keys) {
     bio_ptr bio = memory_bio(entry.pem);
     const std::string& passphrase = entry.passphrase ? *entry.passphrase : shared_passphrase;
@@ -1960,7 +2241,7 @@ inline std::error_code load_keys(SSL_CTX* ctx, const std::vector<key_entry>& key
   return {};
 }
 
-inline std::error_code load_trust(SSL_CTX* ctx, const std::vector<std::string>& cas) {
+TLSENGINE_DECL std::error_code load_trust(SSL_CTX* ctx, const std::vector<std::string>& cas) {
   if (cas.empty()) {
     if (SSL_CTX_set_default_verify_paths(ctx) != 1) return take_openssl_error_code();
     return {};
@@ -1981,13 +2262,12 @@ inline std::error_code load_trust(SSL_CTX* ctx, const std::vector<std::string>& 
   return {};
 }
 
-inline std::error_code ssl_reason(int reason) {
+TLSENGINE_DECL std::error_code ssl_reason(int reason) {
   return std::error_code(static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, reason)), openssl_category());
 }
 
-/// Every certificate needs its key and every key its certificate (OpenSSL pairs them
-/// by key type; a mismatch of the same type already failed with "key values mismatch").
-inline std::error_code check_keys(SSL_CTX* ctx, std::size_t certificates, std::size_t keys) {
+TLSENGINE_DECL std::error_code check_keys(SSL_CTX* ctx, std::size_t certificates,
+                                          std::size_t keys) {
   if (certificates == 0 && keys == 0) return {};
   std::size_t pairs = 0;
   for (long r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
@@ -2001,8 +2281,8 @@ inline std::error_code check_keys(SSL_CTX* ctx, std::size_t certificates, std::s
   return {};
 }
 
-inline std::error_code load_pfx(SSL_CTX* ctx, const std::vector<pfx_entry>& bundles,
-                                const std::string& shared_passphrase) {
+TLSENGINE_DECL std::error_code load_pfx(SSL_CTX* ctx, const std::vector<pfx_entry>& bundles,
+                                        const std::string& shared_passphrase) {
   for (const pfx_entry& entry : bundles) {
     const unsigned char* p = entry.buf.data();
     std::unique_ptr<PKCS12, openssl_deleter<PKCS12, PKCS12_free>> p12(
@@ -2029,7 +2309,7 @@ inline std::error_code load_pfx(SSL_CTX* ctx, const std::vector<pfx_entry>& bund
   return {};
 }
 
-inline std::error_code load_crls(SSL_CTX* ctx, const std::vector<std::string>& crls) {
+TLSENGINE_DECL std::error_code load_crls(SSL_CTX* ctx, const std::vector<std::string>& crls) {
   if (crls.empty()) return {};
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
   for (const std::string& pem : crls) {
@@ -2048,7 +2328,7 @@ inline std::error_code load_crls(SSL_CTX* ctx, const std::vector<std::string>& c
   return {};
 }
 
-inline std::error_code load_dhparam(SSL_CTX* ctx, const std::string& dhparam) {
+TLSENGINE_DECL std::error_code load_dhparam(SSL_CTX* ctx, const std::string& dhparam) {
   if (dhparam.empty()) return {};
   if (dhparam == "auto") {
     if (SSL_CTX_set_dh_auto(ctx, 1) != 1) return take_openssl_error_code();
@@ -2065,9 +2345,7 @@ inline std::error_code load_dhparam(SSL_CTX* ctx, const std::string& dhparam) {
   return {};
 }
 
-/// SHA-256 over the DER of every certificate of the context, truncated to the session id
-/// context size; a fixed label when there is none (clients).
-inline unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
+TLSENGINE_DECL unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -2090,12 +2368,7 @@ inline unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
   return length;
 }
 
-/// Completes, once, the chain of every certificate configured without one, from the trust
-/// store (as Node does when it loads a certificate), then turns OpenSSL's automatic chain
-/// building off. Without this, OpenSSL rebuilds such a chain in every handshake: a store
-/// lookup that, with the system store, reads the certificate directory (openat, getdents)
-/// for each connection.
-inline void complete_chains(SSL_CTX* ctx) {
+TLSENGINE_DECL void complete_chains(SSL_CTX* ctx) {
   for (long r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
        r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
     STACK_OF(X509)* chain = nullptr;
@@ -2110,182 +2383,146 @@ inline void complete_chains(SSL_CTX* ctx) {
   SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
 }
 
-struct context_state {
-  ssl_ctx_ptr ctx;
-  std::string cipher_list;  // TLS 1.2 part of `ciphers`, re-applied after an SNI switch
-  std::string ciphersuites; // TLS 1.3 part
-  std::vector<unsigned char> session_id_context; // the identity sessions are bound to
-  // The session id context of a server connection for each verify_policy::flags(),
-  // computed once here rather than hashed for every connection.
-  std::array<std::vector<unsigned char>, verify_policy::policy_count> session_bindings;
-  std::vector<unsigned char> trust; // digest of the CAs, CRLs and store flags (client sessions)
-  int min_version = TLS1_2_VERSION;
-  int max_version = TLS1_3_VERSION;
-  bool has_certificate = false;
-  session_cache client_sessions; // session bytes given to client connections, parsed once
-};
+} // namespace tlsengine::detail
 
-} // namespace detail
+namespace tlsengine {
 
-/// A shareable, immutable-after-creation TLS configuration (an SSL_CTX). Copies share it;
-/// it may be used by connections on many threads.
-class secure_context {
-public:
-  secure_context() = default;
+TLSENGINE_DECL result<secure_context> secure_context::create(const context_options& options) {
+  ERR_clear_error();
+  auto state = std::make_shared<detail::context_state>();
+  state->ctx.reset(SSL_CTX_new(TLS_method()));
+  if (!state->ctx) return detail::take_openssl_error_code();
+  SSL_CTX* ctx = state->ctx.get();
 
-  static result<secure_context> create(const context_options& options) {
-    ERR_clear_error();
-    auto state = std::make_shared<detail::context_state>();
-    state->ctx.reset(SSL_CTX_new(TLS_method()));
-    if (!state->ctx) return detail::take_openssl_error_code();
-    SSL_CTX* ctx = state->ctx.get();
-
-    state->min_version = detail::parse_tls_version(options.min_version);
-    state->max_version = detail::parse_tls_version(options.max_version);
-    if (!options.secure_protocol.empty()) {
-      if (options.min_version != default_min_version || options.max_version != default_max_version)
-        return make_error_code(errc::protocol_version_conflict);
-      if (std::error_code ec = detail::secure_protocol_versions(
-              options.secure_protocol, state->min_version, state->max_version))
-        return ec;
-    }
-    if (state->min_version < 0 || state->max_version < 0 || state->min_version > state->max_version)
-      return make_error_code(errc::invalid_argument);
-    if (SSL_CTX_set_min_proto_version(ctx, state->min_version) != 1 ||
-        SSL_CTX_set_max_proto_version(ctx, state->max_version) != 1)
-      return detail::take_openssl_error_code();
-
-    if (std::error_code ec = detail::configure_ciphers(ctx, options.ciphers, state->cipher_list,
-                                                       state->ciphersuites))
+  state->min_version = detail::parse_tls_version(options.min_version);
+  state->max_version = detail::parse_tls_version(options.max_version);
+  if (!options.secure_protocol.empty()) {
+    if (options.min_version != default_min_version || options.max_version != default_max_version)
+      return make_error_code(errc::protocol_version_conflict);
+    if (std::error_code ec = detail::secure_protocol_versions(
+            options.secure_protocol, state->min_version, state->max_version))
       return ec;
-    // Node's behaviour: a cipher list without TLS 1.3 suites means TLS 1.2 at most (and
-    // one with only TLS 1.3 suites, TLS 1.3 only), rather than OpenSSL's "no ciphers
-    // available" at the first handshake.
-    if (state->ciphersuites.empty() && state->max_version > TLS1_2_VERSION &&
-        state->min_version <= TLS1_2_VERSION) {
-      state->max_version = TLS1_2_VERSION;
-      SSL_CTX_set_max_proto_version(ctx, state->max_version);
-    }
-    if (state->cipher_list.empty() && state->min_version < TLS1_3_VERSION &&
-        state->max_version >= TLS1_3_VERSION) {
-      state->min_version = TLS1_3_VERSION;
-      SSL_CTX_set_min_proto_version(ctx, state->min_version);
-    }
-    if (options.honor_cipher_order) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (options.secure_options != 0)
-      SSL_CTX_set_options(ctx, static_cast<uint64_t>(options.secure_options));
-    if (!options.ecdh_curve.empty() && options.ecdh_curve != "auto" &&
-        SSL_CTX_set1_groups_list(ctx, options.ecdh_curve.c_str()) != 1)
-      return detail::take_openssl_error_code();
-    if (!options.sigalgs.empty() && SSL_CTX_set1_sigalgs_list(ctx, options.sigalgs.c_str()) != 1)
-      return detail::take_openssl_error_code();
-    if (!options.client_sigalgs.empty() &&
-        SSL_CTX_set1_client_sigalgs_list(ctx, options.client_sigalgs.c_str()) != 1)
-      return detail::take_openssl_error_code();
+  }
+  if (state->min_version < 0 || state->max_version < 0 || state->min_version > state->max_version)
+    return make_error_code(errc::invalid_argument);
+  if (SSL_CTX_set_min_proto_version(ctx, state->min_version) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx, state->max_version) != 1)
+    return detail::take_openssl_error_code();
 
-    if (std::error_code ec = detail::load_certificates(ctx, options.cert)) return ec;
-    if (std::error_code ec = detail::load_keys(ctx, options.key, options.passphrase)) return ec;
-    if (std::error_code ec = detail::load_pfx(ctx, options.pfx, options.passphrase)) return ec;
-    if (std::error_code ec = detail::check_keys(ctx, options.cert.size() + options.pfx.size(),
-                                                options.key.size() + options.pfx.size()))
-      return ec;
-    state->has_certificate = SSL_CTX_get0_certificate(ctx) != nullptr;
-    if (std::error_code ec = detail::load_trust(ctx, options.ca)) return ec;
-    if (std::error_code ec = detail::load_crls(ctx, options.crl)) return ec;
-    if (options.allow_partial_trust_chain)
-      X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
-    const std::vector<unsigned char> trust =
-        detail::trust_digest(SSL_CTX_get_cert_store(ctx), options.ca.empty());
-    if (std::error_code ec = detail::load_dhparam(ctx, options.dhparam)) return ec;
-    detail::complete_chains(ctx);
+  if (std::error_code ec =
+          detail::configure_ciphers(ctx, options.ciphers, state->cipher_list, state->ciphersuites))
+    return ec;
+  // Node's behaviour: a cipher list without TLS 1.3 suites means TLS 1.2 at most (and
+  // one with only TLS 1.3 suites, TLS 1.3 only), rather than OpenSSL's "no ciphers
+  // available" at the first handshake.
+  if (state->ciphersuites.empty() && state->max_version > TLS1_2_VERSION &&
+      state->min_version <= TLS1_2_VERSION) {
+    state->max_version = TLS1_2_VERSION;
+    SSL_CTX_set_max_proto_version(ctx, state->max_version);
+  }
+  if (state->cipher_list.empty() && state->min_version < TLS1_3_VERSION &&
+      state->max_version >= TLS1_3_VERSION) {
+    state->min_version = TLS1_3_VERSION;
+    SSL_CTX_set_min_proto_version(ctx, state->min_version);
+  }
+  if (options.honor_cipher_order) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (options.secure_options != 0)
+    SSL_CTX_set_options(ctx, static_cast<uint64_t>(options.secure_options));
+  if (!options.ecdh_curve.empty() && options.ecdh_curve != "auto" &&
+      SSL_CTX_set1_groups_list(ctx, options.ecdh_curve.c_str()) != 1)
+    return detail::take_openssl_error_code();
+  if (!options.sigalgs.empty() && SSL_CTX_set1_sigalgs_list(ctx, options.sigalgs.c_str()) != 1)
+    return detail::take_openssl_error_code();
+  if (!options.client_sigalgs.empty() &&
+      SSL_CTX_set1_client_sigalgs_list(ctx, options.client_sigalgs.c_str()) != 1)
+    return detail::take_openssl_error_code();
 
-    // Sessions are bound to the identity that made them: the default session id context
-    // is a digest of this context's certificates, so a session (or ticket) made under one
-    // SNI context is never resumed under another. Server connections add their
-    // verification policy (session_binding).
-    unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
-    unsigned int sid_length = 0;
-    if (!options.session_id_context.empty()) {
-      sid_length = static_cast<unsigned>(
-          std::min<std::size_t>(options.session_id_context.size(), SSL_MAX_SID_CTX_LENGTH));
-      std::memcpy(sid, options.session_id_context.data(), sid_length);
-    } else {
-      sid_length = detail::identity_digest(ctx, sid);
-    }
-    // Servers get it per connection (apply_to): on a client it would break TLS 1.3
-    // external PSKs, whose sessions carry no context.
-    state->session_id_context.assign(sid, sid + sid_length);
-    state->trust = trust;
-    for (std::size_t flags = 0; flags < detail::verify_policy::policy_count; ++flags)
-      state->session_bindings[flags] = detail::session_binding(
-          state->session_id_context, trust,
-          detail::verify_policy::from_flags(static_cast<unsigned char>(flags)));
-    if (!options.session_id_context.empty() &&
-        SSL_CTX_set_session_id_context(ctx, sid, sid_length) != 1)
-      return detail::take_openssl_error_code();
-    detail::install_callbacks(ctx);
-    SSL_CTX_set_timeout(ctx, options.session_timeout);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    return secure_context(std::move(state));
-  }
+  if (std::error_code ec = detail::load_certificates(ctx, options.cert)) return ec;
+  if (std::error_code ec = detail::load_keys(ctx, options.key, options.passphrase)) return ec;
+  if (std::error_code ec = detail::load_pfx(ctx, options.pfx, options.passphrase)) return ec;
+  if (std::error_code ec = detail::check_keys(ctx, options.cert.size() + options.pfx.size(),
+                                              options.key.size() + options.pfx.size()))
+    return ec;
+  state->has_certificate = SSL_CTX_get0_certificate(ctx) != nullptr;
+  if (std::error_code ec = detail::load_trust(ctx, options.ca)) return ec;
+  if (std::error_code ec = detail::load_crls(ctx, options.crl)) return ec;
+  if (options.allow_partial_trust_chain)
+    X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
+  const std::vector<unsigned char> trust =
+      detail::trust_digest(SSL_CTX_get_cert_store(ctx), options.ca.empty());
+  if (std::error_code ec = detail::load_dhparam(ctx, options.dhparam)) return ec;
+  detail::complete_chains(ctx);
 
-  explicit operator bool() const noexcept { return state_ != nullptr; }
-  /// The underlying SSL_CTX, for what tlsengine does not wrap. Do not free it.
-  SSL_CTX* native_handle() const noexcept { return state_ ? state_->ctx.get() : nullptr; }
-  bool has_certificate() const noexcept { return state_ && state_->has_certificate; }
-  int min_version() const noexcept { return state_ ? state_->min_version : 0; }
-  int max_version() const noexcept { return state_ ? state_->max_version : 0; }
-  /// The session id context of a server connection of this context under `policy`:
-  /// its identity, the policy and, when client certificates are requested, its trust.
-  const std::vector<unsigned char>& session_binding(const detail::verify_policy& policy) const {
-    static const std::vector<unsigned char> none;
-    return state_ ? state_->session_bindings[policy.flags()] : none;
+  // Sessions are bound to the identity that made them: the default session id context
+  // is a digest of this context's certificates, so a session (or ticket) made under one
+  // SNI context is never resumed under another. Server connections add their
+  // verification policy (session_binding).
+  unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
+  unsigned int sid_length = 0;
+  if (!options.session_id_context.empty()) {
+    sid_length = static_cast<unsigned>(
+        std::min<std::size_t>(options.session_id_context.size(), SSL_MAX_SID_CTX_LENGTH));
+    std::memcpy(sid, options.session_id_context.data(), sid_length);
+  } else {
+    sid_length = detail::identity_digest(ctx, sid);
   }
-  /// The digest of this context's trust (CAs, CRLs, store flags, system store or not).
-  const std::vector<unsigned char>& trust_digest() const {
-    static const std::vector<unsigned char> none;
-    return state_ ? state_->trust : none;
-  }
-  /// Server connections bind their sessions to this context's identity and their policy.
-  bool bind_sessions(SSL* ssl, const detail::verify_policy& policy) const {
-    const std::vector<unsigned char>& binding = session_binding(policy);
-    return !binding.empty() && SSL_set_session_id_context(
-                                   ssl, binding.data(), static_cast<unsigned>(binding.size())) == 1;
-  }
-  /// Client connections: the parsed session for stored session bytes (parsed once).
-  session_handle parsed_session(bytes_view bytes) const {
-    return state_ ? state_->client_sessions.find_or_parse(bytes) : session_handle();
-  }
-  const std::string& cipher_list() const noexcept { return state_->cipher_list; }
-  const std::string& ciphersuites() const noexcept { return state_->ciphersuites; }
+  // Servers get it per connection (apply_to): on a client it would break TLS 1.3
+  // external PSKs, whose sessions carry no context.
+  state->session_id_context.assign(sid, sid + sid_length);
+  state->trust = trust;
+  for (std::size_t flags = 0; flags < detail::verify_policy::policy_count; ++flags)
+    state->session_bindings[flags] = detail::session_binding(
+        state->session_id_context, trust,
+        detail::verify_policy::from_flags(static_cast<unsigned char>(flags)));
+  if (!options.session_id_context.empty() &&
+      SSL_CTX_set_session_id_context(ctx, sid, sid_length) != 1)
+    return detail::take_openssl_error_code();
+  detail::install_callbacks(ctx);
+  SSL_CTX_set_timeout(ctx, options.session_timeout);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  return secure_context(std::move(state));
+}
 
-  /// Applies what SSL_set_SSL_CTX does not carry over (versions, ciphers, options) to an
-  /// SSL that switches to this context (SNI), and binds its sessions under `policy`.
-  bool apply_to(SSL* ssl, const detail::verify_policy& policy) const {
-    if (!state_) return false;
-    SSL_CTX* ctx = state_->ctx.get();
-    return SSL_set_SSL_CTX(ssl, ctx) != nullptr && bind_sessions(ssl, policy) &&
-           SSL_set_min_proto_version(ssl, state_->min_version) == 1 &&
-           SSL_set_max_proto_version(ssl, state_->max_version) == 1 &&
-           (state_->cipher_list.empty() ||
-            SSL_set_cipher_list(ssl, state_->cipher_list.c_str()) == 1) &&
-           SSL_set_ciphersuites(ssl, state_->ciphersuites.c_str()) == 1 &&
-           (SSL_set_options(ssl, SSL_CTX_get_options(ctx)), true);
-  }
+TLSENGINE_DECL const std::vector<unsigned char>&
+secure_context::session_binding(const detail::verify_policy& policy) const {
+  static const std::vector<unsigned char> none;
+  return state_ ? state_->session_bindings[policy.flags()] : none;
+}
 
-private:
-  explicit secure_context(std::shared_ptr<detail::context_state> state)
-      : state_(std::move(state)) {}
-  std::shared_ptr<detail::context_state> state_;
-};
+TLSENGINE_DECL const std::vector<unsigned char>& secure_context::trust_digest() const {
+  static const std::vector<unsigned char> none;
+  return state_ ? state_->trust : none;
+}
+
+TLSENGINE_DECL bool secure_context::bind_sessions(SSL* ssl,
+                                                  const detail::verify_policy& policy) const {
+  const std::vector<unsigned char>& binding = session_binding(policy);
+  return !binding.empty() && SSL_set_session_id_context(ssl, binding.data(),
+                                                        static_cast<unsigned>(binding.size())) == 1;
+}
+
+TLSENGINE_DECL session_handle secure_context::parsed_session(bytes_view bytes) const {
+  return state_ ? state_->client_sessions.find_or_parse(bytes) : session_handle();
+}
+
+TLSENGINE_DECL bool secure_context::apply_to(SSL* ssl, const detail::verify_policy& policy) const {
+  if (!state_) return false;
+  SSL_CTX* ctx = state_->ctx.get();
+  return SSL_set_SSL_CTX(ssl, ctx) != nullptr && bind_sessions(ssl, policy) &&
+         SSL_set_min_proto_version(ssl, state_->min_version) == 1 &&
+         SSL_set_max_proto_version(ssl, state_->max_version) == 1 &&
+         (state_->cipher_list.empty() ||
+          SSL_set_cipher_list(ssl, state_->cipher_list.c_str()) == 1) &&
+         SSL_set_ciphersuites(ssl, state_->ciphersuites.c_str()) == 1 &&
+         (SSL_set_options(ssl, SSL_CTX_get_options(ctx)), true);
+}
+
+TLSENGINE_DECL secure_context::secure_context(std::shared_ptr<detail::context_state> state)
+    : state_(std::move(state)) {}
 
 } // namespace tlsengine
+// ---- end tlsengine/impl/context.hpp ----
 // ---- end tlsengine/context.hpp ----
-// ---- begin tlsengine/detail/engine.hpp ----
-// tlsengine — the connection state machine: drives SSL_* over the engine's BIO and turns
-// what OpenSSL reports into buffers, events and one sticky error. Not public: use
-// tlsengine::connection.
-
 // ---- begin tlsengine/events.hpp ----
 // tlsengine — the events a connection reports through next_event().
 
@@ -2423,13 +2660,92 @@ using event =
 
 
 
+
 namespace tlsengine {
 
 namespace detail {
 namespace identity_impl {
 
 /// Node's IPv4Reg: four decimal octets 0-255 without leading zeros.
-inline bool parse_ipv4(std::string_view s, std::uint8_t out[4]) noexcept {
+TLSENGINE_DECL bool parse_ipv4(std::string_view s, std::uint8_t out[4]) noexcept;
+
+/// libuv's inet_pton6 (the language of Node's IPv6Reg without the zone).
+TLSENGINE_DECL bool parse_ipv6(std::string_view s, std::uint8_t out[16]) noexcept;
+
+/// libuv's inet_ntop4/inet_ntop6 (RFC 5952 style: lowercase, longest zero run of at least
+/// two groups compressed, IPv4-compatible and IPv4-mapped addresses in dotted form).
+TLSENGINE_DECL std::string format_ipv6(const std::uint8_t b[16]);
+
+/// Node's net.isIP(s) != 0.
+TLSENGINE_DECL bool is_ip(std::string_view s) noexcept;
+
+/// Node's canonicalizeIP (cares_wrap): nullopt where Node returns undefined.
+TLSENGINE_DECL std::optional<std::string> canonicalize_ip(std::string_view s);
+
+/// What checkServerIdentity looks at.
+struct identity_names {
+  std::string_view altnames;    ///< cert.subjectaltname, for the reason text
+  std::vector<std::string> dns; ///< "DNS:" entries
+  std::vector<std::string> ips; ///< canonicalized "IP Address:" entries ("" = undefined)
+  std::vector<std::string> cns; ///< subject CN values
+};
+
+TLSENGINE_DECL bool starts_with(std::string_view s, std::string_view prefix) noexcept;
+TLSENGINE_DECL bool ends_with(std::string_view s, std::string_view suffix) noexcept;
+
+/// Node's split of cert.subjectaltname: splitEscapedAltNames when the string contains a
+/// quote, else split(', '). False where Node throws ERR_TLS_CERT_ALTNAME_FORMAT.
+TLSENGINE_DECL bool split_alt_names(std::string_view s, std::vector<std::string>& out);
+
+/// Fills names.dns and names.ips from names.altnames (as Node: only "DNS:" and
+/// "IP Address:" entries count).
+TLSENGINE_DECL bool parse_alt_names(identity_names& names);
+
+/// Node's unfqdn: drops one trailing '.'.
+TLSENGINE_DECL std::string_view unfqdn(std::string_view host) noexcept;
+
+/// Node's splitHost: unfqdn, lowercase A-Z only (locale-independent), split on '.'.
+TLSENGINE_DECL std::vector<std::string> split_host(std::string_view host);
+
+/// Node's check(hostParts, pattern, wildcards = true).
+TLSENGINE_DECL bool check(const std::vector<std::string>& host_parts, std::string_view pattern);
+
+TLSENGINE_DECL std::string join(const std::vector<std::string>& items, std::string_view sep);
+
+/// The body of Node's checkServerIdentity, after the names were gathered.
+TLSENGINE_DECL std::error_code match(std::string_view hostname, const identity_names& names,
+                                     std::string* reason);
+
+TLSENGINE_DECL std::error_code check_names(std::string_view hostname, identity_names& names,
+                                           std::string* reason);
+
+} // namespace identity_impl
+
+/// The same check on an X509* (e.g. inside the handshake), without building the whole
+/// certificate_info: the subjectaltname string and the subject CNs are all it needs.
+/// A null `cert` is checked as a certificate without names.
+TLSENGINE_DECL std::error_code check_server_identity_x509(std::string_view hostname, X509* cert,
+                                                          std::string* reason = nullptr);
+
+} // namespace detail
+
+/// Node's tls.checkServerIdentity(hostname, cert): {} when `hostname` matches the
+/// certificate, errc::cert_altname_invalid otherwise, with Node's reason text in *reason
+/// (e.g. "Host: foo.com. is not in the cert's altnames: DNS:bar.com").
+TLSENGINE_DECL std::error_code check_server_identity(std::string_view hostname,
+                                                     const certificate_info& cert,
+                                                     std::string* reason = nullptr);
+
+} // namespace tlsengine
+
+// ---- begin tlsengine/impl/identity.hpp ----
+// tlsengine — the out-of-line functions of tlsengine/identity.hpp (see impl/src.hpp).
+// SPDX-License-Identifier: MIT
+
+
+namespace tlsengine::detail::identity_impl {
+
+TLSENGINE_DECL bool parse_ipv4(std::string_view s, std::uint8_t out[4]) noexcept {
   int octets = 0;
   std::size_t i = 0;
   while (true) {
@@ -2450,8 +2766,7 @@ inline bool parse_ipv4(std::string_view s, std::uint8_t out[4]) noexcept {
   }
 }
 
-/// libuv's inet_pton6 (the language of Node's IPv6Reg without the zone).
-inline bool parse_ipv6(std::string_view s, std::uint8_t out[16]) noexcept {
+TLSENGINE_DECL bool parse_ipv6(std::string_view s, std::uint8_t out[16]) noexcept {
   std::uint8_t tmp[16] = {};
   std::size_t tp = 0;
   const std::size_t endp = 16;
@@ -2517,9 +2832,7 @@ inline bool parse_ipv6(std::string_view s, std::uint8_t out[16]) noexcept {
   return true;
 }
 
-/// libuv's inet_ntop4/inet_ntop6 (RFC 5952 style: lowercase, longest zero run of at least
-/// two groups compressed, IPv4-compatible and IPv4-mapped addresses in dotted form).
-inline std::string format_ipv6(const std::uint8_t b[16]) {
+TLSENGINE_DECL std::string format_ipv6(const std::uint8_t b[16]) {
   unsigned words[8];
   for (int i = 0; i < 8; ++i)
     words[i] = (static_cast<unsigned>(b[2 * i]) << 8) | b[2 * i + 1];
@@ -2565,8 +2878,7 @@ inline std::string format_ipv6(const std::uint8_t b[16]) {
   return out;
 }
 
-/// Node's net.isIP(s) != 0.
-inline bool is_ip(std::string_view s) noexcept {
+TLSENGINE_DECL bool is_ip(std::string_view s) noexcept {
   std::uint8_t buf[16];
   if (parse_ipv4(s, buf)) return true;
   const std::size_t percent = s.find('%');
@@ -2582,8 +2894,7 @@ inline bool is_ip(std::string_view s) noexcept {
   return parse_ipv6(s.substr(0, percent), buf);
 }
 
-/// Node's canonicalizeIP (cares_wrap): nullopt where Node returns undefined.
-inline std::optional<std::string> canonicalize_ip(std::string_view s) {
+TLSENGINE_DECL std::optional<std::string> canonicalize_ip(std::string_view s) {
   std::uint8_t buf[16];
   if (parse_ipv4(s, buf)) {
     char text[16];
@@ -2596,24 +2907,15 @@ inline std::optional<std::string> canonicalize_ip(std::string_view s) {
   return format_ipv6(buf);
 }
 
-/// What checkServerIdentity looks at.
-struct identity_names {
-  std::string_view altnames;    ///< cert.subjectaltname, for the reason text
-  std::vector<std::string> dns; ///< "DNS:" entries
-  std::vector<std::string> ips; ///< canonicalized "IP Address:" entries ("" = undefined)
-  std::vector<std::string> cns; ///< subject CN values
-};
-
-inline bool starts_with(std::string_view s, std::string_view prefix) noexcept {
+TLSENGINE_DECL bool starts_with(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
 }
-inline bool ends_with(std::string_view s, std::string_view suffix) noexcept {
+
+TLSENGINE_DECL bool ends_with(std::string_view s, std::string_view suffix) noexcept {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-/// Node's split of cert.subjectaltname: splitEscapedAltNames when the string contains a
-/// quote, else split(', '). False where Node throws ERR_TLS_CERT_ALTNAME_FORMAT.
-inline bool split_alt_names(std::string_view s, std::vector<std::string>& out) {
+TLSENGINE_DECL bool split_alt_names(std::string_view s, std::vector<std::string>& out) {
   if (s.find('"') == std::string_view::npos) {
     std::size_t start = 0;
     while (true) {
@@ -2653,9 +2955,7 @@ inline bool split_alt_names(std::string_view s, std::vector<std::string>& out) {
   return true;
 }
 
-/// Fills names.dns and names.ips from names.altnames (as Node: only "DNS:" and
-/// "IP Address:" entries count).
-inline bool parse_alt_names(identity_names& names) {
+TLSENGINE_DECL bool parse_alt_names(identity_names& names) {
   if (names.altnames.empty()) return true;
   std::vector<std::string> parts;
   if (!split_alt_names(names.altnames, parts)) return false;
@@ -2670,14 +2970,12 @@ inline bool parse_alt_names(identity_names& names) {
   return true;
 }
 
-/// Node's unfqdn: drops one trailing '.'.
-inline std::string_view unfqdn(std::string_view host) noexcept {
+TLSENGINE_DECL std::string_view unfqdn(std::string_view host) noexcept {
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   return host;
 }
 
-/// Node's splitHost: unfqdn, lowercase A-Z only (locale-independent), split on '.'.
-inline std::vector<std::string> split_host(std::string_view host) {
+TLSENGINE_DECL std::vector<std::string> split_host(std::string_view host) {
   host = unfqdn(host);
   std::vector<std::string> parts(1);
   for (const char c : host) {
@@ -2690,8 +2988,7 @@ inline std::vector<std::string> split_host(std::string_view host) {
   return parts;
 }
 
-/// Node's check(hostParts, pattern, wildcards = true).
-inline bool check(const std::vector<std::string>& host_parts, std::string_view pattern) {
+TLSENGINE_DECL bool check(const std::vector<std::string>& host_parts, std::string_view pattern) {
   if (pattern.empty()) return false; // empty strings never match
   const std::vector<std::string> pattern_parts = split_host(pattern);
   if (host_parts.size() != pattern_parts.size()) return false;
@@ -2721,7 +3018,7 @@ inline bool check(const std::vector<std::string>& host_parts, std::string_view p
   return starts_with(host_sub, prefix) && ends_with(host_sub, suffix);
 }
 
-inline std::string join(const std::vector<std::string>& items, std::string_view sep) {
+TLSENGINE_DECL std::string join(const std::vector<std::string>& items, std::string_view sep) {
   std::string out;
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i != 0) out += sep;
@@ -2730,9 +3027,8 @@ inline std::string join(const std::vector<std::string>& items, std::string_view 
   return out;
 }
 
-/// The body of Node's checkServerIdentity, after the names were gathered.
-inline std::error_code match(std::string_view hostname, const identity_names& names,
-                             std::string* reason) {
+TLSENGINE_DECL std::error_code match(std::string_view hostname, const identity_names& names,
+                                     std::string* reason) {
   const std::string_view host = unfqdn(hostname); // without the trailing dot in messages
   bool valid = false;
   std::string why;
@@ -2787,8 +3083,8 @@ inline std::error_code match(std::string_view hostname, const identity_names& na
   return make_error_code(errc::cert_altname_invalid);
 }
 
-inline std::error_code check_names(std::string_view hostname, identity_names& names,
-                                   std::string* reason) {
+TLSENGINE_DECL std::error_code check_names(std::string_view hostname, identity_names& names,
+                                           std::string* reason) {
   if (!parse_alt_names(names)) {
     // Node throws ERR_TLS_CERT_ALTNAME_FORMAT here.
     if (reason != nullptr) *reason = "Invalid subject alternative name string";
@@ -2797,13 +3093,12 @@ inline std::error_code check_names(std::string_view hostname, identity_names& na
   return match(hostname, names, reason);
 }
 
-} // namespace identity_impl
+} // namespace tlsengine::detail::identity_impl
 
-/// The same check on an X509* (e.g. inside the handshake), without building the whole
-/// certificate_info: the subjectaltname string and the subject CNs are all it needs.
-/// A null `cert` is checked as a certificate without names.
-inline std::error_code check_server_identity_x509(std::string_view hostname, X509* cert,
-                                                  std::string* reason = nullptr) {
+namespace tlsengine::detail {
+
+TLSENGINE_DECL std::error_code check_server_identity_x509(std::string_view hostname, X509* cert,
+                                                          std::string* reason) {
   identity_impl::identity_names names;
   std::string altnames;
   if (cert != nullptr) {
@@ -2815,14 +3110,13 @@ inline std::error_code check_server_identity_x509(std::string_view hostname, X50
   return identity_impl::check_names(hostname, names, reason);
 }
 
-} // namespace detail
+} // namespace tlsengine::detail
 
-/// Node's tls.checkServerIdentity(hostname, cert): {} when `hostname` matches the
-/// certificate, errc::cert_altname_invalid otherwise, with Node's reason text in *reason
-/// (e.g. "Host: foo.com. is not in the cert's altnames: DNS:bar.com").
-inline std::error_code check_server_identity(std::string_view hostname,
-                                             const certificate_info& cert,
-                                             std::string* reason = nullptr) {
+namespace tlsengine {
+
+TLSENGINE_DECL std::error_code check_server_identity(std::string_view hostname,
+                                                     const certificate_info& cert,
+                                                     std::string* reason) {
   detail::identity_impl::identity_names names;
   names.altnames = cert.subjectaltname;
   names.cns = cert.subject.get_all("CN");
@@ -2830,6 +3124,7 @@ inline std::error_code check_server_identity(std::string_view hostname,
 }
 
 } // namespace tlsengine
+// ---- end tlsengine/impl/identity.hpp ----
 // ---- end tlsengine/identity.hpp ----
 // ---- begin tlsengine/options.hpp ----
 // tlsengine — per-connection options shared by both roles (client_options, server_options).
@@ -2947,6 +3242,360 @@ struct connection_options {
 
 } // namespace tlsengine
 // ---- end tlsengine/options.hpp ----
+// ---- begin tlsengine/detail/reentrancy.hpp ----
+// tlsengine — which connection a user callback runs for. OpenSSL calls the engine back
+// from inside SSL_do_handshake / SSL_read_ex; the engine then calls the application's
+// callback (ALPN, identity check, PSK, trace). The callback finds its connection through
+// tlsengine::current_connection(), as Node's callbacks find the socket as `this`.
+
+namespace tlsengine::detail {
+
+/// The owner (a tlsengine::connection*) of the callback running on this thread; null
+/// outside callbacks.
+inline void*& current_callback_owner() noexcept {
+  static thread_local void* owner = nullptr;
+  return owner;
+}
+
+/// Sets the current owner for the duration of one user callback; nests (a callback of
+/// one connection may drive another).
+class callback_owner_scope {
+public:
+  explicit callback_owner_scope(void* owner) noexcept : saved_(current_callback_owner()) {
+    current_callback_owner() = owner;
+  }
+  ~callback_owner_scope() { current_callback_owner() = saved_; }
+  callback_owner_scope(const callback_owner_scope&) = delete;
+  callback_owner_scope& operator=(const callback_owner_scope&) = delete;
+
+private:
+  void* saved_;
+};
+
+} // namespace tlsengine::detail
+// ---- end tlsengine/detail/reentrancy.hpp ----
+
+
+
+namespace tlsengine {
+
+/// tls.connect's options (minus the socket ones). Every createSecureContext option is
+/// accepted; or pass an existing context in `secure_context`.
+struct client_options : context_options, connection_options {
+  tlsengine::secure_context secure_context; ///< used instead of the context fields when set
+  /// SNI, and the name checked against the certificate. An IP address is checked but not
+  /// sent (SNI carries host names only).
+  std::string servername;
+  /// The name checked when `servername` is empty (Node's `host`).
+  std::string host = "localhost";
+  bool reject_unauthorized = true;
+  /// Node's checkServerIdentity; empty means tlsengine::check_server_identity.
+  check_server_identity_function check_server_identity;
+  /// A session from an earlier `session` event, or its bytes (connection::session(),
+  /// session_handle::to_bytes()), to resume. It is offered only to the server name it was
+  /// made for. Bytes are parsed once per secure_context; a handle is not parsed at all.
+  session_handle session;
+  /// ALPN protocols to offer, most preferred first (Node's ALPNProtocols).
+  alpn_list alpn_protocols;
+  /// NPN protocols, most preferred first (Node's NPNProtocols of the v0.x-v8 manuals):
+  /// TLS 1.2 only, ALPN takes precedence when the server supports both. Opt-in, but per
+  /// secure_context: once a client with this set used a context, every client of that
+  /// context offers NPN (OpenSSL has no per-connection switch; the others select
+  /// "http/1.1" if a server answers, as Node 0.10 did, and report none).
+  alpn_list npn_protocols;
+  /// Ask for a stapled OCSP response: the `ocsp_response` event (Node's requestOCSP).
+  bool request_ocsp = false;
+  /// Opt-in: the `ocsp_response` event becomes a decision inside the handshake (implies
+  /// request_ocsp). Answer with ocsp_result(): a rejection sends
+  /// bad_certificate_status_response, as OpenSSL's status callback would.
+  bool pause_on_ocsp_response = false;
+  /// Node's pskCallback: the identity and key for the server's hint.
+  psk_client_function psk_callback;
+  /// Refuse finite-field DH keys smaller than this (Node's minDHSize); 0: no check.
+  int min_dh_size = 1024;
+  /// Opt-in `certificate_request` decision: choose the client certificate when the
+  /// server asks, with connection::use_certificate() or resume().
+  bool pause_on_certificate_request = false;
+  /// TLS 1.3 0-RTT: with a `session` whose ticket allows early data, what is written
+  /// before the first pending_output() goes out as early data (an `early_data_status`
+  /// event says if the server took it; if not it is resent after the handshake).
+  bool early_data = false;
+  /// A deadline for the handshake (deadline()/on_timeout(), errc::handshake_timeout);
+  /// zero: none. Node's `timeout` is a socket idle timeout; this is what a client needs.
+  clock::duration handshake_timeout = clock::duration::zero();
+  /// RFC 7507: mark a fallback connection (a retry at a lower max_version) so that a
+  /// server supporting better refuses it with inappropriate_fallback.
+  bool send_fallback_scsv = false;
+};
+
+/// Node's renegotiate(options): the verification to apply in the new handshake.
+struct renegotiate_options {
+  bool reject_unauthorized = true;
+  bool request_cert = false; ///< server: ask the client for a certificate this time
+};
+
+/// Node's getEphemeralKeyInfo(): {type: "ECDH" or "DH", name: "X25519", size: 253}.
+struct ephemeral_key_info {
+  std::string type;
+  std::string name;
+  int size = 0;
+};
+
+/// Node's socket.getCipher().
+struct cipher_info {
+  std::string name;          ///< OpenSSL's name, e.g. "ECDHE-RSA-AES128-GCM-SHA256"
+  std::string standard_name; ///< IANA name, e.g. "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+  std::string version;       ///< the protocol version the suite was defined for
+};
+
+class server;
+namespace detail {
+class engine;
+}
+
+/// One TLS connection. Feed it ciphertext, drain events, cleartext and ciphertext out;
+/// it owns no socket and never blocks. Movable, not copyable; one thread at a time.
+class connection {
+public:
+  connection() noexcept;
+  connection(connection&& other) noexcept;
+  /// Do not move-assign over (or otherwise drop) a connection from inside one of its own
+  /// callbacks: call destroy() there instead (see docs/HARDENING.md).
+  connection& operator=(connection&& other) noexcept;
+  ~connection();
+
+  /// A client connection; the ClientHello is in pending_output() at once.
+  static result<connection> client(const client_options& options);
+
+  explicit operator bool() const noexcept { return engine_ != nullptr; }
+
+  // ---- the data path (DESIGN.md's core contract) ---------------------------------------
+  /// Ciphertext in. Takes all of it unless the input limit is reached; returns the count.
+  /// After a fatal error or the peer's close_notify input is discarded (and counted taken).
+  std::size_t feed(bytes_view ciphertext);
+  /// The transport closed. Without the peer's close_notify first this is truncation: an
+  /// error unless connection_options::allow_truncation.
+  void feed_eof();
+  /// Zero-copy input: recv() into this window, then commit_input(n).
+  mutable_bytes_view input_window();
+  void commit_input(std::size_t n);
+
+  /// Ciphertext to send, valid until the next call that changes the connection. Cleartext
+  /// written since the last drain is encrypted here, sharing full-size records.
+  bytes_view pending_output();
+  void consume_output(std::size_t n);
+
+  /// Cleartext out. Before the handshake completes it is buffered and sent after it.
+  /// Returns the bytes accepted (fewer when the write buffer is full); `ec` says why none.
+  std::size_t write(bytes_view cleartext, std::error_code& ec);
+  std::size_t write(bytes_view cleartext);
+
+  /// Cleartext in: copies up to out.size() bytes; 0 means none now.
+  std::size_t read(mutable_bytes_view out);
+  /// Zero-copy reading: a view of the decrypted bytes, then consume_plaintext(n).
+  bytes_view peek_plaintext() const;
+  void consume_plaintext(std::size_t n);
+
+  /// close_notify after the queued data (half-close: reading goes on).
+  void end();
+  /// Aborts now. A fatal alert already queued stays in pending_output() to be flushed.
+  void destroy();
+
+  std::optional<event> next_event();
+  std::optional<clock::time_point> deadline() const;
+  void on_timeout(clock::time_point now);
+
+  // ---- state ---------------------------------------------------------------------------
+  /// The first fatal error (sticky); empty while the connection is healthy.
+  std::error_code error() const noexcept;
+  /// The error's full text: OpenSSL's error queue, the verification reason.
+  std::string error_message() const;
+  bool is_server() const noexcept;
+  /// The handshake completed and no fatal error happened since.
+  bool is_secure() const noexcept;
+  bool is_destroyed() const noexcept;
+  /// We sent close_notify / the peer's close_notify arrived.
+  bool is_ended() const noexcept;
+  bool peer_ended() const noexcept;
+  /// The peer's end was a real close_notify (false for an EOF that allow_truncation let
+  /// through as `end`, and before any end).
+  bool received_close_notify() const noexcept;
+  /// Cleartext accepted by write() and not yet encrypted.
+  std::size_t buffered_write_size() const noexcept;
+
+  // ---- verification (Node's authorized / authorizationError) ----------------------------
+  /// The peer's certificate was verified (chain, and host name on the client).
+  bool authorized() const;
+  /// Node's authorizationError: "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID", ...;
+  /// empty when authorized() or before the handshake.
+  std::string authorization_error() const;
+  /// The verification failure as an error_code (x509_category, or the engine's
+  /// cert_altname_invalid), with the reason text in verify_reason().
+  std::error_code verify_error() const noexcept;
+  std::string verify_reason() const;
+
+  // ---- decision answers (see the decision events in events.hpp) ---------------------------
+  // Each returns {} when taken; errc::invalid_state when no such decision is waiting;
+  // errc::destroyed after destroy(). The caller drains as after feed().
+
+  /// `servername`: continue with this context (its certificate, CA, ciphers, versions).
+  std::error_code use_context(const secure_context& context);
+  /// The default answer to the waiting decision: the add_context table's (or the default)
+  /// context, no cached session, no OCSP staple, no client certificate, accept the peer.
+  std::error_code resume();
+  /// `resume_session`: the session data stored from a `new_session` event (a cache hit).
+  std::error_code resume_session(bytes_view session_data);
+  /// `resume_session`: a cache miss (full handshake).
+  std::error_code resume_session();
+  /// `ocsp_request`: the DER OCSP response to staple.
+  std::error_code set_ocsp_response(bytes_view response);
+  /// `ocsp_request`: nothing to staple.
+  std::error_code set_ocsp_response();
+  /// `certificate_request`: send this certificate chain (PEM) and key. A bad PEM or key
+  /// returns its error and the decision stays open.
+  std::error_code use_certificate(std::string_view cert_pem, const key_entry& key);
+  /// `verify_peer`: {} accepts the peer; an error rejects it. An x509_category() code
+  /// picks the alert (CERT_REVOKED → certificate_revoked ...), anything else
+  /// handshake_failure. A server that rejects sends the alert OpenSSL's own verification
+  /// would (the X.509 code's alert; access_denied for a code of another category): in
+  /// TLS 1.2 inside the handshake (the client's ChangeCipherSpec was held back), in TLS 1.3
+  /// as the first record after the server's flight (no ticket is issued before the
+  /// verdict). No application data ever reaches either side before it.
+  std::error_code verify_result(std::error_code verdict);
+  /// `ocsp_response` with `decision` (client, pause_on_ocsp_response): {} accepts the
+  /// stapled response (or its absence); an error rejects it: the handshake fails with that
+  /// error and a fatal bad_certificate_status_response alert (113).
+  std::error_code ocsp_result(std::error_code verdict);
+  /// `verify_peer`: accept the peer but keep `verdict` as the authorization error (Node's
+  /// rejectUnauthorized: false): authorized() false, authorization_error() names it.
+  std::error_code accept_unauthorized(std::error_code verdict);
+
+  /// Any waiting decision (Node's cb(err)): the handshake fails with `error` (one `error`
+  /// event) and the fatal `alert` in pending_output(). A server's servername,
+  /// resume_session and ocsp_request send exactly `alert`; a client's verify_peer sends
+  /// it when OpenSSL can (certificate_revoked, certificate_expired, unknown_ca,
+  /// unsupported_certificate, internal_error; else handshake_failure); a client's
+  /// certificate_request always sends internal_error (OpenSSL's certificate callback can
+  /// say nothing else); a server's verify_peer sends exactly `alert` (as verify_result);
+  /// a client's ocsp_response sends `alert` (TLS 1.3: bad_certificate_status_response or
+  /// an alert verification can send).
+  std::error_code fail_decision(std::error_code error, int alert = SSL_AD_HANDSHAKE_FAILURE);
+
+  // ---- lifecycle controls ----------------------------------------------------------------
+  /// TLS 1.2 renegotiation (Node's renegotiate()); `renegotiated` event when done. TLS 1.3
+  /// has none: OpenSSL's ERR_SSL_WRONG_SSL_VERSION, as Node.
+  std::error_code renegotiate(const renegotiate_options& options = {});
+  /// Node's disableRenegotiation(): a renegotiation attempt by the peer then fails the
+  /// connection with errc::renegotiation_disabled.
+  void disable_renegotiation();
+  /// TLS 1.3 KeyUpdate (beyond Node); `request_peer` asks the peer to update its keys too.
+  /// The message goes out with the next pending_output().
+  std::error_code key_update(bool request_peer = false);
+  /// Node's enableTrace(): OpenSSL's protocol trace, one call per message.
+  void enable_trace(std::function<void(std::string_view)> sink);
+  /// Node's setMaxSendFragment(): records of at most `size` bytes (512..16384).
+  std::error_code set_max_send_fragment(std::size_t size);
+
+  // ---- introspection (Node's getters) ---------------------------------------------------
+  /// The most export_keying_material() gives at once.
+  static constexpr std::size_t max_keying_material = 255 * 32; // HKDF-Expand, SHA-256
+  /// Node's exportKeyingMaterial(length, label, context) (RFC 5705 / 8446 exporters);
+  /// errc::invalid_argument for a length of 0 or above max_keying_material.
+  result<std::vector<std::uint8_t>>
+  export_keying_material(std::size_t length, std::string_view label,
+                         std::optional<bytes_view> context = {}) const;
+  /// Node's getFinished() / getPeerFinished(): the Finished messages' verify_data.
+  std::vector<std::uint8_t> finished() const;
+  std::vector<std::uint8_t> peer_finished() const;
+  /// Client only, as Node: the server's ephemeral key; nullopt on a server or when none.
+  std::optional<ephemeral_key_info> ephemeral_key() const;
+  /// The key-exchange group of the handshake, by its IANA name: "x25519", "secp256r1",
+  /// "ffdhe2048", or on OpenSSL >= 3.5 the post-quantum hybrid "X25519MLKEM768" (whose
+  /// server share is a KEM ciphertext, so ephemeral_key() has nothing to report for it).
+  /// Both roles; empty before the handshake and for TLS 1.2 finite-field DHE (OpenSSL picks
+  /// its parameters without negotiating a named group). A TLS 1.2 resumption reports the
+  /// group of the handshake that made the session; a TLS 1.3 one runs a new exchange.
+  std::string negotiated_group() const;
+  /// Node's getSharedSigalgs(): e.g. {"ECDSA+SHA256", "RSA-PSS+SHA256"}.
+  std::vector<std::string> shared_sigalgs() const;
+
+  /// The signature scheme the peer signed the handshake with, as shared_sigalgs() names
+  /// them ("RSA-PSS+SHA256", "ECDSA+SHA256", "Ed25519"); empty when it signed nothing
+  /// (a resumption, a client without certificate).
+  std::string peer_signature_scheme() const;
+  /// Client with request_ocsp: the DER OCSP response the server stapled (the
+  /// `ocsp_response` event's), empty if none. After a resumption, the response of the
+  /// handshake that made the session (up to 16 KiB is carried in it).
+  std::vector<std::uint8_t> ocsp_response() const;
+  /// TLS 1.3: the server answered the first ClientHello with a HelloRetryRequest.
+  bool hello_retry_request() const noexcept;
+  /// The extended master secret (RFC 7627) was used; TLS 1.3 has it built in: false.
+  bool extended_master_secret() const;
+  /// The peer supports secure renegotiation (RFC 5746).
+  bool peer_secure_renegotiation() const;
+
+  /// The protocol ALPN agreed on; empty when none.
+  std::string alpn_protocol() const;
+  /// Node's npnProtocol: what NPN agreed on; empty when none (NPN not asked for, ALPN
+  /// took precedence, TLS 1.3, or a client whose list shared nothing with the server's).
+  std::string npn_protocol() const;
+  /// Client: the TLS session ticket the server sent (Node's getTLSTicket()); empty if none.
+  std::vector<std::uint8_t> tls_ticket() const;
+
+  /// "TLSv1.3", "TLSv1.2", ...; empty before the handshake.
+  std::string protocol() const;
+  std::optional<cipher_info> cipher() const;
+  /// The peer's certificate (empty when none). `detailed` links issuer_certificate up the
+  /// chain, to the trust anchor when verification built one (as Node, which completes the
+  /// chain from its trust store), else as far as the peer sent it.
+  certificate_info peer_certificate(bool detailed = false) const;
+  /// Our own certificate (empty when none).
+  certificate_info certificate() const;
+  bool is_session_reused() const;
+  /// Client: the SNI sent. Server: the SNI received.
+  std::string servername() const;
+  /// Client: the current session, serialized (resume with client_options::session). For
+  /// TLS 1.3 prefer the `session` event: tickets arrive after the handshake.
+  std::vector<std::uint8_t> session() const;
+  /// Byte counters: ciphertext fed/produced, cleartext written/decrypted.
+  std::uint64_t bytes_received() const noexcept;
+  std::uint64_t bytes_sent() const noexcept;
+  std::uint64_t cleartext_bytes_written() const noexcept;
+  std::uint64_t cleartext_bytes_read() const noexcept;
+
+  /// The underlying SSL, for what tlsengine does not wrap (do not free it, do not do I/O).
+  SSL* native_handle() const noexcept;
+
+private:
+  friend class server;
+  explicit connection(std::unique_ptr<detail::engine> engine);
+  void adopt() noexcept;
+
+  std::vector<std::uint8_t> finished_message(bool peer) const;
+
+  static bool is_ip_address(const std::string& host);
+
+  std::unique_ptr<detail::engine> engine_;
+};
+
+/// Inside a callback the engine runs for a connection (alpn_callback,
+/// check_server_identity, psk_callback, the enable_trace sink, connection_options::now):
+/// that connection, as Node passes the socket as `this`. Null outside such callbacks.
+/// Every public call on it is safe there: it works, or returns errc::invalid_state /
+/// takes nothing when OpenSSL is mid-call (see docs/HARDENING.md).
+TLSENGINE_DECL connection* current_connection() noexcept;
+
+} // namespace tlsengine
+
+// ---- begin tlsengine/impl/connection.hpp ----
+// tlsengine — the out-of-line functions of tlsengine/connection.hpp (see impl/src.hpp).
+// SPDX-License-Identifier: MIT
+
+// ---- begin tlsengine/detail/engine.hpp ----
+// tlsengine — the connection state machine: drives SSL_* over the engine's BIO and turns
+// what OpenSSL reports into buffers, events and one sticky error. Not public: use
+// tlsengine::connection.
+
 // ---- begin tlsengine/detail/bio.hpp ----
 // tlsengine — the custom BIO_METHOD of the data path. OpenSSL reads ciphertext straight
 // from the span the caller fed (or from the engine's input buffer when it had to keep
@@ -3728,38 +4377,6 @@ inline int x509_code_for_alert(int alert) {
 
 } // namespace tlsengine::detail
 // ---- end tlsengine/detail/verdict_alert.hpp ----
-// ---- begin tlsengine/detail/reentrancy.hpp ----
-// tlsengine — which connection a user callback runs for. OpenSSL calls the engine back
-// from inside SSL_do_handshake / SSL_read_ex; the engine then calls the application's
-// callback (ALPN, identity check, PSK, trace). The callback finds its connection through
-// tlsengine::current_connection(), as Node's callbacks find the socket as `this`.
-
-namespace tlsengine::detail {
-
-/// The owner (a tlsengine::connection*) of the callback running on this thread; null
-/// outside callbacks.
-inline void*& current_callback_owner() noexcept {
-  static thread_local void* owner = nullptr;
-  return owner;
-}
-
-/// Sets the current owner for the duration of one user callback; nests (a callback of
-/// one connection may drive another).
-class callback_owner_scope {
-public:
-  explicit callback_owner_scope(void* owner) noexcept : saved_(current_callback_owner()) {
-    current_callback_owner() = owner;
-  }
-  ~callback_owner_scope() { current_callback_owner() = saved_; }
-  callback_owner_scope(const callback_owner_scope&) = delete;
-  callback_owner_scope& operator=(const callback_owner_scope&) = delete;
-
-private:
-  void* saved_;
-};
-
-} // namespace tlsengine::detail
-// ---- end tlsengine/detail/reentrancy.hpp ----
 
 #include <openssl/rand.h>
 
@@ -6031,616 +6648,516 @@ inline std::string engine::npn_protocol() const {
 // ---- end tlsengine/detail/engine_npn.hpp ----
 // ---- end tlsengine/detail/engine.hpp ----
 
-
-
 namespace tlsengine {
 
-/// tls.connect's options (minus the socket ones). Every createSecureContext option is
-/// accepted; or pass an existing context in `secure_context`.
-struct client_options : context_options, connection_options {
-  tlsengine::secure_context secure_context; ///< used instead of the context fields when set
-  /// SNI, and the name checked against the certificate. An IP address is checked but not
-  /// sent (SNI carries host names only).
-  std::string servername;
-  /// The name checked when `servername` is empty (Node's `host`).
-  std::string host = "localhost";
-  bool reject_unauthorized = true;
-  /// Node's checkServerIdentity; empty means tlsengine::check_server_identity.
-  check_server_identity_function check_server_identity;
-  /// A session from an earlier `session` event, or its bytes (connection::session(),
-  /// session_handle::to_bytes()), to resume. It is offered only to the server name it was
-  /// made for. Bytes are parsed once per secure_context; a handle is not parsed at all.
-  session_handle session;
-  /// ALPN protocols to offer, most preferred first (Node's ALPNProtocols).
-  alpn_list alpn_protocols;
-  /// NPN protocols, most preferred first (Node's NPNProtocols of the v0.x-v8 manuals):
-  /// TLS 1.2 only, ALPN takes precedence when the server supports both. Opt-in, but per
-  /// secure_context: once a client with this set used a context, every client of that
-  /// context offers NPN (OpenSSL has no per-connection switch; the others select
-  /// "http/1.1" if a server answers, as Node 0.10 did, and report none).
-  alpn_list npn_protocols;
-  /// Ask for a stapled OCSP response: the `ocsp_response` event (Node's requestOCSP).
-  bool request_ocsp = false;
-  /// Opt-in: the `ocsp_response` event becomes a decision inside the handshake (implies
-  /// request_ocsp). Answer with ocsp_result(): a rejection sends
-  /// bad_certificate_status_response, as OpenSSL's status callback would.
-  bool pause_on_ocsp_response = false;
-  /// Node's pskCallback: the identity and key for the server's hint.
-  psk_client_function psk_callback;
-  /// Refuse finite-field DH keys smaller than this (Node's minDHSize); 0: no check.
-  int min_dh_size = 1024;
-  /// Opt-in `certificate_request` decision: choose the client certificate when the
-  /// server asks, with connection::use_certificate() or resume().
-  bool pause_on_certificate_request = false;
-  /// TLS 1.3 0-RTT: with a `session` whose ticket allows early data, what is written
-  /// before the first pending_output() goes out as early data (an `early_data_status`
-  /// event says if the server took it; if not it is resent after the handshake).
-  bool early_data = false;
-  /// A deadline for the handshake (deadline()/on_timeout(), errc::handshake_timeout);
-  /// zero: none. Node's `timeout` is a socket idle timeout; this is what a client needs.
-  clock::duration handshake_timeout = clock::duration::zero();
-  /// RFC 7507: mark a fallback connection (a retry at a lower max_version) so that a
-  /// server supporting better refuses it with inappropriate_fallback.
-  bool send_fallback_scsv = false;
-};
+// Out of line: destroying the engine needs its complete type.
+TLSENGINE_DECL connection::connection() noexcept = default;
+TLSENGINE_DECL connection::~connection() = default;
 
-/// Node's renegotiate(options): the verification to apply in the new handshake.
-struct renegotiate_options {
-  bool reject_unauthorized = true;
-  bool request_cert = false; ///< server: ask the client for a certificate this time
-};
+TLSENGINE_DECL connection::connection(connection&& other) noexcept
+    : engine_(std::move(other.engine_)) {
+  adopt();
+}
 
-/// Node's getEphemeralKeyInfo(): {type: "ECDH" or "DH", name: "X25519", size: 253}.
-struct ephemeral_key_info {
-  std::string type;
-  std::string name;
-  int size = 0;
-};
-
-/// Node's socket.getCipher().
-struct cipher_info {
-  std::string name;          ///< OpenSSL's name, e.g. "ECDHE-RSA-AES128-GCM-SHA256"
-  std::string standard_name; ///< IANA name, e.g. "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
-  std::string version;       ///< the protocol version the suite was defined for
-};
-
-class server;
-
-/// One TLS connection. Feed it ciphertext, drain events, cleartext and ciphertext out;
-/// it owns no socket and never blocks. Movable, not copyable; one thread at a time.
-class connection {
-public:
-  connection() = default;
-  connection(connection&& other) noexcept : engine_(std::move(other.engine_)) { adopt(); }
-  /// Do not move-assign over (or otherwise drop) a connection from inside one of its own
-  /// callbacks: call destroy() there instead (see docs/HARDENING.md).
-  connection& operator=(connection&& other) noexcept {
-    if (this != &other) {
-      engine_ = std::move(other.engine_);
-      adopt();
-    }
-    return *this;
-  }
-  ~connection() = default;
-
-  /// A client connection; the ClientHello is in pending_output() at once.
-  static result<connection> client(const client_options& options) {
-    tlsengine::secure_context context = options.secure_context;
-    if (!context) {
-      auto created = secure_context::create(options);
-      if (!created) return created.error();
-      context = std::move(*created);
-    }
-    detail::engine_config config;
-    config.is_server = false;
-    config.connection = options;
-    config.verify_peer = true;
-    config.reject_unauthorized = options.reject_unauthorized;
-    config.identity_host = options.servername.empty() ? options.host : options.servername;
-    if (!options.servername.empty() && !is_ip_address(options.servername))
-      config.sni = options.servername;
-    config.check_identity = options.check_server_identity;
-    config.session = options.session;
-    if (options.alpn_protocols.is_set()) {
-      auto wire = options.alpn_protocols.encode();
-      if (!wire) return wire.error();
-      config.alpn = std::move(*wire);
-    }
-    if (options.npn_protocols.is_set()) {
-      auto wire = options.npn_protocols.encode();
-      if (!wire) return wire.error();
-      config.npn = std::move(*wire);
-      detail::install_npn_select(context.native_handle());
-    }
-    config.request_ocsp = options.request_ocsp;
-    config.pause_on_ocsp_response = options.pause_on_ocsp_response;
-    config.psk_client = options.psk_callback;
-    config.min_dh_size = options.min_dh_size;
-    config.pause_on_certificate_request = options.pause_on_certificate_request;
-    config.early_data = options.early_data;
-    config.send_fallback_scsv = options.send_fallback_scsv;
-    if (options.handshake_timeout > clock::duration::zero())
-      config.handshake_timeout = options.handshake_timeout;
-    connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
-    c.engine_->start(); // the ClientHello, now that callbacks can reach `c`
-    // A callback (the PSK probe) may have moved the connection elsewhere: it lives on there.
-    if (!c.engine_) return make_error_code(errc::invalid_state);
-    // Setup failures (a bad session blob) are reported now rather than on first use.
-    if (c.engine_->error() && !c.engine_->handshake_done() && c.engine_->cipher_bytes_out() == 0)
-      return c.engine_->error();
-    return c;
-  }
-
-  explicit operator bool() const noexcept { return engine_ != nullptr; }
-
-  // ---- the data path (DESIGN.md's core contract) ---------------------------------------
-  /// Ciphertext in. Takes all of it unless the input limit is reached; returns the count.
-  /// After a fatal error or the peer's close_notify input is discarded (and counted taken).
-  std::size_t feed(bytes_view ciphertext) { return engine_ ? engine_->feed(ciphertext) : 0; }
-  /// The transport closed. Without the peer's close_notify first this is truncation: an
-  /// error unless connection_options::allow_truncation.
-  void feed_eof() {
-    if (engine_) engine_->feed_eof();
-  }
-  /// Zero-copy input: recv() into this window, then commit_input(n).
-  mutable_bytes_view input_window() {
-    return engine_ ? engine_->input_window() : mutable_bytes_view();
-  }
-  void commit_input(std::size_t n) {
-    if (engine_) engine_->commit_input(n);
-  }
-
-  /// Ciphertext to send, valid until the next call that changes the connection. Cleartext
-  /// written since the last drain is encrypted here, sharing full-size records.
-  bytes_view pending_output() { return engine_ ? engine_->pending_output() : bytes_view(); }
-  void consume_output(std::size_t n) {
-    if (engine_) engine_->consume_output(n);
-  }
-
-  /// Cleartext out. Before the handshake completes it is buffered and sent after it.
-  /// Returns the bytes accepted (fewer when the write buffer is full); `ec` says why none.
-  std::size_t write(bytes_view cleartext, std::error_code& ec) {
-    if (!engine_) {
-      ec = make_error_code(errc::destroyed);
-      return 0;
-    }
-    return engine_->write(cleartext, ec);
-  }
-  std::size_t write(bytes_view cleartext) {
-    std::error_code ignored;
-    return write(cleartext, ignored);
-  }
-
-  /// Cleartext in: copies up to out.size() bytes; 0 means none now.
-  std::size_t read(mutable_bytes_view out) { return engine_ ? engine_->read(out) : 0; }
-  /// Zero-copy reading: a view of the decrypted bytes, then consume_plaintext(n).
-  bytes_view peek_plaintext() const { return engine_ ? engine_->peek_plaintext() : bytes_view(); }
-  void consume_plaintext(std::size_t n) {
-    if (engine_) engine_->consume_plaintext(n);
-  }
-
-  /// close_notify after the queued data (half-close: reading goes on).
-  void end() {
-    if (engine_) engine_->end();
-  }
-  /// Aborts now. A fatal alert already queued stays in pending_output() to be flushed.
-  void destroy() {
-    if (engine_) engine_->destroy();
-  }
-
-  std::optional<event> next_event() { return engine_ ? engine_->next_event() : std::nullopt; }
-  std::optional<clock::time_point> deadline() const {
-    return engine_ ? engine_->deadline() : std::nullopt;
-  }
-  void on_timeout(clock::time_point now) {
-    if (engine_) engine_->on_timeout(now);
-  }
-
-  // ---- state ---------------------------------------------------------------------------
-  /// The first fatal error (sticky); empty while the connection is healthy.
-  std::error_code error() const noexcept {
-    return engine_ ? engine_->error() : make_error_code(errc::destroyed);
-  }
-  /// The error's full text: OpenSSL's error queue, the verification reason.
-  std::string error_message() const { return engine_ ? engine_->error_message() : std::string(); }
-  bool is_server() const noexcept { return engine_ && engine_->is_server(); }
-  /// The handshake completed and no fatal error happened since.
-  bool is_secure() const noexcept {
-    return engine_ && engine_->handshake_done() && !engine_->error() && !engine_->destroyed();
-  }
-  bool is_destroyed() const noexcept { return !engine_ || engine_->destroyed(); }
-  /// We sent close_notify / the peer's close_notify arrived.
-  bool is_ended() const noexcept { return engine_ && engine_->sent_close(); }
-  bool peer_ended() const noexcept { return engine_ && engine_->received_close(); }
-  /// The peer's end was a real close_notify (false for an EOF that allow_truncation let
-  /// through as `end`, and before any end).
-  bool received_close_notify() const noexcept {
-    return engine_ && engine_->received_close_notify();
-  }
-  /// Cleartext accepted by write() and not yet encrypted.
-  std::size_t buffered_write_size() const noexcept {
-    return engine_ ? engine_->buffered_write_size() : 0;
-  }
-
-  // ---- verification (Node's authorized / authorizationError) ----------------------------
-  /// The peer's certificate was verified (chain, and host name on the client).
-  bool authorized() const {
-    if (!engine_ || !engine_->handshake_done() || engine_->verify_error()) return false;
-    if (!engine_->ssl()) return false;
-    if (engine_->is_server() && !engine_->config().verify_peer) return false;
-    X509* peer = SSL_get0_peer_certificate(engine_->ssl());
-    return peer != nullptr && SSL_get_verify_result(engine_->ssl()) == X509_V_OK;
-  }
-  /// Node's authorizationError: "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID", ...;
-  /// empty when authorized() or before the handshake.
-  std::string authorization_error() const {
-    if (!engine_) return {};
-    if (engine_->verify_error()) return error_code_name(engine_->verify_error());
-    if (!engine_->ssl()) return {};
-    if (!engine_->handshake_done() || authorized()) return {};
-    // A server that asked for no certificate has nothing to report (as Node).
-    if (engine_->is_server() && !engine_->config().verify_peer) return {};
-    if (SSL_get0_peer_certificate(engine_->ssl()) == nullptr)
-      return std::string(verify_code_name(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT));
-    return std::string(verify_code_name(SSL_get_verify_result(engine_->ssl())));
-  }
-  /// The verification failure as an error_code (x509_category, or the engine's
-  /// cert_altname_invalid), with the reason text in verify_reason().
-  std::error_code verify_error() const noexcept {
-    return engine_ ? engine_->verify_error() : std::error_code();
-  }
-  std::string verify_reason() const { return engine_ ? engine_->verify_reason() : std::string(); }
-
-  // ---- decision answers (see the decision events in events.hpp) ---------------------------
-  // Each returns {} when taken; errc::invalid_state when no such decision is waiting;
-  // errc::destroyed after destroy(). The caller drains as after feed().
-
-  /// `servername`: continue with this context (its certificate, CA, ciphers, versions).
-  std::error_code use_context(const secure_context& context) {
-    return engine_ ? engine_->use_context(context) : make_error_code(errc::destroyed);
-  }
-  /// The default answer to the waiting decision: the add_context table's (or the default)
-  /// context, no cached session, no OCSP staple, no client certificate, accept the peer.
-  std::error_code resume() {
-    return engine_ ? engine_->resume() : make_error_code(errc::destroyed);
-  }
-  /// `resume_session`: the session data stored from a `new_session` event (a cache hit).
-  std::error_code resume_session(bytes_view session_data) {
-    return engine_ ? engine_->resume_session(session_data) : make_error_code(errc::destroyed);
-  }
-  /// `resume_session`: a cache miss (full handshake).
-  std::error_code resume_session() {
-    return engine_ ? engine_->resume_session(std::nullopt) : make_error_code(errc::destroyed);
-  }
-  /// `ocsp_request`: the DER OCSP response to staple.
-  std::error_code set_ocsp_response(bytes_view response) {
-    return engine_ ? engine_->set_ocsp_response(response) : make_error_code(errc::destroyed);
-  }
-  /// `ocsp_request`: nothing to staple.
-  std::error_code set_ocsp_response() {
-    return engine_ ? engine_->set_ocsp_response(std::nullopt) : make_error_code(errc::destroyed);
-  }
-  /// `certificate_request`: send this certificate chain (PEM) and key. A bad PEM or key
-  /// returns its error and the decision stays open.
-  std::error_code use_certificate(std::string_view cert_pem, const key_entry& key) {
-    return engine_ ? engine_->use_certificate(cert_pem, key) : make_error_code(errc::destroyed);
-  }
-  /// `verify_peer`: {} accepts the peer; an error rejects it. An x509_category() code
-  /// picks the alert (CERT_REVOKED → certificate_revoked ...), anything else
-  /// handshake_failure. A server that rejects sends the alert OpenSSL's own verification
-  /// would (the X.509 code's alert; access_denied for a code of another category): in
-  /// TLS 1.2 inside the handshake (the client's ChangeCipherSpec was held back), in TLS 1.3
-  /// as the first record after the server's flight (no ticket is issued before the
-  /// verdict). No application data ever reaches either side before it.
-  std::error_code verify_result(std::error_code verdict) {
-    return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
-  }
-  /// `ocsp_response` with `decision` (client, pause_on_ocsp_response): {} accepts the
-  /// stapled response (or its absence); an error rejects it: the handshake fails with that
-  /// error and a fatal bad_certificate_status_response alert (113).
-  std::error_code ocsp_result(std::error_code verdict) {
-    return engine_ ? engine_->ocsp_result(verdict) : make_error_code(errc::destroyed);
-  }
-  /// `verify_peer`: accept the peer but keep `verdict` as the authorization error (Node's
-  /// rejectUnauthorized: false): authorized() false, authorization_error() names it.
-  std::error_code accept_unauthorized(std::error_code verdict) {
-    return engine_ ? engine_->accept_unauthorized(verdict) : make_error_code(errc::destroyed);
-  }
-
-  /// Any waiting decision (Node's cb(err)): the handshake fails with `error` (one `error`
-  /// event) and the fatal `alert` in pending_output(). A server's servername,
-  /// resume_session and ocsp_request send exactly `alert`; a client's verify_peer sends
-  /// it when OpenSSL can (certificate_revoked, certificate_expired, unknown_ca,
-  /// unsupported_certificate, internal_error; else handshake_failure); a client's
-  /// certificate_request always sends internal_error (OpenSSL's certificate callback can
-  /// say nothing else); a server's verify_peer sends exactly `alert` (as verify_result);
-  /// a client's ocsp_response sends `alert` (TLS 1.3: bad_certificate_status_response or
-  /// an alert verification can send).
-  std::error_code fail_decision(std::error_code error, int alert = SSL_AD_HANDSHAKE_FAILURE) {
-    return engine_ ? engine_->fail_decision(error, alert) : make_error_code(errc::destroyed);
-  }
-
-  // ---- lifecycle controls ----------------------------------------------------------------
-  /// TLS 1.2 renegotiation (Node's renegotiate()); `renegotiated` event when done. TLS 1.3
-  /// has none: OpenSSL's ERR_SSL_WRONG_SSL_VERSION, as Node.
-  std::error_code renegotiate(const renegotiate_options& options = {}) {
-    return engine_ ? engine_->renegotiate(options.reject_unauthorized, options.request_cert)
-                   : make_error_code(errc::destroyed);
-  }
-  /// Node's disableRenegotiation(): a renegotiation attempt by the peer then fails the
-  /// connection with errc::renegotiation_disabled.
-  void disable_renegotiation() {
-    if (engine_) engine_->disable_renegotiation();
-  }
-  /// TLS 1.3 KeyUpdate (beyond Node); `request_peer` asks the peer to update its keys too.
-  /// The message goes out with the next pending_output().
-  std::error_code key_update(bool request_peer = false) {
-    return engine_ ? engine_->key_update(request_peer) : make_error_code(errc::destroyed);
-  }
-  /// Node's enableTrace(): OpenSSL's protocol trace, one call per message.
-  void enable_trace(std::function<void(std::string_view)> sink) {
-    if (engine_) engine_->enable_trace(std::move(sink));
-  }
-  /// Node's setMaxSendFragment(): records of at most `size` bytes (512..16384).
-  std::error_code set_max_send_fragment(std::size_t size) {
-    if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
-    if (engine_->in_openssl()) return make_error_code(errc::invalid_state);
-    if (size < 512 || size > 16384) return make_error_code(errc::invalid_max_send_fragment);
-    if (SSL_set_max_send_fragment(engine_->ssl(), static_cast<long>(size)) != 1)
-      return detail::take_openssl_error_code();
-    return {};
-  }
-
-  // ---- introspection (Node's getters) ---------------------------------------------------
-  /// The most export_keying_material() gives at once.
-  static constexpr std::size_t max_keying_material = 255 * 32; // HKDF-Expand, SHA-256
-  /// Node's exportKeyingMaterial(length, label, context) (RFC 5705 / 8446 exporters);
-  /// errc::invalid_argument for a length of 0 or above max_keying_material.
-  result<std::vector<std::uint8_t>>
-  export_keying_material(std::size_t length, std::string_view label,
-                         std::optional<bytes_view> context = {}) const {
-    if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
-    if (!engine_->handshake_done()) return make_error_code(errc::invalid_state);
-    // Keying material is a few keys long; TLS 1.3's exporter (HKDF) cannot give more than
-    // 255 hash lengths. Refuse absurd lengths instead of allocating them.
-    if (length == 0 || length > max_keying_material) return make_error_code(errc::invalid_argument);
-    std::vector<std::uint8_t> out(length);
-    ERR_clear_error();
-    if (SSL_export_keying_material(engine_->ssl(), out.data(), length, label.data(), label.size(),
-                                   context ? context->data() : nullptr,
-                                   context ? context->size() : 0, context ? 1 : 0) != 1)
-      return detail::take_openssl_error_code();
-    return out;
-  }
-  /// Node's getFinished() / getPeerFinished(): the Finished messages' verify_data.
-  std::vector<std::uint8_t> finished() const { return finished_message(false); }
-  std::vector<std::uint8_t> peer_finished() const { return finished_message(true); }
-  /// Client only, as Node: the server's ephemeral key; nullopt on a server or when none.
-  std::optional<ephemeral_key_info> ephemeral_key() const {
-    if (!engine_ || !engine_->ssl() || engine_->is_server()) return std::nullopt;
-    EVP_PKEY* key = nullptr;
-    if (SSL_get_peer_tmp_key(engine_->ssl(), &key) != 1 || key == nullptr) {
-      ERR_clear_error();
-      return std::nullopt;
-    }
-    ephemeral_key_info info;
-    info.size = EVP_PKEY_get_bits(key);
-    switch (EVP_PKEY_get_base_id(key)) {
-    case EVP_PKEY_DH: info.type = "DH"; break;
-    case EVP_PKEY_EC: {
-      info.type = "ECDH";
-      char group[64] = {0};
-      std::size_t n = 0;
-      if (EVP_PKEY_get_group_name(key, group, sizeof group, &n) == 1) info.name = group;
-      break;
-    }
-    case EVP_PKEY_X25519:
-      info.type = "ECDH";
-      info.name = "X25519";
-      break;
-    case EVP_PKEY_X448:
-      info.type = "ECDH";
-      info.name = "X448";
-      break;
-    default: break;
-    }
-    EVP_PKEY_free(key);
-    return info;
-  }
-  /// The key-exchange group of the handshake, by its IANA name: "x25519", "secp256r1",
-  /// "ffdhe2048", or on OpenSSL >= 3.5 the post-quantum hybrid "X25519MLKEM768" (whose
-  /// server share is a KEM ciphertext, so ephemeral_key() has nothing to report for it).
-  /// Both roles; empty before the handshake and for TLS 1.2 finite-field DHE (OpenSSL picks
-  /// its parameters without negotiating a named group). A TLS 1.2 resumption reports the
-  /// group of the handshake that made the session; a TLS 1.3 one runs a new exchange.
-  std::string negotiated_group() const {
-    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
-    SSL* ssl = engine_->ssl();
-    // OpenSSL 3.0 reads the group from the session, which a server has none of before the
-    // ClientHello: never ask before the handshake is done.
-    if (SSL_get_session(ssl) == nullptr) return {};
-    const int id = static_cast<int>(SSL_get_negotiated_group(ssl));
-    if (id == 0) return {};
-    // A group without an OpenSSL NID comes back as TLSEXT_nid_unknown | its TLS id, which
-    // SSL_group_to_name() also resolves.
-    const char* name = SSL_group_to_name(ssl, id);
-    return name != nullptr ? name : std::string();
-  }
-  /// Node's getSharedSigalgs(): e.g. {"ECDSA+SHA256", "RSA-PSS+SHA256"}.
-  std::vector<std::string> shared_sigalgs() const {
-    std::vector<std::string> out;
-    if (!engine_ || !engine_->ssl()) return out;
-    const int count =
-        SSL_get_shared_sigalgs(engine_->ssl(), 0, nullptr, nullptr, nullptr, nullptr, nullptr);
-    for (int i = 0; i < count; ++i) {
-      int sign = 0, hash = 0;
-      SSL_get_shared_sigalgs(engine_->ssl(), i, &sign, &hash, nullptr, nullptr, nullptr);
-      out.push_back(detail::signature_scheme_name(sign, hash));
-    }
-    return out;
-  }
-
-  /// The signature scheme the peer signed the handshake with, as shared_sigalgs() names
-  /// them ("RSA-PSS+SHA256", "ECDSA+SHA256", "Ed25519"); empty when it signed nothing (a
-  /// client without certificate). A resumption signs nothing: it reports the scheme of
-  /// the handshake that made the session (carried in the session; raw OpenSSL forgets it).
-  std::string peer_signature_scheme() const {
-    if (!engine_ || !engine_->handshake_done()) return {};
-    return engine_->facts().peer_signature_scheme;
-  }
-  /// Client with request_ocsp: the DER OCSP response the server stapled (the
-  /// `ocsp_response` event's), empty if none. After a resumption, the response of the
-  /// handshake that made the session (up to 16 KiB is carried in it).
-  std::vector<std::uint8_t> ocsp_response() const {
-    if (!engine_ || !engine_->handshake_done()) return {};
-    return engine_->facts().ocsp_response;
-  }
-  /// TLS 1.3: the server answered the first ClientHello with a HelloRetryRequest.
-  bool hello_retry_request() const noexcept { return engine_ && engine_->hello_retry(); }
-  /// The extended master secret (RFC 7627) was used; TLS 1.3 has it built in: false.
-  bool extended_master_secret() const {
-    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
-    if (SSL_version(engine_->ssl()) >= TLS1_3_VERSION) return false;
-    return SSL_get_extms_support(engine_->ssl()) == 1;
-  }
-  /// The peer supports secure renegotiation (RFC 5746).
-  bool peer_secure_renegotiation() const {
-    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
-    return SSL_get_secure_renegotiation_support(engine_->ssl()) == 1;
-  }
-
-  /// The protocol ALPN agreed on; empty when none.
-  std::string alpn_protocol() const {
-    if (!engine_ || !engine_->ssl()) return {};
-    const unsigned char* p = nullptr;
-    unsigned int n = 0;
-    SSL_get0_alpn_selected(engine_->ssl(), &p, &n);
-    return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
-  }
-  /// Node's npnProtocol: what NPN agreed on; empty when none (NPN not asked for, ALPN
-  /// took precedence, TLS 1.3, or a client whose list shared nothing with the server's).
-  std::string npn_protocol() const { return engine_ ? engine_->npn_protocol() : std::string(); }
-  /// Client: the TLS session ticket the server sent (Node's getTLSTicket()); empty if none.
-  std::vector<std::uint8_t> tls_ticket() const {
-    if (!engine_ || !engine_->ssl()) return {};
-    SSL_SESSION* s = SSL_get_session(engine_->ssl());
-    const unsigned char* p = nullptr;
-    std::size_t n = 0;
-    if (s == nullptr) return {};
-    SSL_SESSION_get0_ticket(s, &p, &n);
-    return p ? std::vector<std::uint8_t>(p, p + n) : std::vector<std::uint8_t>();
-  }
-
-  /// "TLSv1.3", "TLSv1.2", ...; empty before the handshake.
-  std::string protocol() const {
-    if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
-    return SSL_get_version(engine_->ssl());
-  }
-  std::optional<cipher_info> cipher() const {
-    if (!engine_ || !engine_->ssl()) return std::nullopt;
-    const SSL_CIPHER* c = SSL_get_current_cipher(engine_->ssl());
-    if (c == nullptr) return std::nullopt;
-    cipher_info info;
-    info.name = SSL_CIPHER_get_name(c);
-    const char* standard = SSL_CIPHER_standard_name(c);
-    info.standard_name = standard ? standard : info.name;
-    info.version = SSL_CIPHER_get_version(c);
-    return info;
-  }
-  /// The peer's certificate (empty when none). `detailed` links issuer_certificate up the
-  /// chain, to the trust anchor when verification built one (as Node, which completes the
-  /// chain from its trust store), else as far as the peer sent it.
-  certificate_info peer_certificate(bool detailed = false) const {
-    if (!engine_ || !engine_->ssl()) return {};
-    X509* peer = SSL_get0_peer_certificate(engine_->ssl());
-    if (peer == nullptr) return {};
-    if (!detailed) return detail::certificate_info_from_x509(peer);
-    STACK_OF(X509)* verified = SSL_get0_verified_chain(engine_->ssl());
-    if (verified != nullptr && sk_X509_num(verified) > 0 &&
-        X509_cmp(sk_X509_value(verified, 0), peer) == 0)
-      return detail::certificate_info_with_chain(peer, verified);
-    return detail::certificate_info_with_chain(peer, SSL_get_peer_cert_chain(engine_->ssl()));
-  }
-  /// Our own certificate (empty when none).
-  certificate_info certificate() const {
-    if (!engine_ || !engine_->ssl()) return {};
-    X509* own = SSL_get_certificate(engine_->ssl());
-    return own ? detail::certificate_info_from_x509(own) : certificate_info();
-  }
-  bool is_session_reused() const {
-    return engine_ && engine_->ssl() && SSL_session_reused(engine_->ssl()) == 1;
-  }
-  /// Client: the SNI sent. Server: the SNI received.
-  std::string servername() const {
-    if (!engine_ || !engine_->ssl()) return {};
-    if (!engine_->is_server()) return engine_->config().sni;
-    const char* name = SSL_get_servername(engine_->ssl(), TLSEXT_NAMETYPE_host_name);
-    return name ? name : "";
-  }
-  /// Client: the current session, serialized (resume with client_options::session). For
-  /// TLS 1.3 prefer the `session` event: tickets arrive after the handshake.
-  std::vector<std::uint8_t> session() const {
-    if (!engine_ || !engine_->ssl()) return {};
-    SSL_SESSION* s = SSL_get_session(engine_->ssl());
-    if (s == nullptr || SSL_SESSION_is_resumable(s) != 1) return {};
-    const int size = i2d_SSL_SESSION(s, nullptr);
-    if (size <= 0) return {};
-    std::vector<std::uint8_t> out(static_cast<std::size_t>(size));
-    unsigned char* p = out.data();
-    i2d_SSL_SESSION(s, &p);
-    return out;
-  }
-  /// Byte counters: ciphertext fed/produced, cleartext written/decrypted.
-  std::uint64_t bytes_received() const noexcept { return engine_ ? engine_->cipher_bytes_in() : 0; }
-  std::uint64_t bytes_sent() const noexcept { return engine_ ? engine_->cipher_bytes_out() : 0; }
-  std::uint64_t cleartext_bytes_written() const noexcept {
-    return engine_ ? engine_->clear_bytes_out() : 0;
-  }
-  std::uint64_t cleartext_bytes_read() const noexcept {
-    return engine_ ? engine_->clear_bytes_in() : 0;
-  }
-
-  /// The underlying SSL, for what tlsengine does not wrap (do not free it, do not do I/O).
-  SSL* native_handle() const noexcept { return engine_ ? engine_->ssl() : nullptr; }
-
-private:
-  friend class server;
-  explicit connection(std::unique_ptr<detail::engine> engine) : engine_(std::move(engine)) {
+TLSENGINE_DECL connection& connection::operator=(connection&& other) noexcept {
+  if (this != &other) {
+    engine_ = std::move(other.engine_);
     adopt();
   }
-  void adopt() noexcept {
-    if (engine_) engine_->set_owner(this);
-  }
+  return *this;
+}
 
-  std::vector<std::uint8_t> finished_message(bool peer) const {
-    if (!engine_ || !engine_->ssl()) return {};
-    std::uint8_t buffer[EVP_MAX_MD_SIZE];
-    const std::size_t n = peer ? SSL_get_peer_finished(engine_->ssl(), buffer, sizeof buffer)
-                               : SSL_get_finished(engine_->ssl(), buffer, sizeof buffer);
-    return std::vector<std::uint8_t>(buffer, buffer + std::min(n, sizeof buffer));
+TLSENGINE_DECL result<connection> connection::client(const client_options& options) {
+  tlsengine::secure_context context = options.secure_context;
+  if (!context) {
+    auto created = secure_context::create(options);
+    if (!created) return created.error();
+    context = std::move(*created);
   }
+  detail::engine_config config;
+  config.is_server = false;
+  config.connection = options;
+  config.verify_peer = true;
+  config.reject_unauthorized = options.reject_unauthorized;
+  config.identity_host = options.servername.empty() ? options.host : options.servername;
+  if (!options.servername.empty() && !is_ip_address(options.servername))
+    config.sni = options.servername;
+  config.check_identity = options.check_server_identity;
+  config.session = options.session;
+  if (options.alpn_protocols.is_set()) {
+    auto wire = options.alpn_protocols.encode();
+    if (!wire) return wire.error();
+    config.alpn = std::move(*wire);
+  }
+  if (options.npn_protocols.is_set()) {
+    auto wire = options.npn_protocols.encode();
+    if (!wire) return wire.error();
+    config.npn = std::move(*wire);
+    detail::install_npn_select(context.native_handle());
+  }
+  config.request_ocsp = options.request_ocsp;
+  config.pause_on_ocsp_response = options.pause_on_ocsp_response;
+  config.psk_client = options.psk_callback;
+  config.min_dh_size = options.min_dh_size;
+  config.pause_on_certificate_request = options.pause_on_certificate_request;
+  config.early_data = options.early_data;
+  config.send_fallback_scsv = options.send_fallback_scsv;
+  if (options.handshake_timeout > clock::duration::zero())
+    config.handshake_timeout = options.handshake_timeout;
+  connection c(std::make_unique<detail::engine>(std::move(context), std::move(config)));
+  c.engine_->start(); // the ClientHello, now that callbacks can reach `c`
+  // A callback (the PSK probe) may have moved the connection elsewhere: it lives on there.
+  if (!c.engine_) return make_error_code(errc::invalid_state);
+  // Setup failures (a bad session blob) are reported now rather than on first use.
+  if (c.engine_->error() && !c.engine_->handshake_done() && c.engine_->cipher_bytes_out() == 0)
+    return c.engine_->error();
+  return c;
+}
 
-  static bool is_ip_address(const std::string& host) {
-    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
+TLSENGINE_DECL std::size_t connection::feed(bytes_view ciphertext) {
+  return engine_ ? engine_->feed(ciphertext) : 0;
+}
+
+TLSENGINE_DECL void connection::feed_eof() {
+  if (engine_) engine_->feed_eof();
+}
+
+TLSENGINE_DECL mutable_bytes_view connection::input_window() {
+  return engine_ ? engine_->input_window() : mutable_bytes_view();
+}
+
+TLSENGINE_DECL void connection::commit_input(std::size_t n) {
+  if (engine_) engine_->commit_input(n);
+}
+
+TLSENGINE_DECL bytes_view connection::pending_output() {
+  return engine_ ? engine_->pending_output() : bytes_view();
+}
+
+TLSENGINE_DECL void connection::consume_output(std::size_t n) {
+  if (engine_) engine_->consume_output(n);
+}
+
+TLSENGINE_DECL std::size_t connection::write(bytes_view cleartext, std::error_code& ec) {
+  if (!engine_) {
+    ec = make_error_code(errc::destroyed);
+    return 0;
+  }
+  return engine_->write(cleartext, ec);
+}
+
+TLSENGINE_DECL std::size_t connection::write(bytes_view cleartext) {
+  std::error_code ignored;
+  return write(cleartext, ignored);
+}
+
+TLSENGINE_DECL std::size_t connection::read(mutable_bytes_view out) {
+  return engine_ ? engine_->read(out) : 0;
+}
+
+TLSENGINE_DECL bytes_view connection::peek_plaintext() const {
+  return engine_ ? engine_->peek_plaintext() : bytes_view();
+}
+
+TLSENGINE_DECL void connection::consume_plaintext(std::size_t n) {
+  if (engine_) engine_->consume_plaintext(n);
+}
+
+TLSENGINE_DECL void connection::end() {
+  if (engine_) engine_->end();
+}
+
+TLSENGINE_DECL void connection::destroy() {
+  if (engine_) engine_->destroy();
+}
+
+TLSENGINE_DECL std::optional<event> connection::next_event() {
+  return engine_ ? engine_->next_event() : std::nullopt;
+}
+
+TLSENGINE_DECL std::optional<clock::time_point> connection::deadline() const {
+  return engine_ ? engine_->deadline() : std::nullopt;
+}
+
+TLSENGINE_DECL void connection::on_timeout(clock::time_point now) {
+  if (engine_) engine_->on_timeout(now);
+}
+
+TLSENGINE_DECL std::error_code connection::error() const noexcept {
+  return engine_ ? engine_->error() : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::string connection::error_message() const {
+  return engine_ ? engine_->error_message() : std::string();
+}
+
+TLSENGINE_DECL bool connection::is_server() const noexcept {
+  return engine_ && engine_->is_server();
+}
+
+TLSENGINE_DECL bool connection::is_secure() const noexcept {
+  return engine_ && engine_->handshake_done() && !engine_->error() && !engine_->destroyed();
+}
+
+TLSENGINE_DECL bool connection::is_destroyed() const noexcept {
+  return !engine_ || engine_->destroyed();
+}
+
+TLSENGINE_DECL bool connection::is_ended() const noexcept {
+  return engine_ && engine_->sent_close();
+}
+
+TLSENGINE_DECL bool connection::peer_ended() const noexcept {
+  return engine_ && engine_->received_close();
+}
+
+TLSENGINE_DECL bool connection::received_close_notify() const noexcept {
+  return engine_ && engine_->received_close_notify();
+}
+
+TLSENGINE_DECL std::size_t connection::buffered_write_size() const noexcept {
+  return engine_ ? engine_->buffered_write_size() : 0;
+}
+
+TLSENGINE_DECL bool connection::authorized() const {
+  if (!engine_ || !engine_->handshake_done() || engine_->verify_error()) return false;
+  if (!engine_->ssl()) return false;
+  if (engine_->is_server() && !engine_->config().verify_peer) return false;
+  X509* peer = SSL_get0_peer_certificate(engine_->ssl());
+  return peer != nullptr && SSL_get_verify_result(engine_->ssl()) == X509_V_OK;
+}
+
+TLSENGINE_DECL std::string connection::authorization_error() const {
+  if (!engine_) return {};
+  if (engine_->verify_error()) return error_code_name(engine_->verify_error());
+  if (!engine_->ssl()) return {};
+  if (!engine_->handshake_done() || authorized()) return {};
+  // A server that asked for no certificate has nothing to report (as Node).
+  if (engine_->is_server() && !engine_->config().verify_peer) return {};
+  if (SSL_get0_peer_certificate(engine_->ssl()) == nullptr)
+    return std::string(verify_code_name(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT));
+  return std::string(verify_code_name(SSL_get_verify_result(engine_->ssl())));
+}
+
+TLSENGINE_DECL std::error_code connection::verify_error() const noexcept {
+  return engine_ ? engine_->verify_error() : std::error_code();
+}
+
+TLSENGINE_DECL std::string connection::verify_reason() const {
+  return engine_ ? engine_->verify_reason() : std::string();
+}
+
+TLSENGINE_DECL std::error_code connection::use_context(const secure_context& context) {
+  return engine_ ? engine_->use_context(context) : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::error_code connection::resume() {
+  return engine_ ? engine_->resume() : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::error_code connection::resume_session(bytes_view session_data) {
+  return engine_ ? engine_->resume_session(session_data) : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::error_code connection::resume_session() {
+  return engine_ ? engine_->resume_session(std::nullopt) : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::error_code connection::set_ocsp_response(bytes_view response) {
+  return engine_ ? engine_->set_ocsp_response(response) : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::error_code connection::set_ocsp_response() {
+  return engine_ ? engine_->set_ocsp_response(std::nullopt) : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::error_code connection::use_certificate(std::string_view cert_pem,
+                                                           const key_entry& key) {
+  return engine_ ? engine_->use_certificate(cert_pem, key) : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::error_code connection::verify_result(std::error_code verdict) {
+  return engine_ ? engine_->verify_result(verdict) : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::error_code connection::ocsp_result(std::error_code verdict) {
+  return engine_ ? engine_->ocsp_result(verdict) : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::error_code connection::accept_unauthorized(std::error_code verdict) {
+  return engine_ ? engine_->accept_unauthorized(verdict) : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::error_code connection::fail_decision(std::error_code error, int alert) {
+  return engine_ ? engine_->fail_decision(error, alert) : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL std::error_code connection::renegotiate(const renegotiate_options& options) {
+  return engine_ ? engine_->renegotiate(options.reject_unauthorized, options.request_cert)
+                 : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL void connection::disable_renegotiation() {
+  if (engine_) engine_->disable_renegotiation();
+}
+
+TLSENGINE_DECL std::error_code connection::key_update(bool request_peer) {
+  return engine_ ? engine_->key_update(request_peer) : make_error_code(errc::destroyed);
+}
+
+TLSENGINE_DECL void connection::enable_trace(std::function<void(std::string_view)> sink) {
+  if (engine_) engine_->enable_trace(std::move(sink));
+}
+
+TLSENGINE_DECL std::error_code connection::set_max_send_fragment(std::size_t size) {
+  if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
+  if (engine_->in_openssl()) return make_error_code(errc::invalid_state);
+  if (size < 512 || size > 16384) return make_error_code(errc::invalid_max_send_fragment);
+  if (SSL_set_max_send_fragment(engine_->ssl(), static_cast<long>(size)) != 1)
+    return detail::take_openssl_error_code();
+  return {};
+}
+
+TLSENGINE_DECL result<std::vector<std::uint8_t>>
+connection::export_keying_material(std::size_t length, std::string_view label,
+                                   std::optional<bytes_view> context) const {
+  if (!engine_ || !engine_->ssl()) return make_error_code(errc::destroyed);
+  if (!engine_->handshake_done()) return make_error_code(errc::invalid_state);
+  // Keying material is a few keys long; TLS 1.3's exporter (HKDF) cannot give more than
+  // 255 hash lengths. Refuse absurd lengths instead of allocating them.
+  if (length == 0 || length > max_keying_material) return make_error_code(errc::invalid_argument);
+  std::vector<std::uint8_t> out(length);
+  ERR_clear_error();
+  if (SSL_export_keying_material(engine_->ssl(), out.data(), length, label.data(), label.size(),
+                                 context ? context->data() : nullptr, context ? context->size() : 0,
+                                 context ? 1 : 0) != 1)
+    return detail::take_openssl_error_code();
+  return out;
+}
+
+TLSENGINE_DECL std::vector<std::uint8_t> connection::finished() const {
+  return finished_message(false);
+}
+
+TLSENGINE_DECL std::vector<std::uint8_t> connection::peer_finished() const {
+  return finished_message(true);
+}
+
+TLSENGINE_DECL std::optional<ephemeral_key_info> connection::ephemeral_key() const {
+  if (!engine_ || !engine_->ssl() || engine_->is_server()) return std::nullopt;
+  EVP_PKEY* key = nullptr;
+  if (SSL_get_peer_tmp_key(engine_->ssl(), &key) != 1 || key == nullptr) {
     ERR_clear_error();
-    if (ip == nullptr) return false;
-    ASN1_OCTET_STRING_free(ip);
-    return true;
+    return std::nullopt;
   }
+  ephemeral_key_info info;
+  info.size = EVP_PKEY_get_bits(key);
+  switch (EVP_PKEY_get_base_id(key)) {
+  case EVP_PKEY_DH: info.type = "DH"; break;
+  case EVP_PKEY_EC: {
+    info.type = "ECDH";
+    char group[64] = {0};
+    std::size_t n = 0;
+    if (EVP_PKEY_get_group_name(key, group, sizeof group, &n) == 1) info.name = group;
+    break;
+  }
+  case EVP_PKEY_X25519:
+    info.type = "ECDH";
+    info.name = "X25519";
+    break;
+  case EVP_PKEY_X448:
+    info.type = "ECDH";
+    info.name = "X448";
+    break;
+  default: break;
+  }
+  EVP_PKEY_free(key);
+  return info;
+}
 
-  std::unique_ptr<detail::engine> engine_;
-};
+TLSENGINE_DECL std::string connection::negotiated_group() const {
+  if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+  SSL* ssl = engine_->ssl();
+  // OpenSSL 3.0 reads the group from the session, which a server has none of before the
+  // ClientHello: never ask before the handshake is done.
+  if (SSL_get_session(ssl) == nullptr) return {};
+  const int id = static_cast<int>(SSL_get_negotiated_group(ssl));
+  if (id == 0) return {};
+  // A group without an OpenSSL NID comes back as TLSEXT_nid_unknown | its TLS id, which
+  // SSL_group_to_name() also resolves.
+  const char* name = SSL_group_to_name(ssl, id);
+  return name != nullptr ? name : std::string();
+}
 
-/// Inside a callback the engine runs for a connection (alpn_callback,
-/// check_server_identity, psk_callback, the enable_trace sink, connection_options::now):
-/// that connection, as Node passes the socket as `this`. Null outside such callbacks.
-/// Every public call on it is safe there: it works, or returns errc::invalid_state /
-/// takes nothing when OpenSSL is mid-call (see docs/HARDENING.md).
-inline connection* current_connection() noexcept {
+TLSENGINE_DECL std::vector<std::string> connection::shared_sigalgs() const {
+  std::vector<std::string> out;
+  if (!engine_ || !engine_->ssl()) return out;
+  const int count =
+      SSL_get_shared_sigalgs(engine_->ssl(), 0, nullptr, nullptr, nullptr, nullptr, nullptr);
+  for (int i = 0; i < count; ++i) {
+    int sign = 0, hash = 0;
+    SSL_get_shared_sigalgs(engine_->ssl(), i, &sign, &hash, nullptr, nullptr, nullptr);
+    out.push_back(detail::signature_scheme_name(sign, hash));
+  }
+  return out;
+}
+
+TLSENGINE_DECL std::string connection::peer_signature_scheme() const {
+  if (!engine_ || !engine_->handshake_done()) return {};
+  return engine_->facts().peer_signature_scheme;
+}
+
+TLSENGINE_DECL std::vector<std::uint8_t> connection::ocsp_response() const {
+  if (!engine_ || !engine_->handshake_done()) return {};
+  return engine_->facts().ocsp_response;
+}
+
+TLSENGINE_DECL bool connection::hello_retry_request() const noexcept {
+  return engine_ && engine_->hello_retry();
+}
+
+TLSENGINE_DECL bool connection::extended_master_secret() const {
+  if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
+  if (SSL_version(engine_->ssl()) >= TLS1_3_VERSION) return false;
+  return SSL_get_extms_support(engine_->ssl()) == 1;
+}
+
+TLSENGINE_DECL bool connection::peer_secure_renegotiation() const {
+  if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return false;
+  return SSL_get_secure_renegotiation_support(engine_->ssl()) == 1;
+}
+
+TLSENGINE_DECL std::string connection::alpn_protocol() const {
+  if (!engine_ || !engine_->ssl()) return {};
+  const unsigned char* p = nullptr;
+  unsigned int n = 0;
+  SSL_get0_alpn_selected(engine_->ssl(), &p, &n);
+  return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
+}
+
+TLSENGINE_DECL std::string connection::npn_protocol() const {
+  return engine_ ? engine_->npn_protocol() : std::string();
+}
+
+TLSENGINE_DECL std::vector<std::uint8_t> connection::tls_ticket() const {
+  if (!engine_ || !engine_->ssl()) return {};
+  SSL_SESSION* s = SSL_get_session(engine_->ssl());
+  const unsigned char* p = nullptr;
+  std::size_t n = 0;
+  if (s == nullptr) return {};
+  SSL_SESSION_get0_ticket(s, &p, &n);
+  return p ? std::vector<std::uint8_t>(p, p + n) : std::vector<std::uint8_t>();
+}
+
+TLSENGINE_DECL std::string connection::protocol() const {
+  if (!engine_ || !engine_->ssl() || !engine_->handshake_done()) return {};
+  return SSL_get_version(engine_->ssl());
+}
+
+TLSENGINE_DECL std::optional<cipher_info> connection::cipher() const {
+  if (!engine_ || !engine_->ssl()) return std::nullopt;
+  const SSL_CIPHER* c = SSL_get_current_cipher(engine_->ssl());
+  if (c == nullptr) return std::nullopt;
+  cipher_info info;
+  info.name = SSL_CIPHER_get_name(c);
+  const char* standard = SSL_CIPHER_standard_name(c);
+  info.standard_name = standard ? standard : info.name;
+  info.version = SSL_CIPHER_get_version(c);
+  return info;
+}
+
+TLSENGINE_DECL certificate_info connection::peer_certificate(bool detailed) const {
+  if (!engine_ || !engine_->ssl()) return {};
+  X509* peer = SSL_get0_peer_certificate(engine_->ssl());
+  if (peer == nullptr) return {};
+  if (!detailed) return detail::certificate_info_from_x509(peer);
+  STACK_OF(X509)* verified = SSL_get0_verified_chain(engine_->ssl());
+  if (verified != nullptr && sk_X509_num(verified) > 0 &&
+      X509_cmp(sk_X509_value(verified, 0), peer) == 0)
+    return detail::certificate_info_with_chain(peer, verified);
+  return detail::certificate_info_with_chain(peer, SSL_get_peer_cert_chain(engine_->ssl()));
+}
+
+TLSENGINE_DECL certificate_info connection::certificate() const {
+  if (!engine_ || !engine_->ssl()) return {};
+  X509* own = SSL_get_certificate(engine_->ssl());
+  return own ? detail::certificate_info_from_x509(own) : certificate_info();
+}
+
+TLSENGINE_DECL bool connection::is_session_reused() const {
+  return engine_ && engine_->ssl() && SSL_session_reused(engine_->ssl()) == 1;
+}
+
+TLSENGINE_DECL std::string connection::servername() const {
+  if (!engine_ || !engine_->ssl()) return {};
+  if (!engine_->is_server()) return engine_->config().sni;
+  const char* name = SSL_get_servername(engine_->ssl(), TLSEXT_NAMETYPE_host_name);
+  return name ? name : "";
+}
+
+TLSENGINE_DECL std::vector<std::uint8_t> connection::session() const {
+  if (!engine_ || !engine_->ssl()) return {};
+  SSL_SESSION* s = SSL_get_session(engine_->ssl());
+  if (s == nullptr || SSL_SESSION_is_resumable(s) != 1) return {};
+  const int size = i2d_SSL_SESSION(s, nullptr);
+  if (size <= 0) return {};
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(size));
+  unsigned char* p = out.data();
+  i2d_SSL_SESSION(s, &p);
+  return out;
+}
+
+TLSENGINE_DECL std::uint64_t connection::bytes_received() const noexcept {
+  return engine_ ? engine_->cipher_bytes_in() : 0;
+}
+
+TLSENGINE_DECL std::uint64_t connection::bytes_sent() const noexcept {
+  return engine_ ? engine_->cipher_bytes_out() : 0;
+}
+
+TLSENGINE_DECL std::uint64_t connection::cleartext_bytes_written() const noexcept {
+  return engine_ ? engine_->clear_bytes_out() : 0;
+}
+
+TLSENGINE_DECL std::uint64_t connection::cleartext_bytes_read() const noexcept {
+  return engine_ ? engine_->clear_bytes_in() : 0;
+}
+
+TLSENGINE_DECL SSL* connection::native_handle() const noexcept {
+  return engine_ ? engine_->ssl() : nullptr;
+}
+
+TLSENGINE_DECL connection::connection(std::unique_ptr<detail::engine> engine)
+    : engine_(std::move(engine)) {
+  adopt();
+}
+
+TLSENGINE_DECL void connection::adopt() noexcept {
+  if (engine_) engine_->set_owner(this);
+}
+
+TLSENGINE_DECL std::vector<std::uint8_t> connection::finished_message(bool peer) const {
+  if (!engine_ || !engine_->ssl()) return {};
+  std::uint8_t buffer[EVP_MAX_MD_SIZE];
+  const std::size_t n = peer ? SSL_get_peer_finished(engine_->ssl(), buffer, sizeof buffer)
+                             : SSL_get_finished(engine_->ssl(), buffer, sizeof buffer);
+  return std::vector<std::uint8_t>(buffer, buffer + std::min(n, sizeof buffer));
+}
+
+TLSENGINE_DECL bool connection::is_ip_address(const std::string& host) {
+  ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
+  ERR_clear_error();
+  if (ip == nullptr) return false;
+  ASN1_OCTET_STRING_free(ip);
+  return true;
+}
+
+TLSENGINE_DECL connection* current_connection() noexcept {
   return static_cast<connection*>(detail::current_callback_owner());
 }
 
 } // namespace tlsengine
+// ---- end tlsengine/impl/connection.hpp ----
 // ---- end tlsengine/connection.hpp ----
 // ---- begin tlsengine/files.hpp ----
 // tlsengine — loading credentials from files: what Asio's use_certificate_chain_file() /
@@ -6654,6 +7171,7 @@ inline connection* current_connection() noexcept {
 //   auto cert = tlsengine::load_cert_chain_file("server.pem");
 //   if (!cert) return fail(cert.message());   // "server.pem: No such file or directory"
 //   o.cert = {*cert};
+
 
 
 
@@ -6682,7 +7200,53 @@ private:
 /// The whole file, as bytes in a string (PEM text or DER/PKCS#12 bytes). Named load_file,
 /// not read_file, so that it never collides with a read_file of the user's own under
 /// `using namespace tlsengine`.
-inline file_result<std::string> load_file(const std::string& path) {
+TLSENGINE_DECL file_result<std::string> load_file(const std::string& path);
+
+namespace detail {
+
+/// Counts the PEM certificates in `pem`; on a parse error before the end, the error.
+TLSENGINE_DECL std::error_code count_pem_certificates(const std::string& pem, int& count,
+                                                      std::string& text);
+
+template <class T>
+file_result<T> checked_certificates(file_result<std::string> file, T value_if_ok) {
+  if (!file) return {file.error(), file.path()};
+  int count = 0;
+  std::string text;
+  if (const std::error_code ec = count_pem_certificates(*file, count, text))
+    return {ec, file.path(), text};
+  return {std::move(value_if_ok), file.path()};
+}
+
+} // namespace detail
+
+/// A certificate chain (PEM: leaf first, then intermediates) for context_options::cert —
+/// Asio's use_certificate_chain_file(). Fails unless the file holds PEM certificates.
+TLSENGINE_DECL file_result<std::string> load_cert_chain_file(const std::string& path);
+
+/// Trusted CA certificates (PEM, one or more) for context_options::ca — Asio's
+/// load_verify_file(). Fails unless the file holds PEM certificates.
+TLSENGINE_DECL file_result<std::string> load_verify_file(const std::string& path);
+
+/// A private key (PEM, PKCS#8 or traditional, encrypted or not) for context_options::key.
+/// An encrypted key is checked with `passphrase` ("bad decrypt" when it is wrong).
+TLSENGINE_DECL file_result<key_entry>
+load_private_key_file(const std::string& path, std::optional<std::string> passphrase = {});
+
+/// A PKCS#12 bundle for context_options::pfx, checked with `passphrase`.
+TLSENGINE_DECL file_result<pfx_entry> load_pfx_file(const std::string& path,
+                                                    std::optional<std::string> passphrase = {});
+
+} // namespace tlsengine
+
+// ---- begin tlsengine/impl/files.hpp ----
+// tlsengine — the out-of-line functions of tlsengine/files.hpp (see impl/src.hpp).
+// SPDX-License-Identifier: MIT
+
+
+namespace tlsengine {
+
+TLSENGINE_DECL file_result<std::string> load_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return {std::error_code(errno, std::generic_category()), path};
   std::string data;
@@ -6697,11 +7261,12 @@ inline file_result<std::string> load_file(const std::string& path) {
   return {std::move(data), path};
 }
 
-namespace detail {
+} // namespace tlsengine
 
-/// Counts the PEM certificates in `pem`; on a parse error before the end, the error.
-inline std::error_code count_pem_certificates(const std::string& pem, int& count,
-                                              std::string& text) {
+namespace tlsengine::detail {
+
+TLSENGINE_DECL std::error_code count_pem_certificates(const std::string& pem, int& count,
+                                                      std::string& text) {
   ERR_clear_error();
   count = 0;
   bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -6723,36 +7288,22 @@ inline std::error_code count_pem_certificates(const std::string& pem, int& count
   return failure.code;
 }
 
-template <class T>
-file_result<T> checked_certificates(file_result<std::string> file, T value_if_ok) {
-  if (!file) return {file.error(), file.path()};
-  int count = 0;
-  std::string text;
-  if (const std::error_code ec = count_pem_certificates(*file, count, text))
-    return {ec, file.path(), text};
-  return {std::move(value_if_ok), file.path()};
-}
+} // namespace tlsengine::detail
 
-} // namespace detail
+namespace tlsengine {
 
-/// A certificate chain (PEM: leaf first, then intermediates) for context_options::cert —
-/// Asio's use_certificate_chain_file(). Fails unless the file holds PEM certificates.
-inline file_result<std::string> load_cert_chain_file(const std::string& path) {
+TLSENGINE_DECL file_result<std::string> load_cert_chain_file(const std::string& path) {
   file_result<std::string> file = load_file(path);
   std::string pem = file ? *file : std::string();
   return detail::checked_certificates(std::move(file), std::move(pem));
 }
 
-/// Trusted CA certificates (PEM, one or more) for context_options::ca — Asio's
-/// load_verify_file(). Fails unless the file holds PEM certificates.
-inline file_result<std::string> load_verify_file(const std::string& path) {
+TLSENGINE_DECL file_result<std::string> load_verify_file(const std::string& path) {
   return load_cert_chain_file(path);
 }
 
-/// A private key (PEM, PKCS#8 or traditional, encrypted or not) for context_options::key.
-/// An encrypted key is checked with `passphrase` ("bad decrypt" when it is wrong).
-inline file_result<key_entry> load_private_key_file(const std::string& path,
-                                                    std::optional<std::string> passphrase = {}) {
+TLSENGINE_DECL file_result<key_entry> load_private_key_file(const std::string& path,
+                                                            std::optional<std::string> passphrase) {
   file_result<std::string> file = load_file(path);
   if (!file) return {file.error(), path};
   ERR_clear_error();
@@ -6772,9 +7323,8 @@ inline file_result<key_entry> load_private_key_file(const std::string& path,
   return {key_entry(std::move(*file)), path};
 }
 
-/// A PKCS#12 bundle for context_options::pfx, checked with `passphrase`.
-inline file_result<pfx_entry> load_pfx_file(const std::string& path,
-                                            std::optional<std::string> passphrase = {}) {
+TLSENGINE_DECL file_result<pfx_entry> load_pfx_file(const std::string& path,
+                                                    std::optional<std::string> passphrase) {
   file_result<std::string> file = load_file(path);
   if (!file) return {file.error(), path};
   ERR_clear_error();
@@ -6796,11 +7346,13 @@ inline file_result<pfx_entry> load_pfx_file(const std::string& path,
 }
 
 } // namespace tlsengine
+// ---- end tlsengine/impl/files.hpp ----
 // ---- end tlsengine/files.hpp ----
 // ---- begin tlsengine/globals.hpp ----
 // tlsengine — module-level functions and constants of Node's tls: getCiphers(),
 // rootCertificates, CLIENT_RENEG_LIMIT / CLIENT_RENEG_WINDOW (the DEFAULT_* constants
 // live in context.hpp).
+
 
 
 
@@ -6812,7 +7364,23 @@ inline constexpr std::size_t client_reneg_limit = 3;
 inline constexpr clock::duration client_reneg_window = std::chrono::seconds(600);
 
 /// Node's tls.getCiphers(): the names of the supported cipher suites, lower case.
-inline std::vector<std::string> get_ciphers() {
+TLSENGINE_DECL std::vector<std::string> get_ciphers();
+
+/// Node's tls.rootCertificates: the PEM of every certificate in the default trust store
+/// (OpenSSL's default CA file — on Debian the ca-certificates bundle). This is the one
+/// function of the library that reads a file, because that is what it is for.
+TLSENGINE_DECL std::vector<std::string> root_certificates();
+
+} // namespace tlsengine
+
+// ---- begin tlsengine/impl/globals.hpp ----
+// tlsengine — the out-of-line functions of tlsengine/globals.hpp (see impl/src.hpp).
+// SPDX-License-Identifier: MIT
+
+
+namespace tlsengine {
+
+TLSENGINE_DECL std::vector<std::string> get_ciphers() {
   std::vector<std::string> names;
   detail::ssl_ctx_ptr ctx(SSL_CTX_new(TLS_method()));
   if (!ctx) return names;
@@ -6832,10 +7400,7 @@ inline std::vector<std::string> get_ciphers() {
   return names;
 }
 
-/// Node's tls.rootCertificates: the PEM of every certificate in the default trust store
-/// (OpenSSL's default CA file — on Debian the ca-certificates bundle). This is the one
-/// function of the library that reads a file, because that is what it is for.
-inline std::vector<std::string> root_certificates() {
+TLSENGINE_DECL std::vector<std::string> root_certificates() {
   std::vector<std::string> pems;
   detail::x509_store_ptr store(X509_STORE_new());
   if (!store || X509_STORE_load_file(store.get(), X509_get_default_cert_file()) != 1) {
@@ -6856,6 +7421,7 @@ inline std::vector<std::string> root_certificates() {
 }
 
 } // namespace tlsengine
+// ---- end tlsengine/impl/globals.hpp ----
 // ---- end tlsengine/globals.hpp ----
 // ---- begin tlsengine/pump.hpp ----
 // tlsengine — pump(): two engines wired back to back in memory (Node's createSecurePair
@@ -6896,6 +7462,7 @@ inline std::size_t pump(connection& a, connection& b, pump_options options = {})
 // ---- begin tlsengine/server.hpp ----
 // tlsengine — server: Node's tls.Server without the listening socket. It holds the
 // configuration; accept() makes a server-side connection for each new transport.
+
 
 
 
@@ -6947,150 +7514,189 @@ class server {
 public:
   server() = default;
 
-  static result<server> create(const server_options& options) {
-    tlsengine::secure_context context = options.secure_context;
-    if (!context) {
-      auto created = secure_context::create(options);
-      if (!created) return created.error();
-      context = std::move(*created);
-    }
-    if (!context.has_certificate() && !options.psk_callback)
-      return make_error_code(errc::missing_certificate);
-    if (options.alpn_protocols.is_set() && options.alpn_callback)
-      return make_error_code(errc::invalid_argument); // Node: ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS
-    auto state = std::make_shared<state_type>();
-    state->shared = std::make_shared<detail::server_state>();
-    state->config.server = state->shared;
-    if (options.alpn_protocols.is_set()) {
-      auto wire = options.alpn_protocols.encode();
-      if (!wire) return wire.error();
-      state->config.alpn = std::move(*wire);
-    }
-    state->config.alpn_callback = options.alpn_callback;
-    if (options.npn_protocols.is_set()) {
-      auto wire = options.npn_protocols.encode();
-      if (!wire) return wire.error();
-      state->config.npn = std::move(*wire);
-    }
-    state->config.pause_on_servername = options.pause_on_servername;
-    state->config.external_session_cache = options.external_session_cache;
-    state->config.pause_on_ocsp_request = options.pause_on_ocsp_request;
-    state->config.psk_server = options.psk_callback;
-    state->config.psk_identity_hint = options.psk_identity_hint;
-    state->config.reneg_limit = options.client_reneg_limit;
-    state->config.max_early_data = options.max_early_data;
-    state->config.reneg_window = options.client_reneg_window;
-    detail::ticket_key_bytes keys{};
-    if (!options.ticket_keys.empty()) {
-      if (options.ticket_keys.size() != keys.size()) return make_error_code(errc::invalid_argument);
-      std::copy(options.ticket_keys.begin(), options.ticket_keys.end(), keys.begin());
-    } else if (RAND_bytes(keys.data(), static_cast<int>(keys.size())) != 1) {
-      return detail::take_openssl_error_code();
-    }
-    state->shared->set_previous_ticket_keys(options.previous_ticket_keys);
-    state->shared->set_ticket_keys(keys);
-    state->context = std::move(context);
-    state->config.is_server = true;
-    state->config.connection = options;
-    state->config.verify_peer = options.request_cert;
-    state->config.reject_unauthorized = options.reject_unauthorized;
-    if (options.handshake_timeout > clock::duration::zero())
-      state->config.handshake_timeout = options.handshake_timeout;
-    return server(std::move(state));
-  }
+  static result<server> create(const server_options& options);
 
   explicit operator bool() const noexcept { return state_ != nullptr; }
 
   /// A new server-side connection: feed it what the client sends.
-  connection accept() const {
-    if (!state_) return connection();
-    return connection(std::make_unique<detail::engine>(state_->context, state_->config));
-  }
+  connection accept() const;
 
-  const tlsengine::secure_context& context() const noexcept { return state_->context; }
+  const tlsengine::secure_context& context() const noexcept;
 
   /// Node's server.addContext: connections whose SNI matches `hostname` ("*" stands for
   /// one label's characters) use this context; the latest added wins.
-  std::error_code add_context(std::string hostname, const context_options& options) {
-    auto created = secure_context::create(options);
-    if (!created) return created.error();
-    return add_context(std::move(hostname), *created);
-  }
-  std::error_code add_context(std::string hostname, const tlsengine::secure_context& context) {
-    if (!state_) return make_error_code(errc::invalid_state);
-    if (!context || hostname.empty()) return make_error_code(errc::invalid_argument);
-    state_->shared->add_context(std::move(hostname), context);
-    return {};
-  }
+  std::error_code add_context(std::string hostname, const context_options& options);
+  std::error_code add_context(std::string hostname, const tlsengine::secure_context& context);
 
   /// The 48 bytes of the newest session ticket key (Node's getTicketKeys()).
-  std::vector<std::uint8_t> ticket_keys() const {
-    auto ring = ticket_key_ring();
-    return ring.empty() ? std::vector<std::uint8_t>() : std::move(ring.front());
-  }
+  std::vector<std::uint8_t> ticket_keys() const;
   /// Node's setTicketKeys(): one key replaces the ring; new connections use it, those under
   /// way keep theirs.
-  std::error_code set_ticket_keys(bytes_view keys) {
-    if (!state_) return make_error_code(errc::invalid_state);
-    detail::ticket_key_bytes bytes{};
-    if (keys.size() != bytes.size()) return make_error_code(errc::invalid_argument);
-    std::copy(keys.begin(), keys.end(), bytes.begin());
-    state_->shared->set_ticket_keys(bytes);
-    return {};
-  }
+  std::error_code set_ticket_keys(bytes_view keys);
 
   /// Key rotation: `newest` (48 bytes; empty: random) encrypts the tickets of new
   /// connections; tickets under the former keys, up to previous_ticket_keys of them, still
   /// resume and are renewed under the newest. Connections under way keep their keys.
-  std::error_code rotate_ticket_keys(bytes_view newest = {}) {
-    if (!state_) return make_error_code(errc::invalid_state);
-    detail::ticket_key_bytes bytes{};
-    if (newest.empty()) {
-      if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
-        return detail::take_openssl_error_code();
-    } else if (newest.size() != bytes.size()) {
-      return make_error_code(errc::invalid_argument);
-    } else {
-      std::copy(newest.begin(), newest.end(), bytes.begin());
-    }
-    state_->shared->rotate_ticket_keys(bytes);
-    return {};
-  }
+  std::error_code rotate_ticket_keys(bytes_view newest = {});
   /// The whole ring at once, newest first (a fleet's shared keys): 48 bytes each, at least
   /// one; keys beyond the newest and previous_ticket_keys older ones are dropped.
-  std::error_code set_ticket_key_ring(const std::vector<std::vector<std::uint8_t>>& newest_first) {
-    if (!state_) return make_error_code(errc::invalid_state);
-    if (newest_first.empty()) return make_error_code(errc::invalid_argument);
-    detail::ticket_key_ring ring;
-    for (const auto& key : newest_first) {
-      if (key.size() != std::tuple_size<detail::ticket_key_bytes>::value)
-        return make_error_code(errc::invalid_argument);
-      ring.emplace_back();
-      std::copy(key.begin(), key.end(), ring.back().begin());
-    }
-    state_->shared->set_ticket_key_ring(std::move(ring));
-    return {};
-  }
+  std::error_code set_ticket_key_ring(const std::vector<std::vector<std::uint8_t>>& newest_first);
   /// The keys accepted now, newest first (48 bytes each; the first 16 are the key's name).
-  std::vector<std::vector<std::uint8_t>> ticket_key_ring() const {
-    std::vector<std::vector<std::uint8_t>> out;
-    if (!state_) return out;
-    if (auto ring = state_->shared->ticket_keys())
-      for (const auto& key : *ring)
-        out.emplace_back(key.begin(), key.end());
-    return out;
-  }
+  std::vector<std::vector<std::uint8_t>> ticket_key_ring() const;
 
 private:
-  struct state_type {
-    tlsengine::secure_context context;
-    detail::engine_config config;
-    std::shared_ptr<detail::server_state> shared;
-  };
-  explicit server(std::shared_ptr<state_type> state) : state_(std::move(state)) {}
+  struct state_type; // in impl/server.hpp: the engine configuration stays out of users' TUs
+  explicit server(std::shared_ptr<state_type> state);
   std::shared_ptr<state_type> state_;
 };
 
 } // namespace tlsengine
+
+// ---- begin tlsengine/impl/server.hpp ----
+// tlsengine — the out-of-line functions of tlsengine/server.hpp (see impl/src.hpp).
+// SPDX-License-Identifier: MIT
+
+
+namespace tlsengine {
+
+struct server::state_type {
+  tlsengine::secure_context context;
+  detail::engine_config config;
+  std::shared_ptr<detail::server_state> shared;
+};
+
+TLSENGINE_DECL result<server> server::create(const server_options& options) {
+  tlsengine::secure_context context = options.secure_context;
+  if (!context) {
+    auto created = secure_context::create(options);
+    if (!created) return created.error();
+    context = std::move(*created);
+  }
+  if (!context.has_certificate() && !options.psk_callback)
+    return make_error_code(errc::missing_certificate);
+  if (options.alpn_protocols.is_set() && options.alpn_callback)
+    return make_error_code(errc::invalid_argument); // Node: ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS
+  auto state = std::make_shared<state_type>();
+  state->shared = std::make_shared<detail::server_state>();
+  state->config.server = state->shared;
+  if (options.alpn_protocols.is_set()) {
+    auto wire = options.alpn_protocols.encode();
+    if (!wire) return wire.error();
+    state->config.alpn = std::move(*wire);
+  }
+  state->config.alpn_callback = options.alpn_callback;
+  if (options.npn_protocols.is_set()) {
+    auto wire = options.npn_protocols.encode();
+    if (!wire) return wire.error();
+    state->config.npn = std::move(*wire);
+  }
+  state->config.pause_on_servername = options.pause_on_servername;
+  state->config.external_session_cache = options.external_session_cache;
+  state->config.pause_on_ocsp_request = options.pause_on_ocsp_request;
+  state->config.psk_server = options.psk_callback;
+  state->config.psk_identity_hint = options.psk_identity_hint;
+  state->config.reneg_limit = options.client_reneg_limit;
+  state->config.max_early_data = options.max_early_data;
+  state->config.reneg_window = options.client_reneg_window;
+  detail::ticket_key_bytes keys{};
+  if (!options.ticket_keys.empty()) {
+    if (options.ticket_keys.size() != keys.size()) return make_error_code(errc::invalid_argument);
+    std::copy(options.ticket_keys.begin(), options.ticket_keys.end(), keys.begin());
+  } else if (RAND_bytes(keys.data(), static_cast<int>(keys.size())) != 1) {
+    return detail::take_openssl_error_code();
+  }
+  state->shared->set_previous_ticket_keys(options.previous_ticket_keys);
+  state->shared->set_ticket_keys(keys);
+  state->context = std::move(context);
+  state->config.is_server = true;
+  state->config.connection = options;
+  state->config.verify_peer = options.request_cert;
+  state->config.reject_unauthorized = options.reject_unauthorized;
+  if (options.handshake_timeout > clock::duration::zero())
+    state->config.handshake_timeout = options.handshake_timeout;
+  return server(std::move(state));
+}
+
+TLSENGINE_DECL connection server::accept() const {
+  if (!state_) return connection();
+  return connection(std::make_unique<detail::engine>(state_->context, state_->config));
+}
+
+TLSENGINE_DECL const tlsengine::secure_context& server::context() const noexcept {
+  return state_->context;
+}
+
+TLSENGINE_DECL std::error_code server::add_context(std::string hostname,
+                                                   const context_options& options) {
+  auto created = secure_context::create(options);
+  if (!created) return created.error();
+  return add_context(std::move(hostname), *created);
+}
+
+TLSENGINE_DECL std::error_code server::add_context(std::string hostname,
+                                                   const tlsengine::secure_context& context) {
+  if (!state_) return make_error_code(errc::invalid_state);
+  if (!context || hostname.empty()) return make_error_code(errc::invalid_argument);
+  state_->shared->add_context(std::move(hostname), context);
+  return {};
+}
+
+TLSENGINE_DECL std::vector<std::uint8_t> server::ticket_keys() const {
+  auto ring = ticket_key_ring();
+  return ring.empty() ? std::vector<std::uint8_t>() : std::move(ring.front());
+}
+
+TLSENGINE_DECL std::error_code server::set_ticket_keys(bytes_view keys) {
+  if (!state_) return make_error_code(errc::invalid_state);
+  detail::ticket_key_bytes bytes{};
+  if (keys.size() != bytes.size()) return make_error_code(errc::invalid_argument);
+  std::copy(keys.begin(), keys.end(), bytes.begin());
+  state_->shared->set_ticket_keys(bytes);
+  return {};
+}
+
+TLSENGINE_DECL std::error_code server::rotate_ticket_keys(bytes_view newest) {
+  if (!state_) return make_error_code(errc::invalid_state);
+  detail::ticket_key_bytes bytes{};
+  if (newest.empty()) {
+    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+      return detail::take_openssl_error_code();
+  } else if (newest.size() != bytes.size()) {
+    return make_error_code(errc::invalid_argument);
+  } else {
+    std::copy(newest.begin(), newest.end(), bytes.begin());
+  }
+  state_->shared->rotate_ticket_keys(bytes);
+  return {};
+}
+
+TLSENGINE_DECL std::error_code
+server::set_ticket_key_ring(const std::vector<std::vector<std::uint8_t>>& newest_first) {
+  if (!state_) return make_error_code(errc::invalid_state);
+  if (newest_first.empty()) return make_error_code(errc::invalid_argument);
+  detail::ticket_key_ring ring;
+  for (const auto& key : newest_first) {
+    if (key.size() != std::tuple_size<detail::ticket_key_bytes>::value)
+      return make_error_code(errc::invalid_argument);
+    ring.emplace_back();
+    std::copy(key.begin(), key.end(), ring.back().begin());
+  }
+  state_->shared->set_ticket_key_ring(std::move(ring));
+  return {};
+}
+
+TLSENGINE_DECL std::vector<std::vector<std::uint8_t>> server::ticket_key_ring() const {
+  std::vector<std::vector<std::uint8_t>> out;
+  if (!state_) return out;
+  if (auto ring = state_->shared->ticket_keys())
+    for (const auto& key : *ring)
+      out.emplace_back(key.begin(), key.end());
+  return out;
+}
+
+TLSENGINE_DECL server::server(std::shared_ptr<state_type> state) : state_(std::move(state)) {}
+
+} // namespace tlsengine
+// ---- end tlsengine/impl/server.hpp ----
 // ---- end tlsengine/server.hpp ----
 // ---- end tlsengine/tlsengine.hpp ----

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # CI: packaging checks. Run from anywhere (it works from the repository root).
-#   1. install: configure + build + `cmake --install` into a temporary prefix (the prefix is
+#   1. install (with tlsengine::compiled, -DTLSENGINE_COMPILED=ON): configure + build +
+#      `cmake --install` into a temporary prefix (the prefix is
 #      given at install time, not at configure time: the installed files must not depend on
 #      it), then check the installed tree;
 #   2. the single header's first lines carry the project version and the licence;
 #   3. each consumer project of tests/consumers/ builds against tlsengine and runs a real
-#      handshake + echo: find_package, add_subdirectory, fetchcontent, pkg_config,
-#      single_header;
+#      handshake + echo: find_package, find_package_compiled (tlsengine::compiled),
+#      add_subdirectory, fetchcontent, pkg_config, single_header;
 #   4. the `docs` target (Doxygen) builds with no warning.
 # Prints one line per check ("consumer <name>: OK"), the log of what failed, and exits
 # non-zero when anything failed. Everything happens in a temporary directory, removed at
@@ -47,7 +48,7 @@ check() {
 # ---- 1. install ---------------------------------------------------------------------------
 install_tree() {
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-    -DTLSENGINE_BUILD_TESTS=OFF -DTLSENGINE_BUILD_EXAMPLES=OFF \
+    -DTLSENGINE_BUILD_TESTS=OFF -DTLSENGINE_BUILD_EXAMPLES=OFF -DTLSENGINE_COMPILED=ON \
     -DCMAKE_INSTALL_PREFIX="$work/configure-time-prefix" || return 1
   cmake --build "$build" -j"$jobs" || return 1
   cmake --install "$build" --prefix "$prefix" || return 1
@@ -58,7 +59,8 @@ install_tree() {
     share/cmake/tlsengine/tlsengineConfigVersion.cmake \
     share/cmake/tlsengine/tlsengineTargets.cmake \
     share/pkgconfig/tlsengine.pc \
-    share/doc/tlsengine/LICENSE; do
+    share/doc/tlsengine/LICENSE \
+    lib/libtlsengine.a; do
     [ -f "$prefix/$f" ] || { echo "not installed: $f"; missing=1; }
   done
   # Every public and detail header, nothing else.
@@ -114,6 +116,8 @@ single_header_consumer() {
 }
 
 check "consumer find_package" cmake_consumer find_package -DCMAKE_PREFIX_PATH="$prefix"
+check "consumer find_package_compiled" cmake_consumer find_package_compiled \
+  -DCMAKE_PREFIX_PATH="$prefix"
 check "consumer add_subdirectory" cmake_consumer add_subdirectory
 check "consumer fetchcontent" cmake_consumer fetchcontent
 check "consumer pkg_config" bash "$repo/tests/consumers/pkg_config/build.sh" "$repo" "$prefix" \

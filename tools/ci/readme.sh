@@ -127,7 +127,7 @@ run_block() { # NN LINE MODE ARGS...
     fi
     ;;
   cmake)
-    local dir="$work/cmake-$1"
+    local dir="$work/cmake-$nn-$1" # one per block: two blocks may share a KIND
     mkdir -p "$dir"
     cp "$program" "$dir/app.cpp"
     printf 'cmake_minimum_required(VERSION 3.16)\nproject(app CXX)\nadd_executable(app app.cpp)\n' \

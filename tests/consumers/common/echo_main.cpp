@@ -45,6 +45,10 @@ bool drain(tlsengine::connection& conn, const char* who, std::string& received, 
 
 } // namespace
 
+#ifdef TLSENGINE_CONSUMER_SECOND_TU
+std::string peer_common_name(const tlsengine::connection& conn); // in second_tu.cpp
+#endif
+
 int main() {
   tlsengine::server_options so;
   so.cert = {tlsengine_examples::builtin_server_cert_pem};
@@ -79,6 +83,9 @@ int main() {
   }
 
   if (!client->authorized()) return fail("client not authorized", client->authorization_error());
+#ifdef TLSENGINE_CONSUMER_SECOND_TU
+  if (peer_common_name(*client).empty()) return fail("second TU", "no peer common name");
+#endif
   if (at_server != message) return fail("server received", at_server);
   if (at_client != message) return fail("echo received", at_client);
   if (!client_ended) return fail("close", "the client saw no close_notify");
