@@ -346,8 +346,15 @@ private:
       drop_context();
       return;
     }
-    callback_scope scope(*this);
-    redisProcessCallbacks(context_); // may free the context
+    {
+      callback_scope scope(*this);
+      redisProcessCallbacks(context_); // may free the context
+    }
+    if (desynchronised_) { // a reply GET cannot give: replies no longer match requests
+      desynchronised_ = false;
+      ++stats_.protocol_errors;
+      if (context_ != nullptr) drop_context();
+    }
   }
   bool replies_expected(const char* data, std::size_t size) const {
     const redisReader* held = context_->c.reader;
@@ -420,7 +427,12 @@ private:
     } else if (r != nullptr && r->type == REDIS_REPLY_NIL) {
       ++self->stats_.misses;
       self->finish(it->second, lookup_outcome::miss, {});
-    } else { // no reply (connection lost) or not a session
+    } else { // no reply (connection lost), an error reply, or not a session
+      // A status, integer or array reply is not an answer to GET: the stream is out of
+      // step (a listener that is not Redis, or a reply nobody asked for that the count
+      // could not tell apart): drop the connection once hiredis is done.
+      if (r != nullptr && r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_ERROR)
+        self->desynchronised_ = true;
       ++self->stats_.errors;
       self->finish(it->second, lookup_outcome::error, {});
     }
@@ -518,6 +530,7 @@ private:
   redisAsyncContext* context_ = nullptr;
   bool connected_ = false, want_read_ = false, want_write_ = false, closing_ = false;
   bool in_callback_ = false;
+  bool desynchronised_ = false; // see on_reply_lookup
   clock::time_point now_{}, reconnect_at_{}, connect_deadline_{}, ring_poll_at_{};
   std::size_t in_flight_ = 0;
   clock::time_point last_reply_{}; // the last reply, or the send that started the wait
