@@ -285,3 +285,58 @@ TEST_CASE("[attack3] client_options::session: garbage bytes never crash", "[atta
     CHECK((h.client_log.secure == 1 || h.client.error())); // never stuck
   }
 }
+
+// connection.hpp: a server's verify_result(code) sends "the alert OpenSSL's own verification
+// would ... in TLS 1.2 inside the handshake". In a TLS 1.2 renegotiation that asks for a
+// client certificate (renegotiate({request_cert = true})) the rejection's alert cannot be
+// read by the client: it fails with "Provider routines::invalid aad" / internal error and
+// sends internal_error (openssl s_client reports the same), where OpenSSL's own
+// verification (pause_on_verify off) delivers unknown_ca / certificate_revoked properly.
+TEST_CASE("[attack3] server pause_on_verify: a rejection inside a TLS 1.2 renegotiation",
+          "[attack3][verify][renegotiation][!mayfail]") {
+  auto so = test::server_opts();
+  so.max_version = "TLSv1.2";
+  so.ca = {test::load("ca.pem")};
+  so.pause_on_verify = true;
+  auto srv = server::create(so);
+  REQUIRE(srv);
+  auto h = test::pair_on(*srv, client_with_certificate());
+  h.run();
+  REQUIRE(h.client_log.secure == 1);
+  REQUIRE(h.server_log.secure == 1);
+  renegotiate_options ro;
+  ro.request_cert = true;
+  REQUIRE_FALSE(h.server.renegotiate(ro));
+  h.run();
+  REQUIRE(test::find_event<events::verify_peer>(h.server_log));
+  REQUIRE_FALSE(h.server.verify_result(std::error_code(X509_V_ERR_CERT_REVOKED, x509_category())));
+  h.run();
+  CHECK(h.server_log.alert == SSL_AD_CERTIFICATE_REVOKED);
+  CHECK(h.server_log.alert_sent);
+  CAPTURE(h.client.error_message());
+  CHECK(h.client_log.alert == SSL_AD_CERTIFICATE_REVOKED); // received, not internal_error sent
+  CHECK_FALSE(h.client_log.alert_sent);
+}
+
+// The same renegotiation judged by OpenSSL itself (no pause_on_verify): the alert arrives.
+TEST_CASE("[attack3] a rejection inside a TLS 1.2 renegotiation without pause_on_verify",
+          "[attack3][verify][renegotiation]") {
+  auto so = test::server_opts();
+  so.max_version = "TLSv1.2";
+  so.ca = {test::load("ca.pem")};
+  auto srv = server::create(so);
+  REQUIRE(srv);
+  auto co = test::client_opts();
+  co.cert = {test::load("selfsigned.pem")};
+  co.key = {test::load("selfsigned.key")};
+  auto h = test::pair_on(*srv, co);
+  h.run();
+  REQUIRE(h.client_log.secure == 1);
+  renegotiate_options ro;
+  ro.request_cert = true;
+  REQUIRE_FALSE(h.server.renegotiate(ro));
+  h.run();
+  CHECK(h.server_log.alert_sent);
+  CHECK(h.client_log.alert == h.server_log.alert);
+  CHECK_FALSE(h.client_log.alert_sent);
+}
