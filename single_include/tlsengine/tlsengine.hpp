@@ -1676,15 +1676,18 @@ inline std::vector<unsigned char> session_binding(const std::vector<unsigned cha
 }
 
 /// What a client's sessions are bound to: the trust the server was verified against, and
-/// who judged it (the application through pause_on_verify, a check_server_identity of its
-/// own). Stored in the session's ticket_appdata, which OpenSSL serializes with the session
-/// and never uses on a client; a client offers only sessions bound as it would bind them.
+/// who judged it (the application through pause_on_verify or pause_on_ocsp_response, a
+/// check_server_identity of its own). Stored in the session's ticket_appdata, which OpenSSL
+/// serializes with the session and never uses on a client; a client offers only sessions
+/// bound as it would bind them.
 inline std::vector<unsigned char> client_session_binding(const std::vector<unsigned char>& trust,
                                                          bool application_decides,
-                                                         bool own_identity_check) {
+                                                         bool own_identity_check,
+                                                         bool application_judges_ocsp = false) {
   static const char label[] = "tlsengine client session binding v1";
   const unsigned char flags =
-      static_cast<unsigned char>((application_decides ? 1 : 0) | (own_identity_check ? 2 : 0));
+      static_cast<unsigned char>((application_decides ? 1 : 0) | (own_identity_check ? 2 : 0) |
+                                 (application_judges_ocsp ? 4 : 0));
   sha256_digest digest{};
   if (!sha256_of({{label, sizeof label}, {trust.data(), trust.size()}, {&flags, 1}}, digest)) {
     ERR_clear_error();
@@ -4643,6 +4646,8 @@ private:
   static constexpr std::size_t record_size = 16 * 1024;
   static constexpr std::size_t max_pending_events = 1024;
   static constexpr std::size_t max_undelivered_sessions = 4;
+  /// The largest OCSP response a server staples (a 16 KiB message, less its header).
+  static constexpr std::size_t max_ocsp_response = 16 * 1024 - 4;
   static constexpr int max_key_updates_in_row = 32; // BoringSSL's kMaxKeyUpdates
 
   secure_context context_;
@@ -5365,6 +5370,10 @@ inline std::error_code engine::resume_session(std::optional<bytes_view> data) {
 
 inline std::error_code engine::set_ocsp_response(std::optional<bytes_view> response) {
   if (std::error_code ec = answer_check(ocsp_)) return ec;
+  // TLS 1.2's CertificateStatus must fit one 16 KiB handshake message (OpenSSL clients
+  // refuse more), and TLS 1.3 servers fail on much larger ones: refused, still waiting.
+  if (response && response->size() > max_ocsp_response)
+    return make_error_code(errc::invalid_argument);
   if (response && !response->empty()) ocsp_response_ = response->to_vector();
   return answered(ocsp_);
 }
@@ -5474,6 +5483,16 @@ inline void engine::reject_in_handshake() {
                                                : "the application rejected the peer's "
                                                  "certificate: ") +
                             verify_answer_.message());
+  if (handshake_done_) {
+    // A renegotiation: the connection is encrypted, so a plaintext alert would be garbage
+    // to the peer, and OpenSSL 3.0 sends no alert of our choosing. The record injected
+    // before the held ChangeCipherSpec makes OpenSSL fail the handshake with its own fatal
+    // alert (internal_error on 3.0), under the keys in use: one the peer can read.
+    static const unsigned char forged[] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
+    endpoint_.inject(bytes_view(forged, sizeof forged));
+    answered(verify_);
+    return;
+  }
   plaintext_alert_ = verify_reject_alert();
   plaintext_alert_mark_ = out_.size();
   send_plaintext_alert();
@@ -5501,7 +5520,11 @@ inline std::error_code engine::accept_unauthorized(std::error_code verdict) {
 inline std::error_code engine::fail_decision(std::error_code code, int alert) {
   if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
   if (error_) return error_;
-  if (!code || alert < 0 || alert > 255) return make_error_code(errc::invalid_argument);
+  // The alert must say "failed": close_notify, user_canceled and no_renegotiation are not
+  // errors (a peer reading close_notify after a finished TLS 1.3 handshake sees success).
+  if (!code || alert < 0 || alert > 255 || alert == SSL_AD_CLOSE_NOTIFY ||
+      alert == SSL_AD_USER_CANCELLED || alert == SSL_AD_NO_RENEGOTIATION)
+    return make_error_code(errc::invalid_argument);
   std::string message = "the application failed the handshake: " + code.message();
   for (decision* d : {&sni_, &resume_, &ocsp_}) {
     if (d->state != decision_state::waiting) continue;
@@ -5942,6 +5965,13 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
   if (verify_.state == decision_state::answered) {
     if (!verify_answer_) {
       verify_error_ = recorded_verdict_; // {} unless accept_unauthorized() kept one
+      // Accepted anyway: the verify_result (which the session keeps) still names the
+      // verdict, so authorized() is false and a client that requires verification never
+      // resumes the session without asking again (apply_session).
+      if (recorded_verdict_)
+        X509_STORE_CTX_set_error(store, recorded_verdict_.category() == x509_category()
+                                            ? recorded_verdict_.value()
+                                            : X509_V_ERR_APPLICATION_VERIFICATION);
       return config_.is_server ? 1 : ocsp_gate(store);
     }
     verify_error_ = verify_answer_;
@@ -6510,7 +6540,8 @@ inline bool engine::may_resume(SSL_SESSION* session) {
 
 inline std::vector<unsigned char> engine::client_binding() const {
   return client_session_binding(context_.trust_digest(), config_.connection.pause_on_verify,
-                                static_cast<bool>(config_.check_identity));
+                                static_cast<bool>(config_.check_identity),
+                                config_.pause_on_ocsp_response);
 }
 
 inline verify_policy engine::session_policy() const {

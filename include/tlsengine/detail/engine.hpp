@@ -293,6 +293,8 @@ private:
   static constexpr std::size_t record_size = 16 * 1024;
   static constexpr std::size_t max_pending_events = 1024;
   static constexpr std::size_t max_undelivered_sessions = 4;
+  /// The largest OCSP response a server staples (a 16 KiB message, less its header).
+  static constexpr std::size_t max_ocsp_response = 16 * 1024 - 4;
   static constexpr int max_key_updates_in_row = 32; // BoringSSL's kMaxKeyUpdates
 
   secure_context context_;

@@ -64,6 +64,10 @@ inline std::error_code engine::resume_session(std::optional<bytes_view> data) {
 
 inline std::error_code engine::set_ocsp_response(std::optional<bytes_view> response) {
   if (std::error_code ec = answer_check(ocsp_)) return ec;
+  // TLS 1.2's CertificateStatus must fit one 16 KiB handshake message (OpenSSL clients
+  // refuse more), and TLS 1.3 servers fail on much larger ones: refused, still waiting.
+  if (response && response->size() > max_ocsp_response)
+    return make_error_code(errc::invalid_argument);
   if (response && !response->empty()) ocsp_response_ = response->to_vector();
   return answered(ocsp_);
 }
@@ -173,6 +177,16 @@ inline void engine::reject_in_handshake() {
                                                : "the application rejected the peer's "
                                                  "certificate: ") +
                             verify_answer_.message());
+  if (handshake_done_) {
+    // A renegotiation: the connection is encrypted, so a plaintext alert would be garbage
+    // to the peer, and OpenSSL 3.0 sends no alert of our choosing. The record injected
+    // before the held ChangeCipherSpec makes OpenSSL fail the handshake with its own fatal
+    // alert (internal_error on 3.0), under the keys in use: one the peer can read.
+    static const unsigned char forged[] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
+    endpoint_.inject(bytes_view(forged, sizeof forged));
+    answered(verify_);
+    return;
+  }
   plaintext_alert_ = verify_reject_alert();
   plaintext_alert_mark_ = out_.size();
   send_plaintext_alert();
@@ -200,7 +214,11 @@ inline std::error_code engine::accept_unauthorized(std::error_code verdict) {
 inline std::error_code engine::fail_decision(std::error_code code, int alert) {
   if (destroyed_ || !ssl_) return make_error_code(errc::destroyed);
   if (error_) return error_;
-  if (!code || alert < 0 || alert > 255) return make_error_code(errc::invalid_argument);
+  // The alert must say "failed": close_notify, user_canceled and no_renegotiation are not
+  // errors (a peer reading close_notify after a finished TLS 1.3 handshake sees success).
+  if (!code || alert < 0 || alert > 255 || alert == SSL_AD_CLOSE_NOTIFY ||
+      alert == SSL_AD_USER_CANCELLED || alert == SSL_AD_NO_RENEGOTIATION)
+    return make_error_code(errc::invalid_argument);
   std::string message = "the application failed the handshake: " + code.message();
   for (decision* d : {&sni_, &resume_, &ocsp_}) {
     if (d->state != decision_state::waiting) continue;

@@ -136,6 +136,13 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
   if (verify_.state == decision_state::answered) {
     if (!verify_answer_) {
       verify_error_ = recorded_verdict_; // {} unless accept_unauthorized() kept one
+      // Accepted anyway: the verify_result (which the session keeps) still names the
+      // verdict, so authorized() is false and a client that requires verification never
+      // resumes the session without asking again (apply_session).
+      if (recorded_verdict_)
+        X509_STORE_CTX_set_error(store, recorded_verdict_.category() == x509_category()
+                                            ? recorded_verdict_.value()
+                                            : X509_V_ERR_APPLICATION_VERIFICATION);
       return config_.is_server ? 1 : ocsp_gate(store);
     }
     verify_error_ = verify_answer_;

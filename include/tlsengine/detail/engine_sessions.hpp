@@ -156,7 +156,8 @@ inline bool engine::may_resume(SSL_SESSION* session) {
 
 inline std::vector<unsigned char> engine::client_binding() const {
   return client_session_binding(context_.trust_digest(), config_.connection.pause_on_verify,
-                                static_cast<bool>(config_.check_identity));
+                                static_cast<bool>(config_.check_identity),
+                                config_.pause_on_ocsp_response);
 }
 
 inline verify_policy engine::session_policy() const {

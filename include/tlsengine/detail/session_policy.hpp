@@ -126,15 +126,18 @@ inline std::vector<unsigned char> session_binding(const std::vector<unsigned cha
 }
 
 /// What a client's sessions are bound to: the trust the server was verified against, and
-/// who judged it (the application through pause_on_verify, a check_server_identity of its
-/// own). Stored in the session's ticket_appdata, which OpenSSL serializes with the session
-/// and never uses on a client; a client offers only sessions bound as it would bind them.
+/// who judged it (the application through pause_on_verify or pause_on_ocsp_response, a
+/// check_server_identity of its own). Stored in the session's ticket_appdata, which OpenSSL
+/// serializes with the session and never uses on a client; a client offers only sessions
+/// bound as it would bind them.
 inline std::vector<unsigned char> client_session_binding(const std::vector<unsigned char>& trust,
                                                          bool application_decides,
-                                                         bool own_identity_check) {
+                                                         bool own_identity_check,
+                                                         bool application_judges_ocsp = false) {
   static const char label[] = "tlsengine client session binding v1";
   const unsigned char flags =
-      static_cast<unsigned char>((application_decides ? 1 : 0) | (own_identity_check ? 2 : 0));
+      static_cast<unsigned char>((application_decides ? 1 : 0) | (own_identity_check ? 2 : 0) |
+                                 (application_judges_ocsp ? 4 : 0));
   sha256_digest digest{};
   if (!sha256_of({{label, sizeof label}, {trust.data(), trust.size()}, {&flags, 1}}, digest)) {
     ERR_clear_error();
