@@ -153,3 +153,29 @@ TEST_CASE("a fatal alert instead of close_notify is an error, not an end",
   CHECK_FALSE(h2.client_log.alert_sent);
   CHECK_FALSE(h2.client.received_close_notify());
 }
+
+TEST_CASE("set_ocsp_response refuses a staple no TLS 1.2 client accepts; the decision stays open",
+          "[stricter][ocsp]") {
+  const std::string version = GENERATE(as<std::string>{}, "TLSv1.2", "TLSv1.3");
+  CAPTURE(version);
+  auto so = test::server_opts();
+  so.max_version = version;
+  so.pause_on_ocsp_request = true;
+  auto srv = server::create(so);
+  REQUIRE(srv);
+  auto co = test::client_opts();
+  co.request_ocsp = true;
+  auto h = test::pair_on(*srv, co);
+  h.run();
+  REQUIRE(test::find_event<events::ocsp_request>(h.server_log));
+  const std::vector<std::uint8_t> huge(90000, 0x30);
+  CHECK(h.server.set_ocsp_response(huge) == make_error_code(errc::invalid_argument));
+  // The largest accepted one (a 16 KiB message less its header) reaches the client whole.
+  const std::vector<std::uint8_t> largest(16 * 1024 - 4, 0x30);
+  REQUIRE_FALSE(h.server.set_ocsp_response(largest));
+  h.run();
+  REQUIRE(h.client.is_secure());
+  const auto* got = test::find_event<events::ocsp_response>(h.client_log);
+  REQUIRE(got);
+  CHECK(got->response == largest);
+}
