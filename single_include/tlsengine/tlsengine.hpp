@@ -3809,6 +3809,12 @@ struct bio_endpoint {
     injected = record;
     injecting = false;
   }
+  /// A record of no valid content type: OpenSSL refuses it with its own fatal alert, under
+  /// the keys of the moment (how the engine ends a handshake OpenSSL cannot be told to end).
+  void inject_invalid_record() noexcept {
+    static const std::uint8_t invalid[] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
+    inject(bytes_view(invalid, sizeof invalid));
+  }
 
   bool at_record_boundary() const noexcept { return header_got == 0 && body_left == 0; }
   void track(const std::uint8_t* p, std::size_t n) noexcept {
@@ -4317,6 +4323,7 @@ inline std::vector<std::uint8_t> seal_tls13_alert(const SSL_CIPHER* cipher,
 
 
 
+
 namespace tlsengine::detail {
 
 /// The alert OpenSSL sends when verification fails with `x509_code`.
@@ -4364,6 +4371,13 @@ inline int alert_for_x509_code(long x509_code) {
   case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE: return SSL_AD_BAD_CERTIFICATE;
   default: return SSL_AD_CERTIFICATE_UNKNOWN;
   }
+}
+
+/// The X.509 code a verification verdict goes to OpenSSL as: its own when it is one,
+/// else X509_V_ERR_APPLICATION_VERIFICATION.
+inline int x509_code_of(std::error_code verdict) {
+  return verdict.category() == x509_category() ? verdict.value()
+                                               : X509_V_ERR_APPLICATION_VERIFICATION;
 }
 
 /// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.
@@ -5488,8 +5502,7 @@ inline void engine::reject_in_handshake() {
     // to the peer, and OpenSSL 3.0 sends no alert of our choosing. The record injected
     // before the held ChangeCipherSpec makes OpenSSL fail the handshake with its own fatal
     // alert (internal_error on 3.0), under the keys in use: one the peer can read.
-    static const unsigned char forged[] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
-    endpoint_.inject(bytes_view(forged, sizeof forged));
+    endpoint_.inject_invalid_record();
     answered(verify_);
     return;
   }
@@ -5557,8 +5570,7 @@ inline std::error_code engine::fail_decision(std::error_code code, int alert) {
       return verify_result(code);
     }
     record_callback_error(code, std::move(message));
-    return verify_result(
-        std::error_code(static_cast<int>(x509_code_for_alert(alert)), x509_category()));
+    return verify_result(std::error_code(x509_code_for_alert(alert), x509_category()));
   }
   return make_error_code(errc::invalid_state);
 }
@@ -5929,9 +5941,7 @@ inline void engine::message_callback(int write_p, int version, int content_type,
       // send its own fatal unexpected_message alert with the keys of the moment.
       self->record_callback_error(make_error_code(errc::unexpected_message),
                                   "the server sent a HelloRequest during the handshake");
-      // A record of no valid content type.
-      static const unsigned char forged[] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
-      self->endpoint_.inject(bytes_view(forged, sizeof forged));
+      self->endpoint_.inject_invalid_record();
     } else if (self->renegotiation_disabled_) {
       self->record_callback_error(make_error_code(errc::renegotiation_disabled),
                                   "the server tried to renegotiate");
@@ -5968,18 +5978,13 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
       // Accepted anyway: the verify_result (which the session keeps) still names the
       // verdict, so authorized() is false and a client that requires verification never
       // resumes the session without asking again (apply_session).
-      if (recorded_verdict_)
-        X509_STORE_CTX_set_error(store, recorded_verdict_.category() == x509_category()
-                                            ? recorded_verdict_.value()
-                                            : X509_V_ERR_APPLICATION_VERIFICATION);
+      if (recorded_verdict_) X509_STORE_CTX_set_error(store, x509_code_of(recorded_verdict_));
       return config_.is_server ? 1 : ocsp_gate(store);
     }
     verify_error_ = verify_answer_;
     if (config_.is_server) return 1; // rejected after the handshake (see on_handshake_done)
     verify_rejected_ = true;
-    X509_STORE_CTX_set_error(store, verify_answer_.category() == x509_category()
-                                        ? verify_answer_.value()
-                                        : X509_V_ERR_APPLICATION_VERIFICATION);
+    X509_STORE_CTX_set_error(store, x509_code_of(verify_answer_));
     return 0;
   }
   // As Node, whose verify callback lets verification go on past a failure: the last

@@ -47,6 +47,12 @@ struct bio_endpoint {
     injected = record;
     injecting = false;
   }
+  /// A record of no valid content type: OpenSSL refuses it with its own fatal alert, under
+  /// the keys of the moment (how the engine ends a handshake OpenSSL cannot be told to end).
+  void inject_invalid_record() noexcept {
+    static const std::uint8_t invalid[] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
+    inject(bytes_view(invalid, sizeof invalid));
+  }
 
   bool at_record_boundary() const noexcept { return header_got == 0 && body_left == 0; }
   void track(const std::uint8_t* p, std::size_t n) noexcept {

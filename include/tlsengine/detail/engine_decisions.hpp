@@ -182,8 +182,7 @@ inline void engine::reject_in_handshake() {
     // to the peer, and OpenSSL 3.0 sends no alert of our choosing. The record injected
     // before the held ChangeCipherSpec makes OpenSSL fail the handshake with its own fatal
     // alert (internal_error on 3.0), under the keys in use: one the peer can read.
-    static const unsigned char forged[] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
-    endpoint_.inject(bytes_view(forged, sizeof forged));
+    endpoint_.inject_invalid_record();
     answered(verify_);
     return;
   }
@@ -251,8 +250,7 @@ inline std::error_code engine::fail_decision(std::error_code code, int alert) {
       return verify_result(code);
     }
     record_callback_error(code, std::move(message));
-    return verify_result(
-        std::error_code(static_cast<int>(x509_code_for_alert(alert)), x509_category()));
+    return verify_result(std::error_code(x509_code_for_alert(alert), x509_category()));
   }
   return make_error_code(errc::invalid_state);
 }

@@ -100,9 +100,7 @@ inline void engine::message_callback(int write_p, int version, int content_type,
       // send its own fatal unexpected_message alert with the keys of the moment.
       self->record_callback_error(make_error_code(errc::unexpected_message),
                                   "the server sent a HelloRequest during the handshake");
-      // A record of no valid content type.
-      static const unsigned char forged[] = {0x63, 0x03, 0x03, 0x00, 0x01, 0x00};
-      self->endpoint_.inject(bytes_view(forged, sizeof forged));
+      self->endpoint_.inject_invalid_record();
     } else if (self->renegotiation_disabled_) {
       self->record_callback_error(make_error_code(errc::renegotiation_disabled),
                                   "the server tried to renegotiate");
@@ -139,18 +137,13 @@ inline int engine::on_verify(X509_STORE_CTX* store) {
       // Accepted anyway: the verify_result (which the session keeps) still names the
       // verdict, so authorized() is false and a client that requires verification never
       // resumes the session without asking again (apply_session).
-      if (recorded_verdict_)
-        X509_STORE_CTX_set_error(store, recorded_verdict_.category() == x509_category()
-                                            ? recorded_verdict_.value()
-                                            : X509_V_ERR_APPLICATION_VERIFICATION);
+      if (recorded_verdict_) X509_STORE_CTX_set_error(store, x509_code_of(recorded_verdict_));
       return config_.is_server ? 1 : ocsp_gate(store);
     }
     verify_error_ = verify_answer_;
     if (config_.is_server) return 1; // rejected after the handshake (see on_handshake_done)
     verify_rejected_ = true;
-    X509_STORE_CTX_set_error(store, verify_answer_.category() == x509_category()
-                                        ? verify_answer_.value()
-                                        : X509_V_ERR_APPLICATION_VERIFICATION);
+    X509_STORE_CTX_set_error(store, x509_code_of(verify_answer_));
     return 0;
   }
   // As Node, whose verify callback lets verification go on past a failure: the last

@@ -2,6 +2,8 @@
 // (ssl_x509err2alert in ssl/statem/statem_lib.c, which OpenSSL does not export).
 #pragma once
 
+#include "../errors.hpp"
+
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -54,6 +56,13 @@ inline int alert_for_x509_code(long x509_code) {
   case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE: return SSL_AD_BAD_CERTIFICATE;
   default: return SSL_AD_CERTIFICATE_UNKNOWN;
   }
+}
+
+/// The X.509 code a verification verdict goes to OpenSSL as: its own when it is one,
+/// else X509_V_ERR_APPLICATION_VERIFICATION.
+inline int x509_code_of(std::error_code verdict) {
+  return verdict.category() == x509_category() ? verdict.value()
+                                               : X509_V_ERR_APPLICATION_VERIFICATION;
 }
 
 /// An alert the client's verification can send, as the X.509 code OpenSSL maps to it.
