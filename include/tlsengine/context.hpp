@@ -151,6 +151,9 @@ struct context_state {
   // computed once here rather than hashed for every connection.
   std::array<std::vector<unsigned char>, verify_policy::policy_count> session_bindings;
   std::vector<unsigned char> trust; // digest of the CAs, CRLs and store flags (client sessions)
+  // What a client connection binds its sessions to, for each client_binding_flags() value:
+  // hashed once here rather than for every connection and every ticket.
+  std::array<std::vector<unsigned char>, client_binding_count> client_bindings;
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
@@ -178,6 +181,9 @@ public:
   const std::vector<unsigned char>& session_binding(const detail::verify_policy& policy) const;
   /// The digest of this context's trust (CAs, CRLs, store flags, system store or not).
   const std::vector<unsigned char>& trust_digest() const;
+  /// What a client connection of this context binds its sessions to, given who judges the
+  /// server (detail::client_binding_flags).
+  const std::vector<unsigned char>& client_session_binding(unsigned char flags) const;
   /// Server connections bind their sessions to this context's identity and their policy.
   bool bind_sessions(SSL* ssl, const detail::verify_policy& policy) const;
   /// Client connections: the parsed session for stored session bytes (parsed once).

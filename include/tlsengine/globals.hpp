@@ -6,6 +6,7 @@
 #include "detail/config.hpp"
 
 #include "detail/handles.hpp"
+#include "detail/openssl_error.hpp"
 #include "options.hpp"
 
 #include <openssl/pem.h>

@@ -1561,6 +1561,7 @@ take_openssl_error_code(std::error_code fallback = make_error_code(errc::invalid
 // is a cache miss: the handshake is a full one, which applies the policy.
 
 
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -1649,7 +1650,7 @@ inline std::vector<unsigned char> trust_digest(X509_STORE* store, bool default_p
   for (const sha256_digest& member : members)
     parts.emplace_back(member.data(), member.size());
   sha256_digest digest{};
-  ERR_clear_error();
+  clear_error_queue();
   if (!sha256_of(parts, digest)) return {};
   return std::vector<unsigned char>(digest.begin(), digest.end());
 }
@@ -1668,29 +1669,32 @@ inline std::vector<unsigned char> session_binding(const std::vector<unsigned cha
   if (policy.request_cert) parts.emplace_back(trust.data(), trust.size());
   sha256_digest digest{};
   if (!sha256_of(parts, digest)) {
-    ERR_clear_error();
+    clear_error_queue();
     return {};
   }
   static_assert(sizeof(digest) <= SSL_MAX_SID_CTX_LENGTH, "fits a session id context");
   return std::vector<unsigned char>(digest.begin(), digest.end());
 }
 
+/// Who judges a client's server besides OpenSSL's chain check: the application through
+/// pause_on_verify (1) or pause_on_ocsp_response (4), a check_server_identity of its own (2).
+inline constexpr unsigned char client_binding_count = 8;
+inline unsigned char client_binding_flags(bool application_decides, bool own_identity_check,
+                                          bool application_judges_ocsp) noexcept {
+  return static_cast<unsigned char>((application_decides ? 1 : 0) | (own_identity_check ? 2 : 0) |
+                                    (application_judges_ocsp ? 4 : 0));
+}
+
 /// What a client's sessions are bound to: the trust the server was verified against, and
-/// who judged it (the application through pause_on_verify or pause_on_ocsp_response, a
-/// check_server_identity of its own). Stored in the session's ticket_appdata, which OpenSSL
-/// serializes with the session and never uses on a client; a client offers only sessions
-/// bound as it would bind them.
+/// who judged it (client_binding_flags). Stored in the session's ticket_appdata, which
+/// OpenSSL serializes with the session and never uses on a client; a client offers only
+/// sessions bound as it would bind them. Each context computes the eight once.
 inline std::vector<unsigned char> client_session_binding(const std::vector<unsigned char>& trust,
-                                                         bool application_decides,
-                                                         bool own_identity_check,
-                                                         bool application_judges_ocsp = false) {
+                                                         unsigned char flags) {
   static const char label[] = "tlsengine client session binding v1";
-  const unsigned char flags =
-      static_cast<unsigned char>((application_decides ? 1 : 0) | (own_identity_check ? 2 : 0) |
-                                 (application_judges_ocsp ? 4 : 0));
   sha256_digest digest{};
   if (!sha256_of({{label, sizeof label}, {trust.data(), trust.size()}, {&flags, 1}}, digest)) {
-    ERR_clear_error();
+    clear_error_queue();
     return {};
   }
   return std::vector<unsigned char>(digest.begin(), digest.end());
@@ -2063,6 +2067,9 @@ struct context_state {
   // computed once here rather than hashed for every connection.
   std::array<std::vector<unsigned char>, verify_policy::policy_count> session_bindings;
   std::vector<unsigned char> trust; // digest of the CAs, CRLs and store flags (client sessions)
+  // What a client connection binds its sessions to, for each client_binding_flags() value:
+  // hashed once here rather than for every connection and every ticket.
+  std::array<std::vector<unsigned char>, client_binding_count> client_bindings;
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   bool has_certificate = false;
@@ -2090,6 +2097,9 @@ public:
   const std::vector<unsigned char>& session_binding(const detail::verify_policy& policy) const;
   /// The digest of this context's trust (CAs, CRLs, store flags, system store or not).
   const std::vector<unsigned char>& trust_digest() const;
+  /// What a client connection of this context binds its sessions to, given who judges the
+  /// server (detail::client_binding_flags).
+  const std::vector<unsigned char>& client_session_binding(unsigned char flags) const;
   /// Server connections bind their sessions to this context's identity and their policy.
   bool bind_sessions(SSL* ssl, const detail::verify_policy& policy) const;
   /// Client connections: the parsed session for stored session bytes (parsed once).
@@ -2175,7 +2185,7 @@ TLSENGINE_DECL bio_ptr memory_bio(std::string_view text) {
 TLSENGINE_DECL bool only_pem_end_in_queue() {
   const unsigned long e = ERR_peek_last_error();
   if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
-    ERR_clear_error();
+    detail::clear_error_queue();
     return true;
   }
   return e == 0;
@@ -2203,7 +2213,7 @@ TLSENGINE_DECL std::error_code configure_ciphers(SSL_CTX* ctx, const std::string
     // An empty TLS 1.2 list deliberately disables TLS 1.2 suites, as in Node.
     if (!(list12.empty() && ERR_GET_REASON(e) == SSL_R_NO_CIPHER_MATCH))
       return take_openssl_error_code();
-    ERR_clear_error();
+    detail::clear_error_queue();
   }
   if (SSL_CTX_set_ciphersuites(ctx, suites13.c_str()) != 1) return take_openssl_error_code();
   return {};
@@ -2278,7 +2288,7 @@ TLSENGINE_DECL std::error_code check_keys(SSL_CTX* ctx, std::size_t certificates
     if (SSL_CTX_check_private_key(ctx) != 1) return take_openssl_error_code();
     ++pairs;
   }
-  ERR_clear_error();
+  detail::clear_error_queue();
   if (pairs < certificates) return ssl_reason(SSL_R_NO_PRIVATE_KEY_ASSIGNED);
   if (pairs < keys) return ssl_reason(SSL_R_NO_CERTIFICATE_ASSIGNED);
   return {};
@@ -2364,7 +2374,7 @@ TLSENGINE_DECL unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
   }
   ok = ok && EVP_DigestFinal_ex(md, digest, &length) == 1;
   EVP_MD_CTX_free(md);
-  ERR_clear_error();
+  detail::clear_error_queue();
   if (!ok) length = 0;
   if (length > SSL_MAX_SID_CTX_LENGTH) length = SSL_MAX_SID_CTX_LENGTH;
   std::memcpy(out, digest, length);
@@ -2382,7 +2392,7 @@ TLSENGINE_DECL void complete_chains(SSL_CTX* ctx) {
     SSL_CTX_build_cert_chain(ctx,
                              SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR | SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
   }
-  ERR_clear_error();
+  detail::clear_error_queue();
   SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
 }
 
@@ -2391,7 +2401,7 @@ TLSENGINE_DECL void complete_chains(SSL_CTX* ctx) {
 namespace tlsengine {
 
 TLSENGINE_DECL result<secure_context> secure_context::create(const context_options& options) {
-  ERR_clear_error();
+  detail::clear_error_queue();
   auto state = std::make_shared<detail::context_state>();
   state->ctx.reset(SSL_CTX_new(TLS_method()));
   if (!state->ctx) return detail::take_openssl_error_code();
@@ -2473,6 +2483,8 @@ TLSENGINE_DECL result<secure_context> secure_context::create(const context_optio
   // external PSKs, whose sessions carry no context.
   state->session_id_context.assign(sid, sid + sid_length);
   state->trust = trust;
+  for (unsigned char flags = 0; flags < detail::client_binding_count; ++flags)
+    state->client_bindings[flags] = detail::client_session_binding(trust, flags);
   for (std::size_t flags = 0; flags < detail::verify_policy::policy_count; ++flags)
     state->session_bindings[flags] = detail::session_binding(
         state->session_id_context, trust,
@@ -2495,6 +2507,12 @@ secure_context::session_binding(const detail::verify_policy& policy) const {
 TLSENGINE_DECL const std::vector<unsigned char>& secure_context::trust_digest() const {
   static const std::vector<unsigned char> none;
   return state_ ? state_->trust : none;
+}
+
+TLSENGINE_DECL const std::vector<unsigned char>&
+secure_context::client_session_binding(unsigned char flags) const {
+  static const std::vector<unsigned char> none;
+  return state_ && flags < detail::client_binding_count ? state_->client_bindings[flags] : none;
 }
 
 TLSENGINE_DECL bool secure_context::bind_sessions(SSL* ssl,
@@ -4647,7 +4665,7 @@ private:
   /// What this server connection asks of the client's certificate now.
   verify_policy session_policy() const;
   /// Client: what this connection's sessions are bound to (client_session_binding).
-  std::vector<unsigned char> client_binding() const;
+  const std::vector<unsigned char>& client_binding() const;
   /// The context in use: the SNI choice once made.
   const secure_context& session_context() const;
   /// The key an external cache is asked for: TLS 1.2's session id, or with TLS 1.3 and
@@ -4762,7 +4780,7 @@ inline engine::engine(secure_context context, engine_config config)
   endpoint_.output = &out_;
   endpoint_.may_read = &engine::input_allowed;
   endpoint_.owner = this;
-  ERR_clear_error();
+  clear_error_queue();
   ssl_.reset(SSL_new(context_.native_handle()));
   if (!ssl_) {
     fail_with_openssl(make_error_code(errc::invalid_state));
@@ -5177,7 +5195,7 @@ inline void engine::read_records() {
 /// Interprets a failed SSL_* call. Returns false when the connection cannot go on now.
 inline bool engine::handle_failure(int r) {
   if (destroyed_) { // by a callback: whatever OpenSSL says next is of no interest
-    ERR_clear_error();
+    clear_error_queue();
     return false;
   }
   switch (SSL_get_error(ssl_.get(), r)) {
@@ -5253,15 +5271,15 @@ inline void engine::flush_writes() {
     // A pending KeyUpdate (ours, or the answer the peer requested) goes out with the
     // next write; a zero-length write sends it now.
     std::size_t ignored = 0;
-    ERR_clear_error();
+    clear_error_queue();
     const int r = SSL_write_ex(ssl_.get(), "", 0, &ignored);
     if (r != 1) handle_failure(r);
   }
   if (end_requested_ && !shutdown_sent_ && staged_.empty() && !error_ && !destroyed_) {
-    ERR_clear_error();
+    clear_error_queue();
     SSL_shutdown(ssl_.get()); // queues close_notify; the peer's is read by feed()
     shutdown_sent_ = true;
-    ERR_clear_error();
+    clear_error_queue();
   }
 }
 
@@ -5377,7 +5395,7 @@ inline std::error_code engine::resume_session(std::optional<bytes_view> data) {
   if (data && !data->empty()) {
     const unsigned char* p = data->data();
     resume_choice_.reset(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(data->size())));
-    ERR_clear_error(); // an unusable session is a cache miss, not an error
+    clear_error_queue(); // an unusable session is a cache miss, not an error
   }
   return answered(resume_);
 }
@@ -5394,7 +5412,7 @@ inline std::error_code engine::set_ocsp_response(std::optional<bytes_view> respo
 
 inline std::error_code engine::use_certificate(std::string_view cert_pem, const key_entry& key) {
   if (std::error_code ec = answer_check(certificate_request_)) return ec;
-  ERR_clear_error();
+  clear_error_queue();
   bio_ptr bio = memory_bio(cert_pem);
   x509_ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   bool ok = leaf && SSL_use_certificate(ssl_.get(), leaf.get()) == 1;
@@ -5642,7 +5660,7 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
   if (in_openssl() || !handshake_done_) return make_error_code(errc::invalid_state);
   if (SSL_version(ssl_.get()) > TLS1_2_VERSION) {
     // TLS 1.3 has no renegotiation: OpenSSL's refusal, ERR_SSL_WRONG_SSL_VERSION as Node.
-    ERR_clear_error();
+    clear_error_queue();
     if (SSL_renegotiate(ssl_.get()) == 1) return make_error_code(errc::invalid_state);
     return take_openssl_error_code(make_error_code(errc::invalid_state));
   }
@@ -5658,7 +5676,7 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
     session_context().bind_sessions(ssl_.get(), session_policy()); // the new session's
     SSL_set_options(ssl_.get(), SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
   }
-  ERR_clear_error();
+  clear_error_queue();
   if (SSL_renegotiate(ssl_.get()) != 1) return take_openssl_error_code();
   renegotiating_ = true;
   openssl_guard guard(*this);
@@ -5684,7 +5702,7 @@ inline std::error_code engine::key_update(bool request_peer) {
   if (in_openssl() || shutdown_sent_ || !handshake_done_ || held_ ||
       SSL_version(ssl_.get()) != TLS1_3_VERSION)
     return make_error_code(errc::invalid_state);
-  ERR_clear_error();
+  clear_error_queue();
   if (SSL_key_update(ssl_.get(),
                      request_peer ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED) != 1)
     return take_openssl_error_code();
@@ -5713,7 +5731,7 @@ inline void engine::on_handshake_done() {
         return;
       }
     }
-    ERR_clear_error();
+    clear_error_queue();
   }
   if (config_.is_server && verify_.state != decision_state::none) {
     // The application decides about the client certificate: until it accepts, no
@@ -5798,7 +5816,7 @@ inline void engine::send_early_data() {
   std::swap(sending, staged_);
   const bytes_view data = sending.view().subview(0, limit);
   std::size_t written = 0;
-  ERR_clear_error();
+  clear_error_queue();
   const bool ok =
       !data.empty() && SSL_write_early_data(ssl_.get(), data.data(), data.size(), &written) == 1;
   if (destroyed_) return;
@@ -5821,7 +5839,7 @@ inline bool engine::read_early_data() {
   for (;;) {
     std::uint8_t buffer[4096];
     std::size_t n = 0;
-    ERR_clear_error();
+    clear_error_queue();
     const int r = SSL_read_early_data(ssl_.get(), buffer, sizeof buffer, &n);
     if (destroyed_) return false;
     if (r == SSL_READ_EARLY_DATA_SUCCESS) {
@@ -6376,7 +6394,7 @@ inline void engine::send_plaintext_alert() {
   out_.append(bytes_view(record, sizeof record));
   last_alert_ = plaintext_alert_;
   last_alert_sent_ = true;
-  ERR_clear_error();
+  clear_error_queue();
   fail(callback_error_, callback_message_);
 }
 
@@ -6456,7 +6474,7 @@ inline int engine::on_new_session(SSL_SESSION* session) {
   if (!binding.empty()) facts().append_to(binding);
   if (binding.empty() ||
       SSL_SESSION_set1_ticket_appdata(session, binding.data(), binding.size()) != 1) {
-    ERR_clear_error();
+    clear_error_queue();
     return 0; // a session that cannot be bound is not handed out
   }
   // A copy, not serialized: the application serializes it only if it stores it.
@@ -6499,7 +6517,7 @@ inline void engine::store_facts(SSL_SESSION* session) {
   facts().append_to(encoded);
   if (session != nullptr && !encoded.empty() &&
       SSL_SESSION_set1_ticket_appdata(session, encoded.data(), encoded.size()) != 1)
-    ERR_clear_error(); // the session is still valid, only the getters forget after resuming
+    clear_error_queue(); // the session is still valid, only the getters forget after resuming
 }
 
 inline int engine::on_generate_ticket() {
@@ -6543,10 +6561,10 @@ inline bool engine::may_resume(SSL_SESSION* session) {
                               session_policy());
 }
 
-inline std::vector<unsigned char> engine::client_binding() const {
-  return client_session_binding(context_.trust_digest(), config_.connection.pause_on_verify,
-                                static_cast<bool>(config_.check_identity),
-                                config_.pause_on_ocsp_response);
+inline const std::vector<unsigned char>& engine::client_binding() const {
+  return context_.client_session_binding(client_binding_flags(
+      config_.connection.pause_on_verify, static_cast<bool>(config_.check_identity),
+      config_.pause_on_ocsp_response));
 }
 
 inline verify_policy engine::session_policy() const {
@@ -6590,13 +6608,24 @@ inline std::vector<std::uint8_t> engine::offered_session_id() {
 
 inline bool engine::switch_context(const secure_context& chosen) {
   if (!chosen.apply_to(ssl_.get(), session_policy())) {
-    ERR_clear_error();
+    clear_error_queue();
     return false;
   }
   active_context_ = chosen; // keeps the SSL_CTX alive as long as the connection
   if (config_.connection.enable_keylog || config_.connection.pause_on_verify)
     install_keylog(chosen.native_handle());
   return true;
+}
+
+/// AES-128-CBC fetched once: with the legacy EVP_aes_128_cbc() OpenSSL 3 looks the
+/// implementation up by name in every ticket operation.
+inline const EVP_CIPHER* ticket_cipher() noexcept {
+  static const EVP_CIPHER* const fetched = [] {
+    const EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-128-CBC", nullptr);
+    clear_error_queue();
+    return cipher != nullptr ? cipher : EVP_aes_128_cbc();
+  }();
+  return fetched;
 }
 
 /// Encrypts under the ring's newest key; decrypts under any key of the ring, and asks
@@ -6620,12 +6649,12 @@ inline int engine::on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIP
   if (encrypt) {
     std::memcpy(name, keys.data(), 16);
     if (RAND_bytes(iv, 16) != 1 ||
-        EVP_EncryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
+        EVP_EncryptInit_ex(cipher, ticket_cipher(), nullptr, keys.data() + 32, iv) != 1 ||
         EVP_MAC_CTX_set_params(mac, params) != 1)
       return -1;
     return 1;
   }
-  if (EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
+  if (EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, keys.data() + 32, iv) != 1 ||
       EVP_MAC_CTX_set_params(mac, params) != 1)
     return -1;
   // TLS 1.3 clients should use a ticket once (RFC 8446, C.4): every resumption gets a
@@ -6963,7 +6992,7 @@ connection::export_keying_material(std::size_t length, std::string_view label,
   // 255 hash lengths. Refuse absurd lengths instead of allocating them.
   if (length == 0 || length > max_keying_material) return make_error_code(errc::invalid_argument);
   std::vector<std::uint8_t> out(length);
-  ERR_clear_error();
+  detail::clear_error_queue();
   if (SSL_export_keying_material(engine_->ssl(), out.data(), length, label.data(), label.size(),
                                  context ? context->data() : nullptr, context ? context->size() : 0,
                                  context ? 1 : 0) != 1)
@@ -6983,7 +7012,7 @@ TLSENGINE_DECL std::optional<ephemeral_key_info> connection::ephemeral_key() con
   if (!engine_ || !engine_->ssl() || engine_->is_server()) return std::nullopt;
   EVP_PKEY* key = nullptr;
   if (SSL_get_peer_tmp_key(engine_->ssl(), &key) != 1 || key == nullptr) {
-    ERR_clear_error();
+    detail::clear_error_queue();
     return std::nullopt;
   }
   ephemeral_key_info info;
@@ -7182,7 +7211,7 @@ TLSENGINE_DECL std::vector<std::uint8_t> connection::finished_message(bool peer)
 
 TLSENGINE_DECL bool connection::is_ip_address(const std::string& host) {
   ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
-  ERR_clear_error();
+  detail::clear_error_queue();
   if (ip == nullptr) return false;
   ASN1_OCTET_STRING_free(ip);
   return true;
@@ -7303,7 +7332,7 @@ namespace tlsengine::detail {
 
 TLSENGINE_DECL std::error_code count_pem_certificates(const std::string& pem, int& count,
                                                       std::string& text) {
-  ERR_clear_error();
+  detail::clear_error_queue();
   count = 0;
   bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return take_openssl_error_code();
@@ -7316,7 +7345,7 @@ TLSENGINE_DECL std::error_code count_pem_certificates(const std::string& pem, in
   const unsigned long last = ERR_peek_last_error();
   if (count > 0 && ERR_GET_LIB(last) == ERR_LIB_PEM &&
       ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
-    ERR_clear_error();
+    detail::clear_error_queue();
     return {};
   }
   openssl_failure failure = take_openssl_error(make_error_code(errc::invalid_argument));
@@ -7342,7 +7371,7 @@ TLSENGINE_DECL file_result<key_entry> load_private_key_file(const std::string& p
                                                             std::optional<std::string> passphrase) {
   file_result<std::string> file = load_file(path);
   if (!file) return {file.error(), path};
-  ERR_clear_error();
+  detail::clear_error_queue();
   detail::bio_ptr bio(BIO_new_mem_buf(file->data(), static_cast<int>(file->size())));
   // An empty passphrase (not nullptr) makes OpenSSL fail on an encrypted key instead of
   // prompting on the terminal.
@@ -7363,7 +7392,7 @@ TLSENGINE_DECL file_result<pfx_entry> load_pfx_file(const std::string& path,
                                                     std::optional<std::string> passphrase) {
   file_result<std::string> file = load_file(path);
   if (!file) return {file.error(), path};
-  ERR_clear_error();
+  detail::clear_error_queue();
   std::vector<std::uint8_t> der(file->begin(), file->end());
   const unsigned char* p = der.data();
   PKCS12* p12 = d2i_PKCS12(nullptr, &p, static_cast<long>(der.size()));
@@ -7432,7 +7461,7 @@ TLSENGINE_DECL std::vector<std::string> get_ciphers() {
   }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
-  ERR_clear_error();
+  detail::clear_error_queue();
   return names;
 }
 
@@ -7440,7 +7469,7 @@ TLSENGINE_DECL std::vector<std::string> root_certificates() {
   std::vector<std::string> pems;
   detail::x509_store_ptr store(X509_STORE_new());
   if (!store || X509_STORE_load_file(store.get(), X509_get_default_cert_file()) != 1) {
-    ERR_clear_error();
+    detail::clear_error_queue();
     return pems;
   }
   STACK_OF(X509)* all = X509_STORE_get1_all_certs(store.get());
@@ -7452,7 +7481,7 @@ TLSENGINE_DECL std::vector<std::string> root_certificates() {
     if (n > 0) pems.emplace_back(data, static_cast<std::size_t>(n));
   }
   sk_X509_pop_free(all, X509_free);
-  ERR_clear_error();
+  detail::clear_error_queue();
   return pems;
 }
 

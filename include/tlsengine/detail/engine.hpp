@@ -280,7 +280,7 @@ private:
   /// What this server connection asks of the client's certificate now.
   verify_policy session_policy() const;
   /// Client: what this connection's sessions are bound to (client_session_binding).
-  std::vector<unsigned char> client_binding() const;
+  const std::vector<unsigned char>& client_binding() const;
   /// The context in use: the SNI choice once made.
   const secure_context& session_context() const;
   /// The key an external cache is asked for: TLS 1.2's session id, or with TLS 1.3 and

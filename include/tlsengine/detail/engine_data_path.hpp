@@ -283,7 +283,7 @@ inline void engine::read_records() {
 /// Interprets a failed SSL_* call. Returns false when the connection cannot go on now.
 inline bool engine::handle_failure(int r) {
   if (destroyed_) { // by a callback: whatever OpenSSL says next is of no interest
-    ERR_clear_error();
+    clear_error_queue();
     return false;
   }
   switch (SSL_get_error(ssl_.get(), r)) {
@@ -359,15 +359,15 @@ inline void engine::flush_writes() {
     // A pending KeyUpdate (ours, or the answer the peer requested) goes out with the
     // next write; a zero-length write sends it now.
     std::size_t ignored = 0;
-    ERR_clear_error();
+    clear_error_queue();
     const int r = SSL_write_ex(ssl_.get(), "", 0, &ignored);
     if (r != 1) handle_failure(r);
   }
   if (end_requested_ && !shutdown_sent_ && staged_.empty() && !error_ && !destroyed_) {
-    ERR_clear_error();
+    clear_error_queue();
     SSL_shutdown(ssl_.get()); // queues close_notify; the peer's is read by feed()
     shutdown_sent_ = true;
-    ERR_clear_error();
+    clear_error_queue();
   }
 }
 

@@ -57,7 +57,7 @@ inline std::error_code engine::resume_session(std::optional<bytes_view> data) {
   if (data && !data->empty()) {
     const unsigned char* p = data->data();
     resume_choice_.reset(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(data->size())));
-    ERR_clear_error(); // an unusable session is a cache miss, not an error
+    clear_error_queue(); // an unusable session is a cache miss, not an error
   }
   return answered(resume_);
 }
@@ -74,7 +74,7 @@ inline std::error_code engine::set_ocsp_response(std::optional<bytes_view> respo
 
 inline std::error_code engine::use_certificate(std::string_view cert_pem, const key_entry& key) {
   if (std::error_code ec = answer_check(certificate_request_)) return ec;
-  ERR_clear_error();
+  clear_error_queue();
   bio_ptr bio = memory_bio(cert_pem);
   x509_ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   bool ok = leaf && SSL_use_certificate(ssl_.get(), leaf.get()) == 1;

@@ -14,7 +14,7 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
   if (in_openssl() || !handshake_done_) return make_error_code(errc::invalid_state);
   if (SSL_version(ssl_.get()) > TLS1_2_VERSION) {
     // TLS 1.3 has no renegotiation: OpenSSL's refusal, ERR_SSL_WRONG_SSL_VERSION as Node.
-    ERR_clear_error();
+    clear_error_queue();
     if (SSL_renegotiate(ssl_.get()) == 1) return make_error_code(errc::invalid_state);
     return take_openssl_error_code(make_error_code(errc::invalid_state));
   }
@@ -30,7 +30,7 @@ inline std::error_code engine::renegotiate(bool reject_unauthorized, bool reques
     session_context().bind_sessions(ssl_.get(), session_policy()); // the new session's
     SSL_set_options(ssl_.get(), SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
   }
-  ERR_clear_error();
+  clear_error_queue();
   if (SSL_renegotiate(ssl_.get()) != 1) return take_openssl_error_code();
   renegotiating_ = true;
   openssl_guard guard(*this);
@@ -56,7 +56,7 @@ inline std::error_code engine::key_update(bool request_peer) {
   if (in_openssl() || shutdown_sent_ || !handshake_done_ || held_ ||
       SSL_version(ssl_.get()) != TLS1_3_VERSION)
     return make_error_code(errc::invalid_state);
-  ERR_clear_error();
+  clear_error_queue();
   if (SSL_key_update(ssl_.get(),
                      request_peer ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED) != 1)
     return take_openssl_error_code();
@@ -85,7 +85,7 @@ inline void engine::on_handshake_done() {
         return;
       }
     }
-    ERR_clear_error();
+    clear_error_queue();
   }
   if (config_.is_server && verify_.state != decision_state::none) {
     // The application decides about the client certificate: until it accepts, no
@@ -170,7 +170,7 @@ inline void engine::send_early_data() {
   std::swap(sending, staged_);
   const bytes_view data = sending.view().subview(0, limit);
   std::size_t written = 0;
-  ERR_clear_error();
+  clear_error_queue();
   const bool ok =
       !data.empty() && SSL_write_early_data(ssl_.get(), data.data(), data.size(), &written) == 1;
   if (destroyed_) return;
@@ -193,7 +193,7 @@ inline bool engine::read_early_data() {
   for (;;) {
     std::uint8_t buffer[4096];
     std::size_t n = 0;
-    ERR_clear_error();
+    clear_error_queue();
     const int r = SSL_read_early_data(ssl_.get(), buffer, sizeof buffer, &n);
     if (destroyed_) return false;
     if (r == SSL_READ_EARLY_DATA_SUCCESS) {

@@ -535,7 +535,7 @@ inline void engine::send_plaintext_alert() {
   out_.append(bytes_view(record, sizeof record));
   last_alert_ = plaintext_alert_;
   last_alert_sent_ = true;
-  ERR_clear_error();
+  clear_error_queue();
   fail(callback_error_, callback_message_);
 }
 

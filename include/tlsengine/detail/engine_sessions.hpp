@@ -67,7 +67,7 @@ inline int engine::on_new_session(SSL_SESSION* session) {
   if (!binding.empty()) facts().append_to(binding);
   if (binding.empty() ||
       SSL_SESSION_set1_ticket_appdata(session, binding.data(), binding.size()) != 1) {
-    ERR_clear_error();
+    clear_error_queue();
     return 0; // a session that cannot be bound is not handed out
   }
   // A copy, not serialized: the application serializes it only if it stores it.
@@ -110,7 +110,7 @@ inline void engine::store_facts(SSL_SESSION* session) {
   facts().append_to(encoded);
   if (session != nullptr && !encoded.empty() &&
       SSL_SESSION_set1_ticket_appdata(session, encoded.data(), encoded.size()) != 1)
-    ERR_clear_error(); // the session is still valid, only the getters forget after resuming
+    clear_error_queue(); // the session is still valid, only the getters forget after resuming
 }
 
 inline int engine::on_generate_ticket() {
@@ -154,10 +154,10 @@ inline bool engine::may_resume(SSL_SESSION* session) {
                               session_policy());
 }
 
-inline std::vector<unsigned char> engine::client_binding() const {
-  return client_session_binding(context_.trust_digest(), config_.connection.pause_on_verify,
-                                static_cast<bool>(config_.check_identity),
-                                config_.pause_on_ocsp_response);
+inline const std::vector<unsigned char>& engine::client_binding() const {
+  return context_.client_session_binding(client_binding_flags(
+      config_.connection.pause_on_verify, static_cast<bool>(config_.check_identity),
+      config_.pause_on_ocsp_response));
 }
 
 inline verify_policy engine::session_policy() const {
@@ -201,13 +201,24 @@ inline std::vector<std::uint8_t> engine::offered_session_id() {
 
 inline bool engine::switch_context(const secure_context& chosen) {
   if (!chosen.apply_to(ssl_.get(), session_policy())) {
-    ERR_clear_error();
+    clear_error_queue();
     return false;
   }
   active_context_ = chosen; // keeps the SSL_CTX alive as long as the connection
   if (config_.connection.enable_keylog || config_.connection.pause_on_verify)
     install_keylog(chosen.native_handle());
   return true;
+}
+
+/// AES-128-CBC fetched once: with the legacy EVP_aes_128_cbc() OpenSSL 3 looks the
+/// implementation up by name in every ticket operation.
+inline const EVP_CIPHER* ticket_cipher() noexcept {
+  static const EVP_CIPHER* const fetched = [] {
+    const EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-128-CBC", nullptr);
+    clear_error_queue();
+    return cipher != nullptr ? cipher : EVP_aes_128_cbc();
+  }();
+  return fetched;
 }
 
 /// Encrypts under the ring's newest key; decrypts under any key of the ring, and asks
@@ -231,12 +242,12 @@ inline int engine::on_ticket_key(unsigned char* name, unsigned char* iv, EVP_CIP
   if (encrypt) {
     std::memcpy(name, keys.data(), 16);
     if (RAND_bytes(iv, 16) != 1 ||
-        EVP_EncryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
+        EVP_EncryptInit_ex(cipher, ticket_cipher(), nullptr, keys.data() + 32, iv) != 1 ||
         EVP_MAC_CTX_set_params(mac, params) != 1)
       return -1;
     return 1;
   }
-  if (EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, keys.data() + 32, iv) != 1 ||
+  if (EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, keys.data() + 32, iv) != 1 ||
       EVP_MAC_CTX_set_params(mac, params) != 1)
     return -1;
   // TLS 1.3 clients should use a ticket once (RFC 8446, C.4): every resumption gets a

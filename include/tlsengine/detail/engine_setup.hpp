@@ -13,7 +13,7 @@ inline engine::engine(secure_context context, engine_config config)
   endpoint_.output = &out_;
   endpoint_.may_read = &engine::input_allowed;
   endpoint_.owner = this;
-  ERR_clear_error();
+  clear_error_queue();
   ssl_.reset(SSL_new(context_.native_handle()));
   if (!ssl_) {
     fail_with_openssl(make_error_code(errc::invalid_state));

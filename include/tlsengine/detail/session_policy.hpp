@@ -4,6 +4,8 @@
 // is a cache miss: the handshake is a full one, which applies the policy.
 #pragma once
 
+#include "openssl_error.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -99,7 +101,7 @@ inline std::vector<unsigned char> trust_digest(X509_STORE* store, bool default_p
   for (const sha256_digest& member : members)
     parts.emplace_back(member.data(), member.size());
   sha256_digest digest{};
-  ERR_clear_error();
+  clear_error_queue();
   if (!sha256_of(parts, digest)) return {};
   return std::vector<unsigned char>(digest.begin(), digest.end());
 }
@@ -118,29 +120,32 @@ inline std::vector<unsigned char> session_binding(const std::vector<unsigned cha
   if (policy.request_cert) parts.emplace_back(trust.data(), trust.size());
   sha256_digest digest{};
   if (!sha256_of(parts, digest)) {
-    ERR_clear_error();
+    clear_error_queue();
     return {};
   }
   static_assert(sizeof(digest) <= SSL_MAX_SID_CTX_LENGTH, "fits a session id context");
   return std::vector<unsigned char>(digest.begin(), digest.end());
 }
 
+/// Who judges a client's server besides OpenSSL's chain check: the application through
+/// pause_on_verify (1) or pause_on_ocsp_response (4), a check_server_identity of its own (2).
+inline constexpr unsigned char client_binding_count = 8;
+inline unsigned char client_binding_flags(bool application_decides, bool own_identity_check,
+                                          bool application_judges_ocsp) noexcept {
+  return static_cast<unsigned char>((application_decides ? 1 : 0) | (own_identity_check ? 2 : 0) |
+                                    (application_judges_ocsp ? 4 : 0));
+}
+
 /// What a client's sessions are bound to: the trust the server was verified against, and
-/// who judged it (the application through pause_on_verify or pause_on_ocsp_response, a
-/// check_server_identity of its own). Stored in the session's ticket_appdata, which OpenSSL
-/// serializes with the session and never uses on a client; a client offers only sessions
-/// bound as it would bind them.
+/// who judged it (client_binding_flags). Stored in the session's ticket_appdata, which
+/// OpenSSL serializes with the session and never uses on a client; a client offers only
+/// sessions bound as it would bind them. Each context computes the eight once.
 inline std::vector<unsigned char> client_session_binding(const std::vector<unsigned char>& trust,
-                                                         bool application_decides,
-                                                         bool own_identity_check,
-                                                         bool application_judges_ocsp = false) {
+                                                         unsigned char flags) {
   static const char label[] = "tlsengine client session binding v1";
-  const unsigned char flags =
-      static_cast<unsigned char>((application_decides ? 1 : 0) | (own_identity_check ? 2 : 0) |
-                                 (application_judges_ocsp ? 4 : 0));
   sha256_digest digest{};
   if (!sha256_of({{label, sizeof label}, {trust.data(), trust.size()}, {&flags, 1}}, digest)) {
-    ERR_clear_error();
+    clear_error_queue();
     return {};
   }
   return std::vector<unsigned char>(digest.begin(), digest.end());

@@ -284,7 +284,7 @@ connection::export_keying_material(std::size_t length, std::string_view label,
   // 255 hash lengths. Refuse absurd lengths instead of allocating them.
   if (length == 0 || length > max_keying_material) return make_error_code(errc::invalid_argument);
   std::vector<std::uint8_t> out(length);
-  ERR_clear_error();
+  detail::clear_error_queue();
   if (SSL_export_keying_material(engine_->ssl(), out.data(), length, label.data(), label.size(),
                                  context ? context->data() : nullptr, context ? context->size() : 0,
                                  context ? 1 : 0) != 1)
@@ -304,7 +304,7 @@ TLSENGINE_DECL std::optional<ephemeral_key_info> connection::ephemeral_key() con
   if (!engine_ || !engine_->ssl() || engine_->is_server()) return std::nullopt;
   EVP_PKEY* key = nullptr;
   if (SSL_get_peer_tmp_key(engine_->ssl(), &key) != 1 || key == nullptr) {
-    ERR_clear_error();
+    detail::clear_error_queue();
     return std::nullopt;
   }
   ephemeral_key_info info;
@@ -503,7 +503,7 @@ TLSENGINE_DECL std::vector<std::uint8_t> connection::finished_message(bool peer)
 
 TLSENGINE_DECL bool connection::is_ip_address(const std::string& host) {
   ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
-  ERR_clear_error();
+  detail::clear_error_queue();
   if (ip == nullptr) return false;
   ASN1_OCTET_STRING_free(ip);
   return true;

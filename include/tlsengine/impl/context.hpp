@@ -66,7 +66,7 @@ TLSENGINE_DECL bio_ptr memory_bio(std::string_view text) {
 TLSENGINE_DECL bool only_pem_end_in_queue() {
   const unsigned long e = ERR_peek_last_error();
   if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
-    ERR_clear_error();
+    detail::clear_error_queue();
     return true;
   }
   return e == 0;
@@ -94,7 +94,7 @@ TLSENGINE_DECL std::error_code configure_ciphers(SSL_CTX* ctx, const std::string
     // An empty TLS 1.2 list deliberately disables TLS 1.2 suites, as in Node.
     if (!(list12.empty() && ERR_GET_REASON(e) == SSL_R_NO_CIPHER_MATCH))
       return take_openssl_error_code();
-    ERR_clear_error();
+    detail::clear_error_queue();
   }
   if (SSL_CTX_set_ciphersuites(ctx, suites13.c_str()) != 1) return take_openssl_error_code();
   return {};
@@ -169,7 +169,7 @@ TLSENGINE_DECL std::error_code check_keys(SSL_CTX* ctx, std::size_t certificates
     if (SSL_CTX_check_private_key(ctx) != 1) return take_openssl_error_code();
     ++pairs;
   }
-  ERR_clear_error();
+  detail::clear_error_queue();
   if (pairs < certificates) return ssl_reason(SSL_R_NO_PRIVATE_KEY_ASSIGNED);
   if (pairs < keys) return ssl_reason(SSL_R_NO_CERTIFICATE_ASSIGNED);
   return {};
@@ -255,7 +255,7 @@ TLSENGINE_DECL unsigned int identity_digest(SSL_CTX* ctx, unsigned char* out) {
   }
   ok = ok && EVP_DigestFinal_ex(md, digest, &length) == 1;
   EVP_MD_CTX_free(md);
-  ERR_clear_error();
+  detail::clear_error_queue();
   if (!ok) length = 0;
   if (length > SSL_MAX_SID_CTX_LENGTH) length = SSL_MAX_SID_CTX_LENGTH;
   std::memcpy(out, digest, length);
@@ -273,7 +273,7 @@ TLSENGINE_DECL void complete_chains(SSL_CTX* ctx) {
     SSL_CTX_build_cert_chain(ctx,
                              SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR | SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
   }
-  ERR_clear_error();
+  detail::clear_error_queue();
   SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
 }
 
@@ -282,7 +282,7 @@ TLSENGINE_DECL void complete_chains(SSL_CTX* ctx) {
 namespace tlsengine {
 
 TLSENGINE_DECL result<secure_context> secure_context::create(const context_options& options) {
-  ERR_clear_error();
+  detail::clear_error_queue();
   auto state = std::make_shared<detail::context_state>();
   state->ctx.reset(SSL_CTX_new(TLS_method()));
   if (!state->ctx) return detail::take_openssl_error_code();
@@ -364,6 +364,8 @@ TLSENGINE_DECL result<secure_context> secure_context::create(const context_optio
   // external PSKs, whose sessions carry no context.
   state->session_id_context.assign(sid, sid + sid_length);
   state->trust = trust;
+  for (unsigned char flags = 0; flags < detail::client_binding_count; ++flags)
+    state->client_bindings[flags] = detail::client_session_binding(trust, flags);
   for (std::size_t flags = 0; flags < detail::verify_policy::policy_count; ++flags)
     state->session_bindings[flags] = detail::session_binding(
         state->session_id_context, trust,
@@ -386,6 +388,12 @@ secure_context::session_binding(const detail::verify_policy& policy) const {
 TLSENGINE_DECL const std::vector<unsigned char>& secure_context::trust_digest() const {
   static const std::vector<unsigned char> none;
   return state_ ? state_->trust : none;
+}
+
+TLSENGINE_DECL const std::vector<unsigned char>&
+secure_context::client_session_binding(unsigned char flags) const {
+  static const std::vector<unsigned char> none;
+  return state_ && flags < detail::client_binding_count ? state_->client_bindings[flags] : none;
 }
 
 TLSENGINE_DECL bool secure_context::bind_sessions(SSL* ssl,

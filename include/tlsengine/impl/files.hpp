@@ -27,7 +27,7 @@ namespace tlsengine::detail {
 
 TLSENGINE_DECL std::error_code count_pem_certificates(const std::string& pem, int& count,
                                                       std::string& text) {
-  ERR_clear_error();
+  detail::clear_error_queue();
   count = 0;
   bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return take_openssl_error_code();
@@ -40,7 +40,7 @@ TLSENGINE_DECL std::error_code count_pem_certificates(const std::string& pem, in
   const unsigned long last = ERR_peek_last_error();
   if (count > 0 && ERR_GET_LIB(last) == ERR_LIB_PEM &&
       ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
-    ERR_clear_error();
+    detail::clear_error_queue();
     return {};
   }
   openssl_failure failure = take_openssl_error(make_error_code(errc::invalid_argument));
@@ -66,7 +66,7 @@ TLSENGINE_DECL file_result<key_entry> load_private_key_file(const std::string& p
                                                             std::optional<std::string> passphrase) {
   file_result<std::string> file = load_file(path);
   if (!file) return {file.error(), path};
-  ERR_clear_error();
+  detail::clear_error_queue();
   detail::bio_ptr bio(BIO_new_mem_buf(file->data(), static_cast<int>(file->size())));
   // An empty passphrase (not nullptr) makes OpenSSL fail on an encrypted key instead of
   // prompting on the terminal.
@@ -87,7 +87,7 @@ TLSENGINE_DECL file_result<pfx_entry> load_pfx_file(const std::string& path,
                                                     std::optional<std::string> passphrase) {
   file_result<std::string> file = load_file(path);
   if (!file) return {file.error(), path};
-  ERR_clear_error();
+  detail::clear_error_queue();
   std::vector<std::uint8_t> der(file->begin(), file->end());
   const unsigned char* p = der.data();
   PKCS12* p12 = d2i_PKCS12(nullptr, &p, static_cast<long>(der.size()));

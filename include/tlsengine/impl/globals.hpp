@@ -22,7 +22,7 @@ TLSENGINE_DECL std::vector<std::string> get_ciphers() {
   }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
-  ERR_clear_error();
+  detail::clear_error_queue();
   return names;
 }
 
@@ -30,7 +30,7 @@ TLSENGINE_DECL std::vector<std::string> root_certificates() {
   std::vector<std::string> pems;
   detail::x509_store_ptr store(X509_STORE_new());
   if (!store || X509_STORE_load_file(store.get(), X509_get_default_cert_file()) != 1) {
-    ERR_clear_error();
+    detail::clear_error_queue();
     return pems;
   }
   STACK_OF(X509)* all = X509_STORE_get1_all_certs(store.get());
@@ -42,7 +42,7 @@ TLSENGINE_DECL std::vector<std::string> root_certificates() {
     if (n > 0) pems.emplace_back(data, static_cast<std::size_t>(n));
   }
   sk_X509_pop_free(all, X509_free);
-  ERR_clear_error();
+  detail::clear_error_queue();
   return pems;
 }
 
