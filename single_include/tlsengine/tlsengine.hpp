@@ -3961,6 +3961,53 @@ inline const BIO_METHOD* engine_bio_method() {
 
 } // namespace tlsengine::detail
 // ---- end tlsengine/detail/bio.hpp ----
+// ---- begin tlsengine/detail/event_queue.hpp ----
+// tlsengine — the queue of events a connection has not handed out yet. A std::deque would
+// allocate its map and a 512-byte node as soon as the connection is made, and keep them
+// while it is idle; this queue holds storage only while events wait.
+
+
+namespace tlsengine::detail {
+
+template <class T> class pending_queue {
+public:
+  using iterator = typename std::vector<T>::iterator;
+
+  bool empty() const noexcept { return head_ == items_.size(); }
+  std::size_t size() const noexcept { return items_.size() - head_; }
+  /// Whether storage is held (none once everything was handed out).
+  bool holds_storage() const noexcept { return items_.capacity() != 0; }
+  T& front() { return items_[head_]; }
+  T& back() { return items_.back(); }
+  iterator begin() { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  iterator end() { return items_.end(); }
+
+  template <class... Args> T& emplace_back(Args&&... args) {
+    return items_.emplace_back(std::forward<Args>(args)...);
+  }
+  void erase(iterator it) { items_.erase(it); }
+
+  /// Removes the first item; the storage goes when the last one does (idle connections
+  /// hold none), and taken items are dropped once they are the larger part.
+  void pop_front() {
+    items_[head_] = T();
+    ++head_;
+    if (head_ == items_.size()) {
+      std::vector<T>().swap(items_);
+      head_ = 0;
+    } else if (head_ >= 16 && head_ * 2 >= items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+
+private:
+  std::vector<T> items_;
+  std::size_t head_ = 0; // items before it were handed out
+};
+
+} // namespace tlsengine::detail
+// ---- end tlsengine/detail/event_queue.hpp ----
 // ---- begin tlsengine/detail/server_state.hpp ----
 // tlsengine — what a server shares with its connections: the SNI context table and the
 // ring of session ticket keys, both changeable while connections run on other threads.
@@ -4416,7 +4463,6 @@ inline int x509_code_for_alert(int alert) {
 #include <openssl/rand.h>
 
 
-#include <deque>
 
 namespace tlsengine::detail {
 
@@ -4690,7 +4736,7 @@ private:
   byte_buffer out_;    // ciphertext to send
   byte_buffer plain_;  // cleartext for read()
   byte_buffer staged_; // cleartext written, not yet encrypted
-  std::deque<event> events_;
+  pending_queue<event> events_;
   clock::time_point started_;
 
   bool handshake_done_ = false;
@@ -4755,7 +4801,7 @@ private:
   bool early_read_done_ = false; // server: SSL_read_early_data finished
   byte_buffer early_copy_;       // client: 0-RTT data until accepted or resent
   bool renegotiation_hello_seen_ = false;
-  std::deque<clock::time_point> renegotiations_;
+  std::vector<clock::time_point> renegotiations_; // within reneg_window (a few at most)
   std::function<void(std::string_view)> trace_;
   // Re-entrancy.
   int openssl_depth_ = 0;      // openssl_guard nesting
@@ -5795,7 +5841,7 @@ inline bool engine::renegotiation_allowed(int* alert) {
     return false;
   }
   while (!renegotiations_.empty() && now - renegotiations_.front() > config_.reneg_window)
-    renegotiations_.pop_front();
+    renegotiations_.erase(renegotiations_.begin());
   renegotiations_.push_back(now);
   if (renegotiations_.size() > config_.reneg_limit) {
     record_callback_error(make_error_code(errc::renegotiation_limit),

@@ -10,6 +10,7 @@
 #include "../options.hpp"
 #include "bio.hpp"
 #include "byte_buffer.hpp"
+#include "event_queue.hpp"
 #include "handles.hpp"
 #include "openssl_error.hpp"
 #include "server_state.hpp"
@@ -29,7 +30,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include <deque>
 #include <optional>
 #include <string>
 
@@ -305,7 +305,7 @@ private:
   byte_buffer out_;    // ciphertext to send
   byte_buffer plain_;  // cleartext for read()
   byte_buffer staged_; // cleartext written, not yet encrypted
-  std::deque<event> events_;
+  pending_queue<event> events_;
   clock::time_point started_;
 
   bool handshake_done_ = false;
@@ -370,7 +370,7 @@ private:
   bool early_read_done_ = false; // server: SSL_read_early_data finished
   byte_buffer early_copy_;       // client: 0-RTT data until accepted or resent
   bool renegotiation_hello_seen_ = false;
-  std::deque<clock::time_point> renegotiations_;
+  std::vector<clock::time_point> renegotiations_; // within reneg_window (a few at most)
   std::function<void(std::string_view)> trace_;
   // Re-entrancy.
   int openssl_depth_ = 0;      // openssl_guard nesting

@@ -149,7 +149,7 @@ inline bool engine::renegotiation_allowed(int* alert) {
     return false;
   }
   while (!renegotiations_.empty() && now - renegotiations_.front() > config_.reneg_window)
-    renegotiations_.pop_front();
+    renegotiations_.erase(renegotiations_.begin());
   renegotiations_.push_back(now);
   if (renegotiations_.size() > config_.reneg_limit) {
     record_callback_error(make_error_code(errc::renegotiation_limit),
