@@ -66,6 +66,7 @@ struct config {
   int idle_timeout_ms = 60'000;
   int shutdown_timeout_ms = 5'000;
   int max_connections = 100'000;
+  std::string release_buffers; // "on", "off", or empty: the library's default
   bool verbose = false, quiet = false;
   fleet_flags fleet; // --redis, --ticket-key-rotate, --no-tickets (fleet.hpp)
 };
@@ -199,6 +200,15 @@ private:
     options.external_session_cache = true; // TLS 1.2 session ids; tickets need nothing
     // Bounded memory per connection: with 10,000 connections every buffer counts.
     options.max_write_buffer = 256 * 1024;
+    if (!cfg_.release_buffers.empty()) {
+      if (cfg_.release_buffers != "on" && cfg_.release_buffers != "off") {
+        std::fprintf(stderr, "epoll_server: --release-buffers: on or off, not %s\n",
+                     cfg_.release_buffers.c_str());
+        return false;
+      }
+      // OpenSSL's record buffers freed while a connection idles (bench/load/idle_rss.sh).
+      options.release_buffers_when_idle = cfg_.release_buffers == "on";
+    }
     if (!fleet_.configure(options, error)) {
       std::fprintf(stderr, "epoll_server: %s\n", error.c_str());
       return false;
@@ -804,6 +814,9 @@ int main(int argc, char** argv) {
   parser.add("--shutdown-timeout", &cfg.shutdown_timeout_ms,
              "milliseconds to wait for peers after SIGTERM (default 5000)");
   parser.add("--max-connections", &cfg.max_connections, "refuse more (default 100000)");
+  parser.add("--release-buffers", &cfg.release_buffers,
+             "on|off: free OpenSSL's record buffers while a connection idles (default: the "
+             "library's)");
   parser.add("--verbose", &cfg.verbose, "log every connection");
   parser.add("--quiet", &cfg.quiet, "do not log connection errors");
   cfg.fleet.add(parser);
