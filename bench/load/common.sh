@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the load scripts (bench/load/run.sh, bench/load/idle_rss.sh); sourced, not run.
 #
 # Builds the examples in Release, extracts the built-in demo certificate, and starts
