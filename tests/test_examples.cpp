@@ -353,7 +353,12 @@ TEST_CASE("examples: epoll_server resumes sessions", "[examples][epoll]") {
       REQUIRE_FALSE(session.empty());
     }
   }
-  CHECK(server_stats(server)["sessions_resumed"] == 1);
+  std::map<std::string, long long> stats = server_stats(server);
+  CHECK(stats["sessions_resumed"] == 1);
+  // The in-memory cache holds TLS 1.2 session ids; a TLS 1.3 ticket carries its session,
+  // so nothing is cached for it (10,000 TLS 1.3 clients would leave 10,000 dead entries).
+  if (kind == "TLSv1.3") CHECK(stats["sessions_cached"] == 0);
+  if (kind == "TLSv1.2 id") CHECK(stats["sessions_cached"] == 1);
 }
 
 TEST_CASE("examples: epoll_server fails handshakes that do not finish in time",

@@ -66,6 +66,7 @@ struct config {
   int idle_timeout_ms = 60'000;
   int shutdown_timeout_ms = 5'000;
   int max_connections = 100'000;
+  std::string release_buffers; // "on", "off", or empty: the library's default
   bool verbose = false, quiet = false;
   fleet_flags fleet; // --redis, --ticket-key-rotate, --no-tickets (fleet.hpp)
 };
@@ -128,6 +129,7 @@ public:
     const auto it = entries_.find(std::string(id.begin(), id.end()));
     return it != entries_.end() && now < it->second.expires ? &it->second.data : nullptr;
   }
+  std::size_t size() const { return entries_.size(); }
 
 private:
   static constexpr std::size_t capacity = 20'000;
@@ -199,6 +201,15 @@ private:
     options.external_session_cache = true; // TLS 1.2 session ids; tickets need nothing
     // Bounded memory per connection: with 10,000 connections every buffer counts.
     options.max_write_buffer = 256 * 1024;
+    if (!cfg_.release_buffers.empty()) {
+      if (cfg_.release_buffers != "on" && cfg_.release_buffers != "off") {
+        std::fprintf(stderr, "epoll_server: --release-buffers: on or off, not %s\n",
+                     cfg_.release_buffers.c_str());
+        return false;
+      }
+      // OpenSSL's record buffers freed while a connection idles (bench/load/idle_rss.sh).
+      options.release_buffers_when_idle = cfg_.release_buffers == "on";
+    }
     if (!fleet_.configure(options, error)) {
       std::fprintf(stderr, "epoll_server: %s\n", error.c_str());
       return false;
@@ -210,6 +221,7 @@ private:
       return false;
     }
     server_ = std::move(*server);
+    tickets_ = (options.secure_options & static_cast<long>(SSL_OP_NO_TICKET)) == 0;
 
     const rlim_t files = raise_file_limit();
     listen_fd_ = listen_tcp(cfg_.tls.host, cfg_.tls.port, SOMAXCONN, error);
@@ -386,7 +398,7 @@ private:
       if (std::holds_alternative<tlsengine::events::secure>(*e)) on_secure(c);
       if (std::holds_alternative<tlsengine::events::end>(*e)) c.peer_done = true;
       auto* created = std::get_if<tlsengine::events::new_session>(&*e);
-      if (created && !fleet_.new_session(created->id, created->data))
+      if (created && !fleet_.new_session(created->id, created->data) && !stateless_ticket(c))
         sessions_.store(created->id, std::move(created->data), steady::now());
       auto* wanted = std::get_if<tlsengine::events::resume_session>(&*e);
       if (wanted && !fleet_.resume_session(c.fd, c.serial, wanted->id)) {
@@ -400,6 +412,13 @@ private:
       }
       if (auto* err = std::get_if<tlsengine::events::error>(&*e)) on_error(c, *err);
     }
+  }
+
+  /// A TLS 1.3 session with tickets on: the ticket carries it whole, so nothing will ever
+  /// look it up by id (OpenSSL reports it all the same). Not cached: with 10,000 clients
+  /// that would be 10,000 useless entries.
+  bool stateless_ticket(const connection_state& c) const {
+    return tickets_ && c.tls.protocol() == "TLSv1.3";
   }
 
   void service(connection_state& c) {
@@ -417,6 +436,7 @@ private:
         if (!write_pending(c)) return close_connection(c);
         if (!send_some(c)) return close_connection(c);
         if (idle && !c.response_in_progress()) {
+          release_idle_buffers(c);
           // Nothing in progress and no complete request waiting: end when asked to.
           if (c.close_after || c.peer_done) begin_end(c);
           c.more_work = false;
@@ -452,6 +472,14 @@ private:
       return service(c);
     }
     update_interest(c);
+  }
+
+  /// An idle connection keeps no memory of the last request or response: the next
+  /// response is a new string anyway, and an idle keep-alive connection is the common
+  /// case (with thousands of them, a few hundred bytes each counts).
+  static void release_idle_buffers(connection_state& c) {
+    if (c.input.empty() && c.input.capacity() > 0) std::string().swap(c.input);
+    if (c.out.empty() && c.out.capacity() > 0) std::string().swap(c.out);
   }
 
   void on_error(connection_state& c, const tlsengine::events::error& err) {
@@ -767,7 +795,8 @@ private:
     };
     return line("connections_open", stats_.open) + line("connections_accepted", stats_.accepted) +
            line("connections_refused", stats_.refused) + line("handshakes", stats_.handshakes) +
-           line("sessions_resumed", stats_.resumed) + line("requests", stats_.requests) +
+           line("sessions_resumed", stats_.resumed) + line("sessions_cached", sessions_.size()) +
+           line("requests", stats_.requests) +
            line("backpressure_pauses", stats_.backpressure_pauses) +
            line("handshake_timeouts", stats_.handshake_timeouts) +
            line("idle_closes", stats_.idle_closes) + line("errors", stats_.errors) +
@@ -784,6 +813,7 @@ private:
   counters stats_;
   session_cache sessions_;
   fleet_node fleet_;
+  bool tickets_ = true; // TLS 1.3 resumes from the ticket alone (no --no-tickets)
   bool stopping_ = false, accept_paused_ = false;
   steady::time_point shutdown_deadline_, accept_resume_at_;
 };
@@ -804,6 +834,9 @@ int main(int argc, char** argv) {
   parser.add("--shutdown-timeout", &cfg.shutdown_timeout_ms,
              "milliseconds to wait for peers after SIGTERM (default 5000)");
   parser.add("--max-connections", &cfg.max_connections, "refuse more (default 100000)");
+  parser.add("--release-buffers", &cfg.release_buffers,
+             "on|off: free OpenSSL's record buffers while a connection idles (default: the "
+             "library's)");
   parser.add("--verbose", &cfg.verbose, "log every connection");
   parser.add("--quiet", &cfg.quiet, "do not log connection errors");
   cfg.fleet.add(parser);
