@@ -514,6 +514,33 @@ TEST_CASE("external session cache: new_session then resume_session", "[session][
   CHECK_FALSE(h3.client.is_session_reused());
 }
 
+TEST_CASE("external session cache: TLS 1.3 stateless tickets make no new_session event",
+          "[session][decision]") {
+  // The ticket carries the session and no TLS 1.3 lookup by id ever happens with stateless
+  // tickets: storing what OpenSSL reports for each ticket would only fill the cache.
+  auto so = test::server_opts();
+  so.external_session_cache = true; // tickets on (the default): stateless
+  auto srv = server::create(so);
+  REQUIRE(srv);
+  session_cache cache;
+  auto h = pair_on(*srv, test::client_opts());
+  h.client.write("x");
+  run_with_cache(h, cache);
+  REQUIRE(h.client.is_secure());
+  REQUIRE(h.client.protocol() == "TLSv1.3");
+  REQUIRE_FALSE(h.client_log.sessions.empty()); // the tickets reached the client
+  CHECK(find_event<events::new_session>(h.server_log) == nullptr);
+  CHECK(cache.empty());
+
+  auto co = test::client_opts();
+  co.session = h.client_log.sessions.back();
+  auto h2 = pair_on(*srv, co);
+  run_with_cache(h2, cache);
+  CHECK(h2.client.is_session_reused()); // from the ticket alone
+  CHECK(find_event<events::resume_session>(h2.server_log) == nullptr);
+  CHECK(find_event<events::new_session>(h2.server_log) == nullptr);
+}
+
 namespace {
 // A raw OpenSSL client that offers whatever session it is given (tlsengine's own client
 // refuses to offer a session to another name), to test the server's own checks.
