@@ -152,5 +152,58 @@ int main() {
       A4_CHECK(!p2.server.c.is_session_reused(), "session resumed under a stricter policy");
     }
   }
+  // A TLS 1.2 client offering a session id (from a stateful server) to a server issuing
+  // tickets, and a ticket (with its SHA-256 session id) to a stateful server; both share
+  // one external cache and one certificate.
+  {
+    cache c;
+    server_options sf = server_opts();
+    sf.external_session_cache = true;
+    sf.secure_options = SSL_OP_NO_TICKET;
+    server stateful = make_server(sf);
+    server_options tk = server_opts();
+    tk.external_session_cache = true;
+    server ticketing = make_server(tk);
+    client_options co = client_opts();
+    co.max_version = "TLSv1.2";
+    for (int dir = 0; dir < 2; ++dir) {
+      const server& first = dir ? ticketing : stateful;
+      const server& second = dir ? stateful : ticketing;
+      pair p1 = make(first, co, &c);
+      p1.run();
+      client_options c2 = co;
+      c2.session = p1.client.sessions.back();
+      pair p2 = make(second, c2, &c);
+      p2.run();
+      std::printf("TLS1.2 %s session offered to %s: resumed=%d lookups=%d hits=%d unreported=%d secure=%d\n",
+                  dir ? "ticket" : "session-id", dir ? "stateful server" : "ticketing server",
+                  p2.server.c.is_session_reused(), c.lookups, c.hits, c.unknown_lookups, p2.client.secure);
+      A4_CHECK(p2.client.secure == 1, "handshake failed");
+      if (!dir) A4_CHECK(p2.server.c.is_session_reused(), "a reported session id did not resume on the ticketing server");
+    }
+  }
+  // Stricter policy through stateless tickets: the same ticket keys, the second server
+  // requests a client certificate (TLS 1.2 and 1.3).
+  for (const char* proto : {"TLSv1.2", "TLSv1.3"}) {
+    server_options a = server_opts();
+    server_options b = server_opts();
+    b.request_cert = true;
+    b.reject_unauthorized = false;
+    b.ca = {load("ca.pem")};
+    server sa = make_server(a);
+    server sb = make_server(b);
+    sb.set_ticket_keys(sa.ticket_keys());
+    client_options co = client_opts();
+    co.max_version = proto;
+    pair p1 = make(sa, co);
+    p1.run();
+    p1.client.c.write(bytes_view("x", 1));
+    p1.run();
+    co.session = p1.client.sessions.back();
+    pair p2 = make(sb, co);
+    p2.run();
+    std::printf("%s ticket to stricter server (same keys): resumed=%d secure=%d\n", proto, p2.server.c.is_session_reused(), p2.server.secure);
+    A4_CHECK(!p2.server.c.is_session_reused(), "ticket resumed under request_cert");
+  }
   return finish("p1_new_session");
 }

@@ -58,13 +58,28 @@ static void handshake(raw_server& rs, connection& c) {
 
 int main() {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  for (int chunked = 0; chunked < 2; ++chunked) {
+  for (int variant = 0; variant < 4; ++variant) {
+    const int chunked = variant & 1;
+    const bool reentrant = variant >= 2; // the trace sink pops events too
     raw_server rs;
     client_options co = client_opts();
     co.max_version = "TLSv1.3";
     auto cr = connection::client(co);
     connection c = std::move(*cr);
     handshake(rs, c);
+    int key_updates = 0, sessions = 0, other = 0;
+    std::vector<char> order;
+    auto count = [&](const event& ev) {
+      if (std::holds_alternative<events::key_update>(ev)) { ++key_updates; order.push_back('K'); }
+      else if (std::holds_alternative<events::session>(ev)) ++sessions;
+      else { ++other; if (auto* er = std::get_if<events::error>(&ev)) std::printf("error event: %s\n", er->message.c_str()); }
+    };
+    int inner_pops = 0;
+    if (reentrant)
+      c.enable_trace([&](std::string_view) {
+        // pops at most one event per trace line: the outer next_event() may be under way
+        if (auto e = current_connection()->next_event()) { ++inner_pops; count(*e); }
+      });
     A4_CHECK(c.is_secure(), "handshake: %s", c.error_message().c_str());
     const int rounds = 3000;
     // The flood: per round a ticket, a KeyUpdate, one byte 'a'+round%26, a second ticket.
@@ -82,9 +97,8 @@ int main() {
     std::string flood = rs.take();
     std::printf("flood: %zu bytes, chunked=%d\n", flood.size(), chunked);
     std::size_t off = 0;
-    int key_updates = 0, sessions = 0, max_pending_events = 0, other = 0;
+    int max_pending_events = 0;
     std::string data;
-    std::vector<char> order; // 'K' key_update, 'D' a byte of data (read between events)
     std::size_t guard = 0;
     while ((off < flood.size() || true) && ++guard < 10000000) {
       if (off < flood.size()) {
@@ -95,9 +109,7 @@ int main() {
       int pulled = 0;
       if (auto e = c.next_event()) {
         ++pulled;
-        if (std::holds_alternative<events::key_update>(*e)) { ++key_updates; order.push_back('K'); }
-        else if (std::holds_alternative<events::session>(*e)) ++sessions;
-        else { ++other; if (auto* er = std::get_if<events::error>(&*e)) std::printf("error event: %s\n", er->message.c_str()); }
+        count(*e);
       }
       std::uint8_t b[1];
       if (std::size_t n = c.read(bytes_view(b, 1) .size() ? mutable_bytes_view(b, 1) : mutable_bytes_view(b, 1))) {
@@ -113,7 +125,7 @@ int main() {
     // the server's answers (none expected: no KeyUpdate was requested)
     std::string expect_data;
     for (int i = 0; i < rounds; ++i) expect_data.push_back(char('a' + i % 26));
-    std::printf("  key_update=%d sessions=%d other=%d data=%zu/%d error=%s\n", key_updates, sessions, other,
+    std::printf("  reentrant=%d inner_pops=%d key_update=%d sessions=%d other=%d data=%zu/%d error=%s\n", (int)reentrant, inner_pops, key_updates, sessions, other,
                 data.size(), rounds, c.error_message().c_str());
     A4_CHECK(!c.error(), "flood failed the connection: %s", c.error_message().c_str());
     A4_CHECK(key_updates == rounds, "key_update events %d of %d", key_updates, rounds);
