@@ -94,7 +94,11 @@ int main() {
               if (std::string(judges[ui].name) == "other CA" && use_shared) continue;
               user.session = as_bytes ? session_handle(made.to_bytes()) : made;
               seen s = attempt(srv, user);
-              const bool same = mi == ui;
+              // README: a verified server's session may be shared by reject_unauthorized
+              // true/false clients (only an unverified one must not reach a strict client);
+              // with untrusted=1 the maker "default" already had reject_unauthorized=false.
+              const bool ru_pair = mi <= 1 && ui <= 1;
+              const bool same = mi == ui || (ru_pair && (!untrusted || ui == 1));
               // Resuming is only allowed under the very same judge.
               if (s.resumed && !same) {
                 std::printf("FINDING %s untrusted=%d shared_ctx=%d bytes=%d: session made by [%s] RESUMED by [%s] (secure=%d identity_calls=%d)\n",
