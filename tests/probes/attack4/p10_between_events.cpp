@@ -18,7 +18,8 @@ static std::vector<int> run(int mode) {
   // Move all handshake bytes without draining the client's events.
   for (int i = 0; i < 10; ++i) {
     transfer(c, s);
-    while (auto e = s.next_event()) {}
+    while (auto e = s.next_event()) {
+    }
     transfer(s, c);
   }
   int n = 0;
@@ -27,15 +28,28 @@ static std::vector<int> run(int mode) {
     if (!e) break;
     seq.push_back(int(e->index()));
     ++n;
-    if (mode == 1) { connection moved(std::move(c)); c = std::move(moved); }
-    if (mode == 2) { c.write(bytes_view("abc", 3)); std::uint8_t b[8]; c.read(b); (void)c.key_update(true); }
-    if (mode == 3 && n == 3) { c.destroy(); }
-    if (mode == 4 && n == 2) { c.end(); }
+    if (mode == 1) {
+      connection moved(std::move(c));
+      c = std::move(moved);
+    }
+    if (mode == 2) {
+      c.write(bytes_view("abc", 3));
+      std::uint8_t b[8];
+      c.read(b);
+      (void)c.key_update(true);
+    }
+    if (mode == 3 && n == 3) {
+      c.destroy();
+    }
+    if (mode == 4 && n == 2) {
+      c.end();
+    }
   }
   if (mode == 3) {
     c.feed(bytes_view("xx", 2));
     c.write(bytes_view("x", 1));
-    while (auto e = c.next_event()) seq.push_back(100 + int(e->index()));
+    while (auto e = c.next_event())
+      seq.push_back(100 + int(e->index()));
   }
   return seq;
 }
@@ -46,9 +60,11 @@ int main() {
   for (int mode = 1; mode < 5; ++mode) {
     auto got = run(mode);
     std::printf("mode %d: ", mode);
-    for (int x : got) std::printf("%d ", x);
+    for (int x : got)
+      std::printf("%d ", x);
     std::printf(" (ref: ");
-    for (int x : ref) std::printf("%d ", x);
+    for (int x : ref)
+      std::printf("%d ", x);
     std::printf(")\n");
     if (mode == 1 || mode == 2 || mode == 4) {
       // the handshake's events (all but extra key_update/session events from mode 2) in order

@@ -21,7 +21,9 @@ int main() {
     client_options a = client_opts();
     a.max_version = proto;
     a.servername = "other.example";
-    a.check_server_identity = [](std::string_view, const certificate_info&) { return std::error_code{}; };
+    a.check_server_identity = [](std::string_view, const certificate_info&) {
+      return std::error_code{};
+    };
     pair p1 = make(srv, a, &c);
     p1.run();
     p1.client.c.write(bytes_view("x", 1));
@@ -39,7 +41,8 @@ int main() {
     std::printf("  offered to default context: resumed=%d secure=%d lookups=%d hits=%d peer=%s\n",
                 p2.server.c.is_session_reused(), p2.client.secure, c.lookups, c.hits,
                 p2.client.c.peer_certificate().subjectaltname.c_str());
-    A4_CHECK(!p2.server.c.is_session_reused(), "SNI-context session resumed on the default context");
+    A4_CHECK(!p2.server.c.is_session_reused(),
+             "SNI-context session resumed on the default context");
     // And the server's cache entry itself forced on a default-context connection:
     if (!c.store.empty()) {
       cache forced = c;

@@ -32,7 +32,10 @@ struct raw_client {
     if (sni) SSL_set_tlsext_host_name(ssl, sni);
     if (sess) SSL_set_session(ssl, sess);
   }
-  ~raw_client() { SSL_free(ssl); SSL_CTX_free(ctx); }
+  ~raw_client() {
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+  }
   std::string take() {
     char* p;
     long n = BIO_get_mem_data(out, &p);
@@ -47,7 +50,9 @@ struct raw_client {
       char buf[64];
       SSL_read(ssl, buf, sizeof buf);
       std::string o = take();
-      if (!o.empty()) { srv.c.feed(bytes_view(o.data(), o.size())); }
+      if (!o.empty()) {
+        srv.c.feed(bytes_view(o.data(), o.size()));
+      }
       drain(srv);
       bytes_view so = srv.c.pending_output();
       if (o.empty() && so.empty()) break;
@@ -83,9 +88,12 @@ int main() {
       s2.ext = &c;
       raw_client r2("localhost", sess, maxv, false);
       r2.run(s2);
-      std::printf("v%x SNI session to default ctx: first secure=%d new_session=%d; second secure=%d lookups=%d hits=%d reused=%d errors=%s\n",
-                  maxv, s1.secure, c.new_sessions, s2.secure, c.lookups, c.hits, SSL_session_reused(r2.ssl), s2.error_text.c_str());
-      A4_CHECK(!SSL_session_reused(r2.ssl) && !s2.c.is_session_reused(), "resumed across SNI identity");
+      std::printf("v%x SNI session to default ctx: first secure=%d new_session=%d; second "
+                  "secure=%d lookups=%d hits=%d reused=%d errors=%s\n",
+                  maxv, s1.secure, c.new_sessions, s2.secure, c.lookups, c.hits,
+                  SSL_session_reused(r2.ssl), s2.error_text.c_str());
+      A4_CHECK(!SSL_session_reused(r2.ssl) && !s2.c.is_session_reused(),
+               "resumed across SNI identity");
       SSL_SESSION_free(sess);
     }
     // 2. loose server's session offered to a request_cert server (same cert, shared cache).
@@ -110,9 +118,12 @@ int main() {
       s2.ext = &c;
       raw_client r2("localhost", sess, maxv, false); // no client certificate
       r2.run(s2);
-      std::printf("v%x loose session to request_cert server (no client cert): secure=%d lookups=%d hits=%d reused=%d errors=%s\n",
-                  maxv, s2.secure, c.lookups, c.hits, SSL_session_reused(r2.ssl), s2.error_text.c_str());
-      A4_CHECK(!(s2.secure && s2.c.is_session_reused()), "resumed under request_cert without a certificate");
+      std::printf("v%x loose session to request_cert server (no client cert): secure=%d lookups=%d "
+                  "hits=%d reused=%d errors=%s\n",
+                  maxv, s2.secure, c.lookups, c.hits, SSL_session_reused(r2.ssl),
+                  s2.error_text.c_str());
+      A4_CHECK(!(s2.secure && s2.c.is_session_reused()),
+               "resumed under request_cert without a certificate");
       SSL_SESSION_free(sess);
     }
   }

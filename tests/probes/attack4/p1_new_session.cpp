@@ -18,7 +18,8 @@ static outcome two(const server& srv, cache& c, client_options co, bool early = 
   p1.run();
   A4_CHECK(p1.client.secure == 1 && p1.server.secure == 1, "first handshake failed: %s / %s",
            p1.client.error_text.c_str(), p1.server.error_text.c_str());
-  if (p1.client.sessions.empty()) return {c.new_sessions, c.lookups, c.hits, c.unknown_lookups, false, ""};
+  if (p1.client.sessions.empty())
+    return {c.new_sessions, c.lookups, c.hits, c.unknown_lookups, false, ""};
   co.session = p1.client.sessions.back();
   co.early_data = early;
   pair p2 = make(srv, co, &c);
@@ -26,14 +27,16 @@ static outcome two(const server& srv, cache& c, client_options co, bool early = 
   p2.run();
   A4_CHECK(p2.client.secure == 1, "second handshake failed: %s / %s", p2.client.error_text.c_str(),
            p2.server.error_text.c_str());
-  return {c.new_sessions, c.lookups, c.hits, c.unknown_lookups, p2.client.c.is_session_reused(),
-          p2.client.c.protocol()};
+  return {
+      c.new_sessions,        c.lookups, c.hits, c.unknown_lookups, p2.client.c.is_session_reused(),
+      p2.client.c.protocol()};
 }
 
 static void report(const char* name, const outcome& o) {
   std::printf("%-58s new_session=%d lookups=%d hits=%d unreported_lookups=%d resumed=%d %s\n", name,
               o.new_sessions, o.lookups, o.hits, o.unknown, o.resumed, o.protocol.c_str());
-  A4_CHECK(o.unknown == 0, "%s: a resume_session decision asked for an id new_session never gave", name);
+  A4_CHECK(o.unknown == 0, "%s: a resume_session decision asked for an id new_session never gave",
+           name);
 }
 
 int main() {
@@ -53,7 +56,8 @@ int main() {
       {"TLS1.3 stateful tickets (server NO_TICKET)", SSL_OP_NO_TICKET, 0, "TLSv1.3", 0, true},
       {"TLS1.3 max_early_data (anti-replay => stateful)", 0, 0, "TLSv1.3", 16384, true},
       {"TLS1.3 max_early_data + NO_TICKET", SSL_OP_NO_TICKET, 0, "TLSv1.3", 16384, true},
-      {"TLS1.3 max_early_data + NO_ANTI_REPLAY", (long)SSL_OP_NO_ANTI_REPLAY, 0, "TLSv1.3", 16384, true},
+      {"TLS1.3 max_early_data + NO_ANTI_REPLAY", (long)SSL_OP_NO_ANTI_REPLAY, 0, "TLSv1.3", 16384,
+       true},
   };
   for (const cfg& k : cfgs) {
     server_options so = server_opts();
@@ -86,7 +90,9 @@ int main() {
     co.max_version = "TLSv1.3";
     cache c;
     outcome o = two(srv, c, co);
-    report(reverse ? "SNI: default NO_TICKET, SNI context tickets" : "SNI: default tickets, SNI context NO_TICKET", o);
+    report(reverse ? "SNI: default NO_TICKET, SNI context tickets"
+                   : "SNI: default tickets, SNI context NO_TICKET",
+           o);
     A4_CHECK(o.resumed, "SNI resumption");
   }
 
@@ -131,7 +137,12 @@ int main() {
       strict.request_cert = true;
       strict.reject_unauthorized = variant != 1;
       strict.ca = {load(variant == 2 ? "other-ca.pem" : "ca.pem")};
-      if (variant == 2) { loose.request_cert = true; loose.reject_unauthorized = true; loose.ca = {load("ca.pem")}; a = make_server(loose); }
+      if (variant == 2) {
+        loose.request_cert = true;
+        loose.reject_unauthorized = true;
+        loose.ca = {load("ca.pem")};
+        a = make_server(loose);
+      }
       server b = make_server(strict);
       client_options co = client_opts();
       co.max_version = proto ? "TLSv1.3" : "TLSv1.2";
@@ -146,9 +157,9 @@ int main() {
       co.session = p1.client.sessions.back();
       pair p2 = make(b, co, &c);
       p2.run();
-      std::printf("stricter %s variant %d: hits=%d resumed=%d secure=%d/%d err=%s\n", co.max_version.c_str(), variant,
-                  c.hits, p2.server.c.is_session_reused(), p2.client.secure, p2.server.secure,
-                  p2.server.error_text.c_str());
+      std::printf("stricter %s variant %d: hits=%d resumed=%d secure=%d/%d err=%s\n",
+                  co.max_version.c_str(), variant, c.hits, p2.server.c.is_session_reused(),
+                  p2.client.secure, p2.server.secure, p2.server.error_text.c_str());
       A4_CHECK(!p2.server.c.is_session_reused(), "session resumed under a stricter policy");
     }
   }
@@ -175,11 +186,15 @@ int main() {
       c2.session = p1.client.sessions.back();
       pair p2 = make(second, c2, &c);
       p2.run();
-      std::printf("TLS1.2 %s session offered to %s: resumed=%d lookups=%d hits=%d unreported=%d secure=%d\n",
+      std::printf("TLS1.2 %s session offered to %s: resumed=%d lookups=%d hits=%d unreported=%d "
+                  "secure=%d\n",
                   dir ? "ticket" : "session-id", dir ? "stateful server" : "ticketing server",
-                  p2.server.c.is_session_reused(), c.lookups, c.hits, c.unknown_lookups, p2.client.secure);
+                  p2.server.c.is_session_reused(), c.lookups, c.hits, c.unknown_lookups,
+                  p2.client.secure);
       A4_CHECK(p2.client.secure == 1, "handshake failed");
-      if (!dir) A4_CHECK(p2.server.c.is_session_reused(), "a reported session id did not resume on the ticketing server");
+      if (!dir)
+        A4_CHECK(p2.server.c.is_session_reused(),
+                 "a reported session id did not resume on the ticketing server");
     }
   }
   // Stricter policy through stateless tickets: the same ticket keys, the second server
@@ -202,7 +217,8 @@ int main() {
     co.session = p1.client.sessions.back();
     pair p2 = make(sb, co);
     p2.run();
-    std::printf("%s ticket to stricter server (same keys): resumed=%d secure=%d\n", proto, p2.server.c.is_session_reused(), p2.server.secure);
+    std::printf("%s ticket to stricter server (same keys): resumed=%d secure=%d\n", proto,
+                p2.server.c.is_session_reused(), p2.server.secure);
     A4_CHECK(!p2.server.c.is_session_reused(), "ticket resumed under request_cert");
   }
   return finish("p1_new_session");

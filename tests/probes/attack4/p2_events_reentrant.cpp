@@ -5,10 +5,22 @@
 using namespace a4;
 
 static std::string name_of(const event& e) {
-  static const char* names[] = {"secure", "session", "end", "error", "keylog", "renegotiated",
-                                "key_update", "new_session", "ocsp_response", "servername",
-                                "resume_session", "ocsp_request", "certificate_request",
-                                "verify_peer", "early_data", "early_data_status"};
+  static const char* names[] = {"secure",
+                                "session",
+                                "end",
+                                "error",
+                                "keylog",
+                                "renegotiated",
+                                "key_update",
+                                "new_session",
+                                "ocsp_response",
+                                "servername",
+                                "resume_session",
+                                "ocsp_request",
+                                "certificate_request",
+                                "verify_peer",
+                                "early_data",
+                                "early_data_status"};
   std::string n = names[e.index()];
   if (auto* k = std::get_if<events::keylog>(&e)) n += ":" + k->line.substr(0, k->line.find(' '));
   return n;
@@ -61,7 +73,8 @@ static const char* aname(action a) {
   return n[int(a)];
 }
 static const char* wname(where w) {
-  const char* n[] = {"none", "trace", "check_server_identity", "alpn_callback", "psk_client", "psk_server", "now"};
+  const char* n[] = {"none",       "trace", "check_server_identity", "alpn_callback", "psk_client",
+                     "psk_server", "now"};
   return n[int(w)];
 }
 static run_result run_once(where w, action a, const char* proto, bool psk) {
@@ -93,12 +106,18 @@ static run_result run_once(where w, action a, const char* proto, bool psk) {
   if (psk) {
     so.ciphers = std::string(proto) == std::string("TLSv1.2") ? "PSK-AES128-GCM-SHA256" : "";
     so.psk_callback = [&](std::string_view) -> std::optional<std::vector<std::uint8_t>> {
-      if (w == where::psk_server) { g_stream = &r.server; in_callback(); }
+      if (w == where::psk_server) {
+        g_stream = &r.server;
+        in_callback();
+      }
       return std::vector<std::uint8_t>(32, 7);
     };
     co.ciphers = so.ciphers;
     co.psk_callback = [&](std::string_view hint) -> std::optional<psk_credentials> {
-      if (w == where::psk_client) { g_stream = &r.client; in_callback(); }
+      if (w == where::psk_client) {
+        g_stream = &r.client;
+        in_callback();
+      }
       if (is_psk_probe(hint)) return std::nullopt;
       return psk_credentials{"id", std::vector<std::uint8_t>(32, 7)};
     };
@@ -133,8 +152,10 @@ static run_result run_once(where w, action a, const char* proto, bool psk) {
   if (g_moved) { // the connection moved out inside a callback: go on with the new owner
     connection* was = &p.client.c;
     (void)was;
-    if (!p.client.c) p.client.c = std::move(*g_moved);
-    else if (!p.server.c) p.server.c = std::move(*g_moved);
+    if (!p.client.c)
+      p.client.c = std::move(*g_moved);
+    else if (!p.server.c)
+      p.server.c = std::move(*g_moved);
     g_moved.reset();
     p.run();
   }
@@ -142,7 +163,13 @@ static run_result run_once(where w, action a, const char* proto, bool psk) {
     p.client.c.write(bytes_view("hello", 5));
     p.server.c.write(bytes_view("world", 5));
     p.run();
-    if (a != action::destroy && a != action::end && a != action::feed && (r.client_rx = p.client.received, p.client.received.find("world") == std::string::npos || p.server.received.find("hello") == std::string::npos)) std::printf("  data not through: %s inside %s (%s): client_rx=%s server_rx=%s cerr=%s serr=%s\n", aname(a), wname(w), proto, p.client.received.c_str(), p.server.received.c_str(), p.client.error_text.c_str(), p.server.error_text.c_str());
+    if (a != action::destroy && a != action::end && a != action::feed &&
+        (r.client_rx = p.client.received, p.client.received.find("world") == std::string::npos ||
+                                              p.server.received.find("hello") == std::string::npos))
+      std::printf(
+          "  data not through: %s inside %s (%s): client_rx=%s server_rx=%s cerr=%s serr=%s\n",
+          aname(a), wname(w), proto, p.client.received.c_str(), p.server.received.c_str(),
+          p.client.error_text.c_str(), p.server.error_text.c_str());
     if (std::string(proto) == "TLSv1.3" && p.client.c.is_secure()) {
       p.client.c.key_update(true);
       p.run();
@@ -159,13 +186,15 @@ static run_result run_once(where w, action a, const char* proto, bool psk) {
 
 static std::string join(const std::vector<std::string>& v) {
   std::string s;
-  for (auto& x : v) s += x + " ";
+  for (auto& x : v)
+    s += x + " ";
   return s;
 }
 
 int main() {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  const char* wnames[] = {"none", "trace", "check_server_identity", "alpn_callback", "psk_client", "psk_server", "now"};
+  const char* wnames[] = {
+      "none", "trace", "check_server_identity", "alpn_callback", "psk_client", "psk_server", "now"};
   const char* anames[] = {"next_event", "write", "read", "end", "feed", "move_out", "destroy"};
   for (const char* proto : {"TLSv1.2", "TLSv1.3"}) {
     for (int wi = 1; wi <= 6; ++wi) {
@@ -180,11 +209,14 @@ int main() {
           std::printf("%s %-22s next_event inside: pops=%d same_stream=%d\n", proto, wnames[wi],
                       got.reentrant_pops, same);
           if (!same) {
-            std::printf("  ref client: %s\n  got client: %s\n", join(ref.client).c_str(), join(got.client).c_str());
-            std::printf("  ref server: %s\n  got server: %s\n", join(ref.server).c_str(), join(got.server).c_str());
+            std::printf("  ref client: %s\n  got client: %s\n", join(ref.client).c_str(),
+                        join(got.client).c_str());
+            std::printf("  ref server: %s\n  got server: %s\n", join(ref.server).c_str(),
+                        join(got.server).c_str());
           }
           A4_CHECK(same, "%s %s: merged event stream differs", proto, wnames[wi]);
-          A4_CHECK(got.server_rx == ref.server_rx && got.client_rx == ref.client_rx, "data differs");
+          A4_CHECK(got.server_rx == ref.server_rx && got.client_rx == ref.client_rx,
+                   "data differs");
         } else if (a == action::move_out) {
           std::printf("%s %-22s move_out inside: client_rx=%s server_rx=%s\n", proto, wnames[wi],
                       got.client_rx.c_str(), got.server_rx.c_str());

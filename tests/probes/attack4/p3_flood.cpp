@@ -17,7 +17,8 @@ struct raw_server {
     X509* x = PEM_read_bio_X509(b, nullptr, nullptr, nullptr);
     SSL_CTX_use_certificate(ctx, x);
     X509_free(x);
-    while (X509* extra = PEM_read_bio_X509(b, nullptr, nullptr, nullptr)) SSL_CTX_add_extra_chain_cert(ctx, extra);
+    while (X509* extra = PEM_read_bio_X509(b, nullptr, nullptr, nullptr))
+      SSL_CTX_add_extra_chain_cert(ctx, extra);
     BIO_free(b);
     b = BIO_new_mem_buf(key.data(), (int)key.size());
     EVP_PKEY* k = PEM_read_bio_PrivateKey(b, nullptr, nullptr, nullptr);
@@ -48,7 +49,8 @@ static void handshake(raw_server& rs, connection& c) {
     SSL_do_handshake(rs.ssl);
     std::string s = rs.take();
     c.feed(bytes_view(s.data(), s.size()));
-    while (auto e = c.next_event()) {}
+    while (auto e = c.next_event()) {
+    }
   }
   bytes_view o = c.pending_output(); // the client's Finished
   BIO_write(rs.in, o.data(), (int)o.size());
@@ -70,15 +72,25 @@ int main() {
     int key_updates = 0, sessions = 0, other = 0;
     std::vector<char> order;
     auto count = [&](const event& ev) {
-      if (std::holds_alternative<events::key_update>(ev)) { ++key_updates; order.push_back('K'); }
-      else if (std::holds_alternative<events::session>(ev)) ++sessions;
-      else { ++other; if (auto* er = std::get_if<events::error>(&ev)) std::printf("error event: %s\n", er->message.c_str()); }
+      if (std::holds_alternative<events::key_update>(ev)) {
+        ++key_updates;
+        order.push_back('K');
+      } else if (std::holds_alternative<events::session>(ev))
+        ++sessions;
+      else {
+        ++other;
+        if (auto* er = std::get_if<events::error>(&ev))
+          std::printf("error event: %s\n", er->message.c_str());
+      }
     };
     int inner_pops = 0;
     if (reentrant)
       c.enable_trace([&](std::string_view) {
         // pops at most one event per trace line: the outer next_event() may be under way
-        if (auto e = current_connection()->next_event()) { ++inner_pops; count(*e); }
+        if (auto e = current_connection()->next_event()) {
+          ++inner_pops;
+          count(*e);
+        }
       });
     A4_CHECK(c.is_secure(), "handshake: %s", c.error_message().c_str());
     const int rounds = 3000;
@@ -86,7 +98,10 @@ int main() {
     for (int i = 0; i < rounds; ++i) {
       SSL_new_session_ticket(rs.ssl);
       SSL_do_handshake(rs.ssl);
-      if (SSL_key_update(rs.ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1) { std::printf("raw key_update refused\n"); return 3; }
+      if (SSL_key_update(rs.ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
+        std::printf("raw key_update refused\n");
+        return 3;
+      }
       SSL_do_handshake(rs.ssl);
       char ch = char('a' + i % 26);
       std::size_t w;
@@ -102,7 +117,8 @@ int main() {
     std::size_t guard = 0;
     while ((off < flood.size() || true) && ++guard < 10000000) {
       if (off < flood.size()) {
-        std::size_t n = chunked ? std::min<std::size_t>(flood.size() - off, 37) : flood.size() - off;
+        std::size_t n =
+            chunked ? std::min<std::size_t>(flood.size() - off, 37) : flood.size() - off;
         off += c.feed(bytes_view(flood.data() + off, n));
       }
       // partial draining: one event, then one byte of cleartext
@@ -112,7 +128,8 @@ int main() {
         count(*e);
       }
       std::uint8_t b[1];
-      if (std::size_t n = c.read(bytes_view(b, 1) .size() ? mutable_bytes_view(b, 1) : mutable_bytes_view(b, 1))) {
+      if (std::size_t n = c.read(bytes_view(b, 1).size() ? mutable_bytes_view(b, 1)
+                                                         : mutable_bytes_view(b, 1))) {
         ++pulled;
         data.push_back(char(b[0]));
         order.push_back('D');
@@ -124,9 +141,12 @@ int main() {
     }
     // the server's answers (none expected: no KeyUpdate was requested)
     std::string expect_data;
-    for (int i = 0; i < rounds; ++i) expect_data.push_back(char('a' + i % 26));
-    std::printf("  reentrant=%d inner_pops=%d key_update=%d sessions=%d other=%d data=%zu/%d error=%s\n", (int)reentrant, inner_pops, key_updates, sessions, other,
-                data.size(), rounds, c.error_message().c_str());
+    for (int i = 0; i < rounds; ++i)
+      expect_data.push_back(char('a' + i % 26));
+    std::printf(
+        "  reentrant=%d inner_pops=%d key_update=%d sessions=%d other=%d data=%zu/%d error=%s\n",
+        (int)reentrant, inner_pops, key_updates, sessions, other, data.size(), rounds,
+        c.error_message().c_str());
     A4_CHECK(!c.error(), "flood failed the connection: %s", c.error_message().c_str());
     A4_CHECK(key_updates == rounds, "key_update events %d of %d", key_updates, rounds);
     A4_CHECK(data == expect_data, "data lost or reordered");

@@ -46,7 +46,8 @@ int main() {
       };
       std::vector<judge> judges = {
           {"default", [](client_options&) {}, false},
-          {"reject_unauthorized=false", [](client_options& o) { o.reject_unauthorized = false; }, false},
+          {"reject_unauthorized=false", [](client_options& o) { o.reject_unauthorized = false; },
+           false},
           {"own identity (rejects all)",
            [](client_options& o) {
              o.check_server_identity = [](std::string_view, const certificate_info&) {
@@ -64,8 +65,14 @@ int main() {
            },
            false},
           {"pause_on_verify", [](client_options& o) { o.pause_on_verify = true; }, false},
-          {"pause_on_ocsp_response", [](client_options& o) { o.pause_on_ocsp_response = true; }, false},
-          {"other CA", [](client_options& o) { o.ca = {load("other-ca.pem")}; o.secure_context = {}; }, true},
+          {"pause_on_ocsp_response", [](client_options& o) { o.pause_on_ocsp_response = true; },
+           false},
+          {"other CA",
+           [](client_options& o) {
+             o.ca = {load("other-ca.pem")};
+             o.secure_context = {};
+           },
+           true},
           {"servername other", [](client_options& o) { o.servername = "www.localhost"; }, true},
       };
       for (std::size_t mi = 0; mi < judges.size(); ++mi) {
@@ -101,13 +108,16 @@ int main() {
               const bool same = mi == ui || (ru_pair && (!untrusted || ui == 1));
               // Resuming is only allowed under the very same judge.
               if (s.resumed && !same) {
-                std::printf("FINDING %s untrusted=%d shared_ctx=%d bytes=%d: session made by [%s] RESUMED by [%s] (secure=%d identity_calls=%d)\n",
-                            proto, untrusted, use_shared, as_bytes, judges[mi].name, judges[ui].name, s.secure, s.identity_calls);
+                std::printf("FINDING %s untrusted=%d shared_ctx=%d bytes=%d: session made by [%s] "
+                            "RESUMED by [%s] (secure=%d identity_calls=%d)\n",
+                            proto, untrusted, use_shared, as_bytes, judges[mi].name,
+                            judges[ui].name, s.secure, s.identity_calls);
                 ++failures;
               }
               if (same && !s.resumed && mi != 2)
-                std::printf("note %s untrusted=%d shared=%d bytes=%d: [%s] did not resume its own session (%s)\n", proto, untrusted, use_shared, as_bytes,
-                            judges[mi].name, s.err.c_str());
+                std::printf("note %s untrusted=%d shared=%d bytes=%d: [%s] did not resume its own "
+                            "session (%s)\n",
+                            proto, untrusted, use_shared, as_bytes, judges[mi].name, s.err.c_str());
             }
           }
         }

@@ -37,7 +37,8 @@ int main() {
       g.run();
       g.client.c.feed_eof();
       drain(g.client);
-      std::printf("%s after a failed handshake, truncation: %s\n", proto, g.client.c.error_message().c_str());
+      std::printf("%s after a failed handshake, truncation: %s\n", proto,
+                  g.client.c.error_message().c_str());
       A4_CHECK(!mentions_stale(g.client.c.error_message()), "stale text in truncation error");
     }
     // 2. junk left in the queue between calls by the application
@@ -48,11 +49,14 @@ int main() {
       leave_junk();
       g.client.c.write(bytes_view("x", 1));
       g.run();
-      std::printf("%s junk between calls: client secure=%d server secure=%d rx=%s err=%s/%s\n", proto, g.client.secure,
-                  g.server.secure, g.server.received.c_str(), g.client.error_text.c_str(), g.server.error_text.c_str());
-      A4_CHECK(g.client.secure && g.server.secure && g.server.received == "x", "junk between calls broke a healthy connection");
+      std::printf("%s junk between calls: client secure=%d server secure=%d rx=%s err=%s/%s\n",
+                  proto, g.client.secure, g.server.secure, g.server.received.c_str(),
+                  g.client.error_text.c_str(), g.server.error_text.c_str());
+      A4_CHECK(g.client.secure && g.server.secure && g.server.received == "x",
+               "junk between calls broke a healthy connection");
       leave_junk();
-      g.client.c.feed(bytes_view("\x15\x03\x03\x00\x02\x02\x28", 7)); // plaintext fatal alert after handshake
+      g.client.c.feed(
+          bytes_view("\x15\x03\x03\x00\x02\x02\x28", 7)); // plaintext fatal alert after handshake
       drain(g.client);
       std::printf("   then a bad record: %s\n", g.client.c.error_message().c_str());
       A4_CHECK(!mentions_stale(g.client.c.error_message()), "stale junk in a later error");
@@ -63,21 +67,36 @@ int main() {
     for (int w = 0; w < 4; ++w) {
       server_options so = server_opts();
       so.max_version = proto;
-      if (w == 3) so.alpn_callback = [](const alpn_request& r) -> std::optional<std::string> { leave_junk(); return r.protocols.front(); };
+      if (w == 3)
+        so.alpn_callback = [](const alpn_request& r) -> std::optional<std::string> {
+          leave_junk();
+          return r.protocols.front();
+        };
       server s2 = make_server(so);
       client_options c2 = co;
       c2.alpn_protocols = {"h2"};
-      if (w == 0) c2.check_server_identity = [](std::string_view h, const certificate_info& c) { leave_junk(); return check_server_identity(h, c); };
-      if (w == 2) c2.now = [] { leave_junk(); return clock::now(); };
+      if (w == 0)
+        c2.check_server_identity = [](std::string_view h, const certificate_info& c) {
+          leave_junk();
+          return check_server_identity(h, c);
+        };
+      if (w == 2)
+        c2.now = [] {
+          leave_junk();
+          return clock::now();
+        };
       pair g = make(s2, c2);
       if (w == 1) g.client.c.enable_trace([](std::string_view) { leave_junk(); });
       g.run();
       g.client.c.write(bytes_view("x", 1));
       g.server.c.write(bytes_view("y", 1));
       g.run();
-      std::printf("%s junk inside %s: secure=%d/%d data=%s/%s err=%s | %s\n", proto, where[w], g.client.secure, g.server.secure,
-                  g.server.received.c_str(), g.client.received.c_str(), g.client.error_text.c_str(), g.server.error_text.c_str());
-      A4_CHECK(g.client.secure && g.server.secure && g.server.received == "x" && g.client.received == "y",
+      std::printf("%s junk inside %s: secure=%d/%d data=%s/%s err=%s | %s\n", proto, where[w],
+                  g.client.secure, g.server.secure, g.server.received.c_str(),
+                  g.client.received.c_str(), g.client.error_text.c_str(),
+                  g.server.error_text.c_str());
+      A4_CHECK(g.client.secure && g.server.secure && g.server.received == "x" &&
+                   g.client.received == "y",
                "junk inside %s broke a healthy connection", where[w]);
       ERR_clear_error();
     }
@@ -98,7 +117,8 @@ int main() {
     badkey.key = {load("server-ecdsa.key")};
     auto r3 = secure_context::create(badkey);
     std::printf("mismatched key: %s\n", r3 ? "created?!" : r3.error().message().c_str());
-    A4_CHECK(!r3 && !mentions_stale(r3.error().message()), "stale text in key mismatch: %s", r3 ? "" : r3.error().message().c_str());
+    A4_CHECK(!r3 && !mentions_stale(r3.error().message()), "stale text in key mismatch: %s",
+             r3 ? "" : r3.error().message().c_str());
     client_options co = client_opts();
     co.ca = {"garbage"};
     auto c = connection::client(co);
@@ -108,7 +128,8 @@ int main() {
     A4_CHECK(bool(c2), "good client after bad CA failed");
     leave_junk();
     auto r4 = secure_context::create(good);
-    A4_CHECK(bool(r4), "junk in queue made a good context fail: %s", r4 ? "" : r4.error().message().c_str());
+    A4_CHECK(bool(r4), "junk in queue made a good context fail: %s",
+             r4 ? "" : r4.error().message().c_str());
     leave_junk();
     auto s4 = server::create(server_opts());
     A4_CHECK(bool(s4), "junk in queue made a good server fail");

@@ -16,7 +16,8 @@ static void app_own_failed_parse() { // e.g. logging code that tries to decode s
 
 int main() {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  const char* names[] = {"trace sink", "alpn_callback", "psk_callback (server)", "psk_callback (client)"};
+  const char* names[] = {"trace sink", "alpn_callback", "psk_callback (server)",
+                         "psk_callback (client)"};
   for (const char* proto : {"TLSv1.2", "TLSv1.3"}) {
     for (int w = 0; w < 4; ++w) {
       server_options so = server_opts();
@@ -37,18 +38,25 @@ int main() {
         };
         co.psk_callback = [w](std::string_view hint) -> std::optional<psk_credentials> {
           if (w == 3) app_own_failed_parse();
-          if (is_psk_probe(hint) && std::string(hint.data() ? "" : "") == "" && false) return std::nullopt;
+          if (is_psk_probe(hint) && std::string(hint.data() ? "" : "") == "" && false)
+            return std::nullopt;
           return psk_credentials{"id", std::vector<std::uint8_t>(32, 1)};
         };
       }
       server srv = make_server(so);
       pair p = make(srv, co);
-      if (!p.client.c) { std::printf("%s %s: client() failed\n", proto, names[w]); ++failures; continue; }
+      if (!p.client.c) {
+        std::printf("%s %s: client() failed\n", proto, names[w]);
+        ++failures;
+        continue;
+      }
       if (w == 0) p.server.c.enable_trace([](std::string_view) { app_own_failed_parse(); });
       p.run();
-      const bool ok = p.client.secure == 1 && p.server.secure == 1 && !p.client.errors && !p.server.errors;
-      std::printf("%s %-22s: %s client=[%s] server=[%s]\n", proto, names[w], ok ? "ok    " : "FAILED",
-                  p.client.error_text.c_str(), p.server.error_text.c_str());
+      const bool ok =
+          p.client.secure == 1 && p.server.secure == 1 && !p.client.errors && !p.server.errors;
+      std::printf("%s %-22s: %s client=[%s] server=[%s]\n", proto, names[w],
+                  ok ? "ok    " : "FAILED", p.client.error_text.c_str(),
+                  p.server.error_text.c_str());
       A4_CHECK(ok, "%s: junk from %s failed a healthy handshake", proto, names[w]);
       ERR_clear_error();
     }
