@@ -5,6 +5,9 @@
 
 #include "catch_compat.hpp"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include <string>
 #include <vector>
 
@@ -192,5 +195,59 @@ TEST_CASE("a failing callback aborts the handshake with its alert, never after `
     CHECK(other.errors == 1);
     CHECK_FALSE(other.alert_sent);
     if (expect.alert >= 0) CHECK(failing.alert == expect.alert);
+  }
+}
+
+namespace {
+// What an application's own logging or parsing leaves behind: a failed PEM parse queues
+// "no start line" in this thread's OpenSSL error queue.
+void leave_an_openssl_error() {
+  BIO* bio = BIO_new_mem_buf("not a certificate", -1);
+  X509_free(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
+  BIO_free(bio);
+}
+} // namespace
+
+// Found by an adversarial review: OpenSSL read such leftovers as the failure of the call
+// that ran the callback, and a healthy handshake failed with the application's error text.
+TEST_CASE("errors a callback's own OpenSSL calls leave behind do not fail the connection",
+          "[callbacks][errors]") {
+  for (const std::string version : {"TLSv1.2", "TLSv1.3"}) {
+    INFO(version);
+    for (const std::string where : {"trace sink", "alpn_callback", "check_server_identity"}) {
+      INFO(where);
+      server_options so = test::server_opts();
+      so.max_version = version;
+      client_options co = test::client_opts();
+      co.alpn_protocols = {"h2"};
+      int calls = 0;
+      if (where == "alpn_callback")
+        so.alpn_callback = [&](const alpn_request& r) -> std::optional<std::string> {
+          ++calls;
+          leave_an_openssl_error();
+          return r.protocols.front();
+        };
+      if (where == "check_server_identity")
+        co.check_server_identity = [&](std::string_view, const certificate_info&) {
+          ++calls;
+          leave_an_openssl_error();
+          return std::error_code();
+        };
+      auto h = pair(so, co);
+      if (where == "trace sink")
+        h.server.enable_trace([&](std::string_view) {
+          ++calls;
+          leave_an_openssl_error();
+        });
+      h.client.write("data");
+      h.run();
+      CHECK(calls > 0);
+      CHECK(h.client.is_secure());
+      CHECK(h.server.is_secure());
+      CHECK(h.client_log.errors == 0);
+      CHECK(h.server_log.errors == 0);
+      CHECK(h.server_log.received == "data");
+      CHECK(ERR_peek_error() == 0); // and nothing is left for the application's next call
+    }
   }
 }

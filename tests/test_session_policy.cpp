@@ -538,3 +538,45 @@ TEST_CASE("policy: a client resumes only sessions verified as it would verify th
     CHECK(pin_calls == 1);
   }
 }
+
+// Found by an adversarial review: the binding only said "judged by an own
+// check_server_identity", not by which one, so a client whose judge refuses the server (a
+// pin) resumed a session another client's judge had accepted, and its judge never ran.
+// An own judge now runs on every connection, resumed or not, as Node's checkServerIdentity.
+TEST_CASE("policy: an own check_server_identity judges resumptions too",
+          "[session][policy][client]") {
+  for (const std::string version : {"TLSv1.2", "TLSv1.3"}) {
+    INFO(version);
+    server_options so = test::server_opts();
+    so.max_version = version;
+    server srv = make_server(so);
+
+    int lax_calls = 0;
+    client_options lax = test::client_opts();
+    lax.check_server_identity = [&](std::string_view, const certificate_info&) {
+      ++lax_calls;
+      return std::error_code();
+    };
+    client_outcome first = connect_client(srv, lax, {});
+    REQUIRE(first.authorized);
+    REQUIRE(lax_calls == 1);
+    // The accepting judge is asked again on resumption, with the session's certificate.
+    client_outcome again = connect_client(srv, lax, first.session);
+    CHECK(again.reused);
+    CHECK(lax_calls == 2);
+
+    int pin_calls = 0;
+    client_options pinning = test::client_opts();
+    pinning.check_server_identity = [&](std::string_view, const certificate_info& cert) {
+      ++pin_calls;
+      CHECK_FALSE(cert.empty()); // the server's certificate, also on resumption
+      return make_error_code(errc::cert_altname_invalid);
+    };
+    // The lax client's session, as from a shared store: never resumed, refused by the pin.
+    client_outcome pinned = connect_client(srv, pinning, first.session);
+    CHECK_FALSE(pinned.reused);
+    CHECK_FALSE(pinned.secure);
+    CHECK(pinned.errors == 1);
+    CHECK(pin_calls >= 1);
+  }
+}

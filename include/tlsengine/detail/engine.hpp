@@ -162,7 +162,11 @@ private:
   template <class F> bool call_user(F&& f) {
     {
       callback_owner_scope scope(owner_);
+      // What the application's own OpenSSL calls leave in this thread's error queue is
+      // not ours: OpenSSL would read it as the failure of the call that is running.
+      ERR_set_mark();
       f();
+      ERR_pop_to_mark();
     }
     return !destroyed_ && !error_;
   }
