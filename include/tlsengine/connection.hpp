@@ -36,7 +36,8 @@ struct client_options : context_options, connection_options {
   /// The name checked when `servername` is empty (Node's `host`).
   std::string host = "localhost";
   bool reject_unauthorized = true;
-  /// Node's checkServerIdentity; empty means tlsengine::check_server_identity.
+  /// Node's checkServerIdentity; empty means tlsengine::check_server_identity. Like Node's,
+  /// it runs on every connection, resumed or not (then with the session's certificate).
   check_server_identity_function check_server_identity;
   /// A session from an earlier `session` event, or its bytes (connection::session(),
   /// session_handle::to_bytes()), to resume. It is offered only to the server name it was
