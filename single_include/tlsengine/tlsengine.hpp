@@ -3984,14 +3984,16 @@ public:
   iterator end() { return items_.end(); }
 
   template <class... Args> T& emplace_back(Args&&... args) {
+    // A handshake queues a few at once (secure, two tickets...): one allocation, not three.
+    if (items_.capacity() == 0) items_.reserve(4);
     return items_.emplace_back(std::forward<Args>(args)...);
   }
   void erase(iterator it) { items_.erase(it); }
 
-  /// Removes the first item; the storage goes when the last one does (idle connections
-  /// hold none), and taken items are dropped once they are the larger part.
+  /// Removes the first item (already moved out by the caller); the storage goes when the
+  /// last one does (idle connections hold none), and taken items are dropped once they
+  /// are the larger part.
   void pop_front() {
-    items_[head_] = T();
     ++head_;
     if (head_ == items_.size()) {
       std::vector<T>().swap(items_);
@@ -6484,16 +6486,17 @@ inline bool engine::apply_session() {
   // else (the application, an identity check of its own): a full handshake verifies it.
   if (!client_session_bound_to(session, client_binding())) return true;
   X509* peer = SSL_SESSION_get0_peer(session);
-  if (peer != nullptr && !config_.identity_host.empty() && config_.check_identity) {
-    // An own check_server_identity judges every connection, resumed or not, as Node calls
-    // checkServerIdentity on each: another client's judge accepting this server says
-    // nothing about this one's (certificate pinning...). Refused: a full handshake, in
-    // which the judge refuses it again with the usual error.
-    if (check_identity(peer) || destroyed_ || error_) return true;
-  } else if (peer != nullptr && !config_.identity_host.empty() && config_.reject_unauthorized &&
-             !offered.known_to_match(config_.identity_host)) {
-    if (check_server_identity_x509(config_.identity_host, peer)) return true;
-    offered.remember_match(config_.identity_host);
+  if (peer != nullptr && !config_.identity_host.empty()) {
+    if (config_.check_identity) {
+      // An own check_server_identity judges every connection, resumed or not, as Node
+      // calls checkServerIdentity on each: another client's judge accepting this server
+      // says nothing about this one's (certificate pinning...). Refused: a full
+      // handshake, in which the judge refuses it again with the usual error.
+      if (check_identity(peer) || destroyed_ || error_) return true;
+    } else if (config_.reject_unauthorized && !offered.known_to_match(config_.identity_host)) {
+      if (check_server_identity_x509(config_.identity_host, peer)) return true;
+      offered.remember_match(config_.identity_host);
+    }
   }
   // This connection's own copy: OpenSSL marks the session it resumed unresumable when a
   // new ticket arrives, which must not reach the handle (or the cache) others resume from.

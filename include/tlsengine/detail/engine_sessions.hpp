@@ -26,16 +26,17 @@ inline bool engine::apply_session() {
   // else (the application, an identity check of its own): a full handshake verifies it.
   if (!client_session_bound_to(session, client_binding())) return true;
   X509* peer = SSL_SESSION_get0_peer(session);
-  if (peer != nullptr && !config_.identity_host.empty() && config_.check_identity) {
-    // An own check_server_identity judges every connection, resumed or not, as Node calls
-    // checkServerIdentity on each: another client's judge accepting this server says
-    // nothing about this one's (certificate pinning...). Refused: a full handshake, in
-    // which the judge refuses it again with the usual error.
-    if (check_identity(peer) || destroyed_ || error_) return true;
-  } else if (peer != nullptr && !config_.identity_host.empty() && config_.reject_unauthorized &&
-             !offered.known_to_match(config_.identity_host)) {
-    if (check_server_identity_x509(config_.identity_host, peer)) return true;
-    offered.remember_match(config_.identity_host);
+  if (peer != nullptr && !config_.identity_host.empty()) {
+    if (config_.check_identity) {
+      // An own check_server_identity judges every connection, resumed or not, as Node
+      // calls checkServerIdentity on each: another client's judge accepting this server
+      // says nothing about this one's (certificate pinning...). Refused: a full
+      // handshake, in which the judge refuses it again with the usual error.
+      if (check_identity(peer) || destroyed_ || error_) return true;
+    } else if (config_.reject_unauthorized && !offered.known_to_match(config_.identity_host)) {
+      if (check_server_identity_x509(config_.identity_host, peer)) return true;
+      offered.remember_match(config_.identity_host);
+    }
   }
   // This connection's own copy: OpenSSL marks the session it resumed unresumable when a
   // new ticket arrives, which must not reach the handle (or the cache) others resume from.

@@ -23,14 +23,16 @@ public:
   iterator end() { return items_.end(); }
 
   template <class... Args> T& emplace_back(Args&&... args) {
+    // A handshake queues a few at once (secure, two tickets...): one allocation, not three.
+    if (items_.capacity() == 0) items_.reserve(4);
     return items_.emplace_back(std::forward<Args>(args)...);
   }
   void erase(iterator it) { items_.erase(it); }
 
-  /// Removes the first item; the storage goes when the last one does (idle connections
-  /// hold none), and taken items are dropped once they are the larger part.
+  /// Removes the first item (already moved out by the caller); the storage goes when the
+  /// last one does (idle connections hold none), and taken items are dropped once they
+  /// are the larger part.
   void pop_front() {
-    items_[head_] = T();
     ++head_;
     if (head_ == items_.size()) {
       std::vector<T>().swap(items_);
